@@ -1,0 +1,61 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/exitcode"
+)
+
+// flagSet is a command's flags with the --root flag every command accepts.
+type flagSet struct {
+	*flag.FlagSet
+	root       string
+	positional []string
+}
+
+// newFlags returns the flags of command name; synopsis follows "hoist name".
+func newFlags(s streams, name, synopsis string) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet("hoist "+name, flag.ContinueOnError)}
+	fs.SetOutput(s.err)
+	fs.StringVar(&fs.root, "root", "", "app root (default $HOIST_ROOT, else the current directory)")
+	fs.Usage = func() {
+		fmt.Fprintf(s.err, "usage: hoist %s %s\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, allowing flags after positional arguments, and checks
+// the number of positional arguments. It returns flag.ErrHelp for --help and
+// an error wrapping exitcode.ErrUsage for anything else that is wrong.
+func (fs *flagSet) parse(args []string, minArgs, maxArgs int) error {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	if len(positional) < minArgs || (maxArgs >= 0 && len(positional) > maxArgs) {
+		fs.Usage()
+		return fmt.Errorf("%w: wrong number of arguments", exitcode.ErrUsage)
+	}
+	fs.positional = positional
+	return nil
+}
+
+// rootDir resolves --root, $HOIST_ROOT or the working directory.
+func (fs *flagSet) rootDir() (string, error) { return approot.Dir(fs.root) }
+
+func usageError(msg string) error { return fmt.Errorf("%w: %s", exitcode.ErrUsage, msg) }

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"aead.dev/minisign"
+
+	"github.com/hoist-dev/hoist"
+	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/config"
+)
+
+func runInit(ctx context.Context, s streams, args []string) error {
+	fs := newFlags(s, "init", "ROOT --repo URL --pub KEYFILE [--manager-uid N] [--manager-gid N]")
+	repo := fs.String("repo", "", "release repository URL (file://, http(s)://, ssh)")
+	pubFile := fs.String("pub", "", "minisign public key trusted to sign releases")
+	uid := fs.Int("manager-uid", 1000, "uid owning events/signals/ and statuses/")
+	gid := fs.Int("manager-gid", 1000, "gid owning events/signals/ and statuses/")
+	if err := fs.parse(args, 0, 1); err != nil {
+		return err
+	}
+	if len(fs.positional) == 1 {
+		fs.root = fs.positional[0]
+	}
+	dir, err := fs.rootDir()
+	if err != nil {
+		return err
+	}
+	if *repo == "" || *pubFile == "" {
+		fs.Usage()
+		return usageError("--repo and --pub are required")
+	}
+	pub, err := minisign.PublicKeyFromFile(*pubFile)
+	if err != nil {
+		return fmt.Errorf("public key %s: %w", *pubFile, err)
+	}
+	root, err := approot.Init(dir, approot.InitOptions{Templates: hoist.Templates, ManagerUID: *uid, ManagerGID: *gid})
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if err := config.Save(root, config.Default(*repo, []string{pub.String()})); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out, "initialised app root %s (releases from %s)\n", dir, *repo)
+	return nil
+}

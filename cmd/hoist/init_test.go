@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/hoist-dev/hoist/internal/exitcode"
+)
+
+// writePubKey writes a minisign public key file with minisign itself when
+// available, so init is tested against the real tool's format.
+func writePubKey(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	pub := filepath.Join(dir, "k.pub")
+	if _, err := exec.LookPath("minisign"); err != nil {
+		t.Skip("minisign not installed (.ci/run installs it)")
+	}
+	cmd := exec.Command("minisign", "-G", "-W", "-p", pub, "-s", filepath.Join(dir, "k.key"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("minisign -G: %v\n%s", err, out)
+	}
+	return pub
+}
+
+func TestInit(t *testing.T) {
+	pub := writePubKey(t)
+	root := filepath.Join(t.TempDir(), "app")
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"init", root, "--repo", "file:///srv/rel", "--pub", pub}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("init exit %d: %s", code, errOut.String())
+	}
+	modes := map[string]os.FileMode{
+		"events/signals":     0o770 | os.ModeDir,
+		"statuses":           0o770 | os.ModeDir,
+		".hoist":             0o700 | os.ModeDir,
+		"triggers/update":    0o755,
+		".hoist/config.json": 0o600,
+	}
+	for p, want := range modes {
+		fi, err := os.Stat(filepath.Join(root, p))
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", p, fi.Mode(), want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "events/signals/.gitkeep")); err == nil {
+		t.Error("placeholder copied into the signals dir")
+	}
+	var cfg map[string]any
+	data, _ := os.ReadFile(filepath.Join(root, ".hoist/config.json"))
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg["repo"] != "file:///srv/rel" || cfg["keep_backups"] != 2.0 || cfg["script_timeout"] != "30m" {
+		t.Errorf("config = %s", data)
+	}
+	if keys, _ := cfg["pubkeys"].([]any); len(keys) != 1 {
+		t.Errorf("pubkeys = %v", cfg["pubkeys"])
+	}
+
+	// A second init must not overwrite the live root's settings.
+	code = run(context.Background(), []string{"init", root, "--repo", "file:///other", "--pub", pub}, &out, &errOut)
+	if code != exitcode.Failure {
+		t.Errorf("second init exit %d, want %d", code, exitcode.Failure)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := [][]string{
+		{},
+		{"nonsense"},
+		{"init", "--repo"},
+		{"init", "a", "b", "--repo", "r", "--pub", "p"},
+		{"init", "dir"},
+	}
+	for _, args := range tests {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), args, &out, &errOut); code != exitcode.Usage {
+			t.Errorf("hoist %q: exit %d, want %d (%s)", args, code, exitcode.Usage, errOut.String())
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"init", "--help"}, &out, &errOut); code != 0 {
+		t.Errorf("--help exit %d", code)
+	}
+}

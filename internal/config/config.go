@@ -1,0 +1,109 @@
+// Package config reads and writes .hoist/config.json, the root-only settings
+// of an app root (CONTRACT §2).
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/safefs"
+)
+
+// Config is the content of .hoist/config.json.
+type Config struct {
+	Repo          string   `json:"repo"`
+	Pubkeys       []string `json:"pubkeys"`
+	KeepBackups   int      `json:"keep_backups"`
+	Protect       []string `json:"protect"`
+	ScriptTimeout Duration `json:"script_timeout"`
+}
+
+// Default returns the settings `hoist init` writes.
+func Default(repo string, pubkeys []string) Config {
+	return Config{
+		Repo:          repo,
+		Pubkeys:       pubkeys,
+		KeepBackups:   2,
+		Protect:       []string{"data/"},
+		ScriptTimeout: Duration(30 * time.Minute),
+	}
+}
+
+const maxSize = 1 << 20
+
+// Load reads and validates the config of the app root opened as root.
+func Load(root *os.Root) (Config, error) {
+	data, err := safefs.ReadFile(root, approot.ConfigFile, maxSize)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	var c Config
+	if err := json.Unmarshal(data, &c); err != nil {
+		return Config{}, fmt.Errorf("parse %s: %w", approot.ConfigFile, err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", approot.ConfigFile, err)
+	}
+	return c, nil
+}
+
+// Save writes c atomically, readable by root only.
+func Save(root *os.Root, c Config) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode config: %w", err)
+	}
+	return safefs.WriteFile(root, approot.ConfigFile, append(data, '\n'), 0o600)
+}
+
+// Validate checks the settings hoist relies on.
+func (c Config) Validate() error {
+	switch {
+	case c.Repo == "":
+		return errors.New("config: repo is empty")
+	case len(c.Pubkeys) == 0:
+		return errors.New("config: no pubkeys, so no release could be trusted")
+	case c.KeepBackups < 1:
+		return fmt.Errorf("config: keep_backups is %d, must be at least 1", c.KeepBackups)
+	case c.ScriptTimeout <= 0:
+		return errors.New("config: script_timeout must be positive")
+	}
+	return nil
+}
+
+// Duration is a time.Duration written as a string such as "30m".
+type Duration time.Duration
+
+// MarshalJSON writes d as a short Go duration string: "30m", not "30m0s".
+func (d Duration) MarshalJSON() ([]byte, error) {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return json.Marshal(s)
+}
+
+// UnmarshalJSON reads a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"30m\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}

@@ -1,0 +1,150 @@
+// Package safefs reads and replaces files in directories that a less
+// privileged user may write to (statuses/, events/signals/).
+//
+// Every access goes through an *os.Root, so nothing outside the directory is
+// reached. On top of that, reads refuse anything but a plain regular file with
+// a single link: a symlink or hard link planted by the other user to make root
+// read a file of its choosing is an error, not a redirect. Writes never open
+// the existing file; they replace the name atomically (temp file in the same
+// directory, fsync, rename, fsync of the directory), so a reader sees the old
+// or the new content and never a mix, even after a power cut.
+package safefs
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"syscall"
+)
+
+var (
+	// ErrNotRegular means the name is a symlink, fifo, socket, device or directory.
+	ErrNotRegular = errors.New("not a regular file")
+	// ErrHardLink means the file has more than one link, so it may alias a file elsewhere.
+	ErrHardLink = errors.New("file has other hard links")
+	// ErrTooLarge means the file exceeds the caller's size limit.
+	ErrTooLarge = errors.New("file too large")
+)
+
+// ReadFile returns the content of dir/name, at most limit bytes. A missing
+// file yields an error matching fs.ErrNotExist.
+func ReadFile(dir *os.Root, name string, limit int64) ([]byte, error) {
+	f, err := OpenRegular(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("read %s: %w (limit %d bytes)", name, ErrTooLarge, limit)
+	}
+	return data, nil
+}
+
+// OpenRegular opens dir/name for reading if, and only if, it is a regular file
+// with one link. The check is made on the open descriptor and compared with
+// the name's lstat, so a swap between the two is detected.
+func OpenRegular(dir *os.Root, name string) (*os.File, error) {
+	before, err := dir.Lstat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !before.Mode().IsRegular() {
+		return nil, fmt.Errorf("open %s: %w (%s)", name, ErrNotRegular, before.Mode().Type())
+	}
+	// O_NONBLOCK: a fifo swapped in after the lstat must not block the open.
+	f, err := dir.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	after, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat %s: %w", name, err)
+	}
+	if !os.SameFile(before, after) || !after.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w (replaced while opening)", name, ErrNotRegular)
+	}
+	if st, ok := after.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w (%d links)", name, ErrHardLink, st.Nlink)
+	}
+	return f, nil
+}
+
+// WriteFile atomically replaces dir/name with data.
+func WriteFile(dir *os.Root, name string, data []byte, perm fs.FileMode) error {
+	return Write(dir, name, bytes.NewReader(data), perm)
+}
+
+// Write atomically replaces dir/name with the content of r. The temp file is
+// created exclusively next to the target, so a planted name cannot redirect
+// it, and the mode is set explicitly so the umask does not change it.
+func Write(dir *os.Root, name string, r io.Reader, perm fs.FileMode) (err error) {
+	tmp, err := tempName(name)
+	if err != nil {
+		return err
+	}
+	f, err := dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return fmt.Errorf("create temp file for %s: %w", name, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			dir.Remove(tmp)
+		}
+	}()
+	if err = f.Chmod(perm); err != nil {
+		return fmt.Errorf("chmod %s: %w", name, err)
+	}
+	if _, err = io.Copy(f, r); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", name, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", name, err)
+	}
+	if err = dir.Rename(tmp, name); err != nil {
+		return fmt.Errorf("rename into %s: %w", name, err)
+	}
+	return SyncDir(dir, path.Dir(name))
+}
+
+// SyncDir fsyncs the directory dir/name so that renames and removals in it
+// survive a power cut.
+func SyncDir(dir *os.Root, name string) error {
+	d, err := dir.Open(name)
+	if err != nil {
+		return fmt.Errorf("open directory %s: %w", name, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync directory %s: %w", name, err)
+	}
+	return nil
+}
+
+// TempPrefix starts the name of every temp file Write creates, so that
+// cleanup code can recognise leftovers of a crash.
+const TempPrefix = ".hoist-tmp-"
+
+func tempName(name string) (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("temp name: %w", err)
+	}
+	return path.Join(path.Dir(name), TempPrefix+path.Base(name)+"-"+hex.EncodeToString(b[:])), nil
+}
