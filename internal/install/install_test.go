@@ -1,0 +1,216 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func open(t *testing.T, dir string) *os.Root {
+	t.Helper()
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// tree creates dir's content: "x/" a directory, "l -> t" a symlink, else a
+// file with that content (mode 0755 if the name ends in .sh).
+func tree(t *testing.T, dir string, spec map[string]string) {
+	t.Helper()
+	for p, content := range spec {
+		full := filepath.Join(dir, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		switch {
+		case strings.HasSuffix(p, "/"):
+			os.MkdirAll(full, 0o755)
+		case strings.HasPrefix(content, "-> "):
+			if err := os.Symlink(strings.TrimPrefix(content, "-> "), full); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			mode := os.FileMode(0o644)
+			if strings.HasSuffix(p, ".sh") {
+				mode = 0o755
+			}
+			if err := os.WriteFile(full, []byte(content), mode); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(full, mode)
+		}
+	}
+}
+
+// nodes stats paths of root.
+func nodes(t *testing.T, root *os.Root, paths ...string) []Node {
+	t.Helper()
+	var ns []Node
+	for _, p := range paths {
+		n, err := Stat(root, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns = append(ns, n)
+	}
+	return ns
+}
+
+func checkSame(t *testing.T, root *os.Root, want []Node) {
+	t.Helper()
+	for _, w := range want {
+		got, err := Stat(root, w.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !Same(got, w) || (w.Kind == Dir && got.Mode != w.Mode) {
+			t.Errorf("%s: got %+v, want %+v", w.Path, got, w)
+		}
+	}
+}
+
+// setup makes a root with a source directory "src" holding the wanted tree
+// and a live tree, and returns the wanted nodes read from src.
+func setup(t *testing.T, live map[string]string) (string, *os.Root, []Node) {
+	t.Helper()
+	dir := t.TempDir()
+	tree(t, filepath.Join(dir, "src"), map[string]string{
+		"a/b/c.txt": "c", "a/run.sh": "#!/bin/sh", "l": "-> a/b", "d/": "", "f": "now a file",
+	})
+	tree(t, dir, live)
+	root := open(t, dir)
+	src := open(t, filepath.Join(dir, "src"))
+	want := nodes(t, src, "a", "a/b", "a/b/c.txt", "a/run.sh", "l", "d", "f")
+	return dir, root, want
+}
+
+func TestApplyFreshAndIdempotent(t *testing.T) {
+	dir, root, want := setup(t, nil)
+	for range 2 {
+		if err := Apply(context.Background(), root, want, Options{From: "src"}); err != nil {
+			t.Fatal(err)
+		}
+		checkSame(t, root, want)
+	}
+	// Hard-linked by default: no copy made.
+	a, _ := os.Stat(filepath.Join(dir, "a/b/c.txt"))
+	b, _ := os.Stat(filepath.Join(dir, "src/a/b/c.txt"))
+	if !os.SameFile(a, b) {
+		t.Error("not hard-linked")
+	}
+}
+
+func TestApplyCopy(t *testing.T) {
+	dir, root, want := setup(t, nil)
+	if err := Apply(context.Background(), root, want, Options{From: "src", Copy: true}); err != nil {
+		t.Fatal(err)
+	}
+	checkSame(t, root, want)
+	a, _ := os.Stat(filepath.Join(dir, "a/b/c.txt"))
+	b, _ := os.Stat(filepath.Join(dir, "src/a/b/c.txt"))
+	if os.SameFile(a, b) {
+		t.Error("copy is a hard link")
+	}
+}
+
+// TestTypeChanges turns a directory into a file, a file into a directory
+// and a symlink into a directory, and removes what is wanted absent.
+func TestTypeChanges(t *testing.T) {
+	_, root, want := setup(t, map[string]string{
+		"f/old.txt": "old", // directory where a file is wanted
+		"d":         "a file where a directory is wanted",
+		"a":         "-> elsewhere", // symlink where a directory is wanted
+		"gone.txt":  "to remove",
+		"gonedir/x": "to remove",
+		"keep/user": "the user's",
+	})
+	want = append(want,
+		Node{Path: "f/old.txt", Kind: Absent}, Node{Path: "gone.txt", Kind: Absent},
+		Node{Path: "gonedir/x", Kind: Absent}, Node{Path: "gonedir", Kind: Absent},
+		Node{Path: "keep", Kind: Absent})
+	if err := Apply(context.Background(), root, want, Options{From: "src"}); err != nil {
+		t.Fatal(err)
+	}
+	checkSame(t, root, want[:7])
+	for _, p := range []string{"gone.txt", "gonedir"} {
+		if _, err := root.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s still there: %v", p, err)
+		}
+	}
+	if _, err := root.Lstat("keep/user"); err != nil {
+		t.Errorf("the user's file went: %v", err)
+	}
+}
+
+func TestConflictAndSourceMismatch(t *testing.T) {
+	_, root, want := setup(t, map[string]string{"f/user.txt": "not listed"})
+	err := Apply(context.Background(), root, want, Options{From: "src"})
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("non-empty dir: err = %v", err)
+	}
+	_, root, want = setup(t, nil)
+	want[2].SHA256 = strings.Repeat("0", 64)
+	if err := Apply(context.Background(), root, want, Options{From: "src"}); !errors.Is(err, ErrSource) {
+		t.Fatalf("bad source: err = %v", err)
+	}
+	if _, err := root.Lstat("a/b/c.txt"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("mismatching content installed: %v", err)
+	}
+}
+
+// TestNeverWritesThroughSymlink: a live symlink to outside where a parent
+// directory is expected must not lead a write outside.
+func TestNeverWritesThroughSymlink(t *testing.T) {
+	outside := t.TempDir()
+	dir := t.TempDir()
+	tree(t, filepath.Join(dir, "src"), map[string]string{"a/x": "x"})
+	os.Symlink(outside, filepath.Join(dir, "a"))
+	root := open(t, dir)
+	if n, _ := Stat(root, "a/x"); n.Kind != Absent {
+		t.Errorf("Stat below a symlink = %+v", n)
+	}
+	want := nodes(t, open(t, filepath.Join(dir, "src")), "a/x")
+	if err := Apply(context.Background(), root, want, Options{From: "src"}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("err = %v", err)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Fatalf("wrote outside: %v", ents)
+	}
+}
+
+func TestSweepsLeftovers(t *testing.T) {
+	_, root, want := setup(t, map[string]string{"a/b/.hoist-tmp-c.txt-0123": "torn", "gonedir/.hoist-tmp-x-1": "torn"})
+	want = append(want, Node{Path: "gonedir", Kind: Absent}, Node{Path: "gonedir/x", Kind: Absent})
+	if err := Apply(context.Background(), root, want, Options{From: "src"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"a/b/.hoist-tmp-c.txt-0123", "gonedir"} {
+		if _, err := root.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s left: %v", p, err)
+		}
+	}
+}
+
+func TestStatKeepsSpecialModes(t *testing.T) {
+	dir := t.TempDir()
+	tree(t, dir, map[string]string{"s": "x", "src/s": "x"})
+	os.Chmod(filepath.Join(dir, "s"), 0o750|fs.ModeSetuid)
+	root := open(t, dir)
+	n := nodes(t, root, "s")[0]
+	if n.Mode != 0o750|fs.ModeSetuid {
+		t.Fatalf("mode %v", n.Mode)
+	}
+	// Restoring that state onto a 0644 copy must bring the mode back too.
+	os.Chmod(filepath.Join(dir, "src/s"), 0o750|fs.ModeSetuid)
+	os.Remove(filepath.Join(dir, "s"))
+	os.WriteFile(filepath.Join(dir, "s"), []byte("x"), 0o644)
+	if err := Apply(context.Background(), root, []Node{n}, Options{From: "src"}); err != nil {
+		t.Fatal(err)
+	}
+	checkSame(t, root, []Node{n})
+}
