@@ -88,6 +88,20 @@ func TestSupervisorUnitSandbox(t *testing.T) {
 	}
 }
 
+// TestSupervisorUnitFlags runs the unit's ExecStart command line with
+// --help added: a misspelt flag or bad value would stop the service at boot.
+func TestSupervisorUnitFlags(t *testing.T) {
+	settings := unitSettings(t, filepath.Join(repoRoot(t), "deploy", "hoist-supervisor.service"))
+	argv := strings.Fields(settings["ExecStart"])
+	if len(argv) == 0 || filepath.Base(argv[0]) != "hoist-supervisor" {
+		t.Fatalf("ExecStart=%q does not run hoist-supervisor", settings["ExecStart"])
+	}
+	cmd := exec.Command(testbin.Path(t, "hoist-supervisor"), append(argv[1:], "--help")...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("hoist-supervisor %s --help: %v\n%s", strings.Join(argv[1:], " "), err, out)
+	}
+}
+
 // deployUnits lists the systemd units shipped in deploy/.
 func deployUnits(t *testing.T) []string {
 	t.Helper()
