@@ -161,6 +161,9 @@ type Options struct {
 	// From is the directory, relative to the root, holding the content of
 	// every File node at the node's own path below it.
 	From string
+	// To is the directory, relative to the root, in which the nodes' paths
+	// lie ("" for the root itself).
+	To string
 	// Copy copies content; by default a file is hard-linked from its source
 	// (no space, no time), falling back to a copy where links fail.
 	Copy bool
@@ -174,11 +177,11 @@ type Options struct {
 // told about stays.
 func Apply(ctx context.Context, root *os.Root, nodes []Node, opts Options) error {
 	nodes = sortedByDepth(nodes)
-	if err := sweep(root, nodes); err != nil {
+	if err := sweep(root, nodes, opts); err != nil {
 		return err
 	}
 	for i := len(nodes) - 1; i >= 0; i-- {
-		if err := clear(root, nodes[i]); err != nil {
+		if err := clear(root, nodes[i], opts.dst(nodes[i].Path)); err != nil {
 			return err
 		}
 	}
@@ -196,6 +199,8 @@ func Apply(ctx context.Context, root *os.Root, nodes []Node, opts Options) error
 	return Sync(root)
 }
 
+func (o Options) dst(p string) string { return path.Join(o.To, p) }
+
 func sortedByDepth(nodes []Node) []Node {
 	s := append([]Node(nil), nodes...)
 	sort.SliceStable(s, func(i, j int) bool {
@@ -210,15 +215,16 @@ func sortedByDepth(nodes []Node) []Node {
 
 // sweep removes temp files left in the nodes' directories by a crash, so
 // that directories to be removed are empty again.
-func sweep(root *os.Root, nodes []Node) error {
+func sweep(root *os.Root, nodes []Node, opts Options) error {
 	seen := map[string]bool{}
 	for _, n := range nodes {
-		dir := path.Dir(n.Path)
+		dst := opts.dst(n.Path)
+		dir := path.Dir(dst)
 		if seen[dir] {
 			continue
 		}
 		seen[dir] = true
-		if ok, err := parentsAreDirs(root, n.Path); err != nil || !ok {
+		if ok, err := parentsAreDirs(root, dst); err != nil || !ok {
 			continue
 		}
 		d, err := root.Open(dir)
@@ -244,11 +250,11 @@ func sweep(root *os.Root, nodes []Node) error {
 // clear removes what is at n.Path when it is in the way of n: anything
 // when n is Absent (an empty directory only), a directory when n is a file
 // or symlink, a file or symlink when n is a directory.
-func clear(root *os.Root, n Node) error {
-	if ok, err := parentsAreDirs(root, n.Path); err != nil || !ok {
+func clear(root *os.Root, n Node, dst string) error {
+	if ok, err := parentsAreDirs(root, dst); err != nil || !ok {
 		return err
 	}
-	fi, err := root.Lstat(n.Path)
+	fi, err := root.Lstat(dst)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -258,19 +264,19 @@ func clear(root *os.Root, n Node) error {
 	isDir := fi.IsDir()
 	switch {
 	case n.Kind == Absent && isDir:
-		if err := root.Remove(n.Path); err != nil && !notEmpty(err) && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove directory %s: %w", n.Path, err)
+		if err := root.Remove(dst); err != nil && !notEmpty(err) && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove directory %s: %w", dst, err)
 		}
 	case n.Kind == Absent || (n.Kind == Dir && !isDir):
-		if err := root.Remove(n.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", n.Path, err)
+		if err := root.Remove(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", dst, err)
 		}
 	case n.Kind != Dir && isDir:
-		if err := root.Remove(n.Path); err != nil {
+		if err := root.Remove(dst); err != nil {
 			if notEmpty(err) {
-				return fmt.Errorf("%w: %s is a directory that is not empty", ErrConflict, n.Path)
+				return fmt.Errorf("%w: %s is a directory that is not empty", ErrConflict, dst)
 			}
-			return fmt.Errorf("remove directory %s: %w", n.Path, err)
+			return fmt.Errorf("remove directory %s: %w", dst, err)
 		}
 	}
 	return nil
@@ -285,10 +291,11 @@ func put(root *os.Root, n Node, opts Options) error {
 	if n.Kind == Absent {
 		return nil
 	}
-	if err := mkdirParents(root, n.Path); err != nil {
+	dst := opts.dst(n.Path)
+	if err := mkdirParents(root, dst); err != nil {
 		return err
 	}
-	cur, err := root.Lstat(n.Path)
+	cur, err := root.Lstat(dst)
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -298,28 +305,28 @@ func put(root *os.Root, n Node, opts Options) error {
 		if exists {
 			return nil // clear removed anything else
 		}
-		if err := root.Mkdir(n.Path, n.Mode.Perm()); err != nil {
-			return fmt.Errorf("create directory %s: %w", n.Path, err)
+		if err := root.Mkdir(dst, n.Mode.Perm()); err != nil {
+			return fmt.Errorf("create directory %s: %w", dst, err)
 		}
-		return root.Chmod(n.Path, n.Mode) // the umask must not change it
+		return root.Chmod(dst, n.Mode) // the umask must not change it
 	case Link:
 		if exists && cur.Mode()&fs.ModeSymlink != 0 {
-			if target, err := root.Readlink(n.Path); err == nil && target == n.Link {
+			if target, err := root.Readlink(dst); err == nil && target == n.Link {
 				return nil
 			}
 		}
-		tmp := tempName(n.Path)
+		tmp := tempName(dst)
 		if err := root.Symlink(n.Link, tmp); err != nil {
-			return fmt.Errorf("create symlink %s: %w", n.Path, err)
+			return fmt.Errorf("create symlink %s: %w", dst, err)
 		}
-		return rename(root, tmp, n.Path)
+		return rename(root, tmp, dst)
 	case File:
-		return putFile(root, n, cur, opts)
+		return putFile(root, n, dst, cur, opts)
 	}
 	return fmt.Errorf("%s: unknown kind %q", n.Path, n.Kind)
 }
 
-func putFile(root *os.Root, n Node, cur fs.FileInfo, opts Options) error {
+func putFile(root *os.Root, n Node, dst string, cur fs.FileInfo, opts Options) error {
 	src := path.Join(opts.From, n.Path)
 	f, fi, err := openRegular(root, src)
 	if err != nil {
@@ -337,24 +344,24 @@ func putFile(root *os.Root, n Node, cur fs.FileInfo, opts Options) error {
 		return fmt.Errorf("%w: %s has sha256 %s, want %s", ErrSource, src, sum[:12], n.SHA256[:min(12, len(n.SHA256))])
 	}
 	if cur != nil && cur.Mode().IsRegular() && cur.Mode()&modeBits == n.Mode {
-		if live, err := Stat(root, n.Path); err == nil && Same(live, n) {
+		if live, err := Stat(root, dst); err == nil && Same(live, Node{Kind: File, SHA256: n.SHA256, Mode: n.Mode}) {
 			return nil
 		}
 	}
 	if !opts.Copy && fi.Mode()&modeBits == n.Mode {
-		tmp := tempName(n.Path)
+		tmp := tempName(dst)
 		err := root.Link(src, tmp)
 		if err == nil {
-			return rename(root, tmp, n.Path)
+			return rename(root, tmp, dst)
 		}
 		if !linkUnsupported(err) {
-			return fmt.Errorf("link %s: %w", n.Path, err)
+			return fmt.Errorf("link %s: %w", dst, err)
 		}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	return safefs.Write(root, n.Path, f, n.Mode)
+	return safefs.Write(root, dst, f, n.Mode)
 }
 
 // linkUnsupported reports errors after which copying still works: another
