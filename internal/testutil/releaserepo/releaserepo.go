@@ -23,6 +23,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -154,8 +155,9 @@ func (r *Repo) ServeHTTP(t testing.TB) string {
 		t.Skip("git not installed")
 	}
 	h := &cgi.Handler{
-		Path: gitPath,
-		Args: []string{"http-backend"},
+		Path:   gitPath,
+		Args:   []string{"http-backend"},
+		Stderr: io.Discard, // "not found" noise of tests that ask for missing repos
 		Env: append(gitEnv(),
 			"GIT_PROJECT_ROOT="+filepath.Dir(r.Dir),
 			"GIT_HTTP_EXPORT_ALL=1",
