@@ -1,0 +1,200 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/storage/memory"
+	"github.com/hashicorp/go-version"
+
+	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/tag"
+)
+
+// maxClone caps the objects of one depth-1 clone held in memory: a release
+// tree is scripts and configuration, not images.
+const maxClone = 64 << 20
+
+// localSource reads a repository on this machine (file://) in place. go-git's
+// file transport would run git-upload-pack, which product code must not run
+// and the manager's container does not have.
+type localSource struct{ path string }
+
+func (s localSource) open(ctx context.Context, what string) (*git.Repository, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fetchError(what, err)
+	}
+	repo, err := git.PlainOpen(s.path)
+	if err != nil {
+		return nil, fetchError(what, err)
+	}
+	return repo, nil
+}
+
+func (s localSource) Info(ctx context.Context, ref string) (Info, error) {
+	repo, err := s.open(ctx, refName(ref))
+	if err != nil {
+		return Info{}, err
+	}
+	rev := plumbing.Revision(plumbing.HEAD)
+	if ref != "" {
+		rev = plumbing.Revision(plumbing.NewTagReferenceName(ref))
+	}
+	hash, err := repo.ResolveRevision(rev)
+	if ref != "" && errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return Info{}, fmt.Errorf("%s: %w", ref, ErrNoSuchRelease)
+	}
+	if err != nil {
+		return Info{}, fetchError(refName(ref), err)
+	}
+	return infoAt(repo, *hash, ref)
+}
+
+func (s localSource) Tags(ctx context.Context) ([]*version.Version, error) {
+	repo, err := s.open(ctx, "tags")
+	if err != nil {
+		return nil, err
+	}
+	iter, err := repo.Tags()
+	if err != nil {
+		return nil, fetchError("tags", err)
+	}
+	var names []string
+	err = iter.ForEach(func(r *plumbing.Reference) error {
+		names = append(names, r.Name().String())
+		return nil
+	})
+	if err != nil {
+		return nil, fetchError("tags", err)
+	}
+	return releaseVersions(names), nil
+}
+
+// remoteSource reads a repository over the network: tags with ls-remote,
+// an info.json with a depth-1 single-ref clone into memory.
+type remoteSource struct {
+	url   string
+	limit int64 // bytes of objects one clone may hold
+}
+
+func (s remoteSource) Info(ctx context.Context, ref string) (Info, error) {
+	name := plumbing.HEAD
+	if ref != "" {
+		name = plumbing.NewTagReferenceName(ref)
+	}
+	st := &cappedStorage{Storage: memory.NewStorage(), limit: s.limit}
+	repo, err := git.CloneContext(ctx, st, nil, &git.CloneOptions{
+		URL:           s.url,
+		ReferenceName: name,
+		SingleBranch:  true,
+		Depth:         1,
+		Tags:          git.NoTags,
+	})
+	if ref != "" && errors.Is(err, git.NoMatchingRefSpecError{}) {
+		return Info{}, fmt.Errorf("%s: %w", ref, ErrNoSuchRelease)
+	}
+	if err != nil {
+		return Info{}, fetchError(refName(ref), err)
+	}
+	head, err := repo.Head()
+	if err != nil {
+		return Info{}, fetchError(refName(ref), err)
+	}
+	return infoAt(repo, head.Hash(), ref)
+}
+
+func (s remoteSource) Tags(ctx context.Context) ([]*version.Version, error) {
+	rem := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{s.url}})
+	refs, err := rem.ListContext(ctx, &git.ListOptions{})
+	if err != nil {
+		return nil, fetchError("tags", err)
+	}
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = r.Name().String()
+	}
+	return releaseVersions(names), nil
+}
+
+// infoAt reads info.json from the commit hash.
+func infoAt(repo *git.Repository, hash plumbing.Hash, ref string) (Info, error) {
+	what := refName(ref)
+	commit, err := repo.CommitObject(hash)
+	if err != nil {
+		return Info{}, fetchError(what, err)
+	}
+	f, err := commit.File(approot.InfoFile)
+	if err != nil {
+		return Info{}, fetchError(what, fmt.Errorf("%w: %v", ErrBadInfo, err))
+	}
+	if f.Size > MaxInfoSize {
+		return Info{}, fetchError(what, fmt.Errorf("%w: info.json is %d bytes", errTooLarge, f.Size))
+	}
+	r, err := f.Reader()
+	if err != nil {
+		return Info{}, fetchError(what, err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, MaxInfoSize+1))
+	if err != nil {
+		return Info{}, fetchError(what, err)
+	}
+	return parseAt(ref, data)
+}
+
+// parseAt parses the info.json read at ref; at a tag it must describe the
+// tag's own version.
+func parseAt(ref string, data []byte) (Info, error) {
+	info, err := ParseInfo(data)
+	if err != nil {
+		return Info{}, fetchError(refName(ref), err)
+	}
+	if ref != "" && info.Tag() != ref {
+		return Info{}, fetchError(ref, fmt.Errorf("%w: version %q at tag %s", ErrBadInfo, info.Version, ref))
+	}
+	return info, nil
+}
+
+// releaseVersions returns the versions of the release tags among ref names,
+// ascending, without duplicates (peeled "^{}" entries) or other tags.
+func releaseVersions(names []string) []*version.Version {
+	seen := map[string]bool{}
+	var out []*version.Version
+	for _, n := range names {
+		t, ok := strings.CutPrefix(n, "refs/tags/")
+		if !ok {
+			continue
+		}
+		t = strings.TrimSuffix(t, "^{}")
+		v, err := tag.Parse(t)
+		if err != nil || seen[t] {
+			continue
+		}
+		seen[t] = true
+		out = append(out, v)
+	}
+	sort.Sort(version.Collection(out))
+	return out
+}
+
+// cappedStorage is an in-memory object store that refuses to grow past a
+// limit, so a huge or hostile repository cannot exhaust the manager's memory.
+type cappedStorage struct {
+	*memory.Storage
+	limit, used int64
+}
+
+func (s *cappedStorage) SetEncodedObject(o plumbing.EncodedObject) (plumbing.Hash, error) {
+	s.used += o.Size()
+	if s.used > s.limit {
+		return plumbing.ZeroHash, fmt.Errorf("%w: clone exceeds %d bytes", errTooLarge, s.limit)
+	}
+	return s.Storage.SetEncodedObject(o)
+}

@@ -1,0 +1,117 @@
+package discovery
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/hashicorp/go-version"
+
+	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/safefs"
+	"github.com/hoist-dev/hoist/internal/tag"
+)
+
+// MaxInfoSize caps an info.json; a real one is a few hundred bytes.
+const MaxInfoSize = 64 << 10
+
+// Info is a release's info.json (CONTRACT §2).
+type Info struct {
+	Version  string `json:"version"`
+	Name     string `json:"name"`
+	Notes    string `json:"notes"`
+	Requires string `json:"requires"`
+}
+
+// ErrBadInfo marks an info.json that is not valid.
+var ErrBadInfo = errors.New("invalid info.json")
+
+// ParseInfo decodes and validates an info.json: version must be X.Y.Z and
+// requires, when set, a go-version constraint. Unknown fields are allowed.
+func ParseInfo(data []byte) (Info, error) {
+	if len(data) > MaxInfoSize {
+		return Info{}, fmt.Errorf("%w: %d bytes", ErrBadInfo, len(data))
+	}
+	var i Info
+	if err := json.Unmarshal(data, &i); err != nil {
+		return Info{}, fmt.Errorf("%w: %v", ErrBadInfo, err)
+	}
+	if _, err := i.version(); err != nil {
+		return Info{}, err
+	}
+	if _, err := i.constraint(); err != nil {
+		return Info{}, err
+	}
+	return i, nil
+}
+
+// Tag is the release tag of this info ("1.2.3" → "v1.2.3").
+func (i Info) Tag() string { return "v" + i.Version }
+
+func (i Info) version() (*version.Version, error) {
+	v, err := tag.Parse(i.Tag())
+	if err != nil {
+		return nil, fmt.Errorf("%w: version: %v", ErrBadInfo, err)
+	}
+	return v, nil
+}
+
+// constraint returns the parsed requires, nil when there is none.
+func (i Info) constraint() (version.Constraints, error) {
+	if i.Requires == "" {
+		return nil, nil
+	}
+	c, err := version.NewConstraint(i.Requires)
+	if err != nil {
+		return nil, fmt.Errorf("%w: requires %q: %v", ErrBadInfo, i.Requires, err)
+	}
+	return c, nil
+}
+
+// allows reports whether a release may be installed over installed (nil:
+// nothing installed, so anything may).
+func (i Info) allows(installed *version.Version) (bool, error) {
+	c, err := i.constraint()
+	if err != nil {
+		return false, err
+	}
+	return c == nil || installed == nil || c.Check(installed), nil
+}
+
+// ErrNotInstalled means the root holds no live release yet.
+var ErrNotInstalled = errors.New("no release installed")
+
+// Installed reads the live release's info.json from the app root: the copy
+// the engine keeps in statuses/ (all the manager sees inside Docker), else
+// ROOT/info.json. It returns the parsed info and the file's bytes.
+func Installed(root *os.Root) (Info, []byte, error) {
+	for _, name := range []string{approot.StatusInfoCopy, approot.InfoFile} {
+		data, err := safefs.ReadFile(root, name, MaxInfoSize)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return Info{}, nil, fmt.Errorf("installed release: %w", err)
+		}
+		info, err := ParseInfo(data)
+		if err != nil {
+			return Info{}, nil, fmt.Errorf("installed release %s: %w", name, err)
+		}
+		return info, data, nil
+	}
+	return Info{}, nil, ErrNotInstalled
+}
+
+// InstalledVersion is Installed's version, nil when nothing is installed.
+func InstalledVersion(root *os.Root) (*version.Version, error) {
+	info, _, err := Installed(root)
+	if errors.Is(err, ErrNotInstalled) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return info.version()
+}

@@ -1,0 +1,63 @@
+package discovery
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/hashicorp/go-version"
+)
+
+// templateSource fetches info.json from an http(s) URL template such as
+// https://raw.githubusercontent.com/o/r/{ref}/info.json. The default branch
+// is the ref "HEAD", which raw file hosts like GitHub's resolve. A template
+// cannot list tags, so the requires walk steps to the constraint's own lower
+// bound (as Umbrel does).
+type templateSource struct {
+	tmpl   string
+	client *http.Client
+}
+
+func newTemplateSource(tmpl string) (templateSource, error) {
+	u, err := url.Parse(strings.ReplaceAll(tmpl, "{ref}", "HEAD"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return templateSource{}, fmt.Errorf("release URL template %q: want an http(s) URL containing {ref}", Redact(tmpl))
+	}
+	return templateSource{tmpl: tmpl, client: &http.Client{}}, nil
+}
+
+func (s templateSource) Info(ctx context.Context, ref string) (Info, error) {
+	what := refName(ref)
+	r := ref
+	if r == "" {
+		r = "HEAD"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.ReplaceAll(s.tmpl, "{ref}", url.PathEscape(r)), nil)
+	if err != nil {
+		return Info{}, fetchError(what, err)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return Info{}, fetchError(what, err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound && ref != "":
+		return Info{}, fmt.Errorf("%s: %w", ref, ErrNoSuchRelease)
+	case resp.StatusCode != http.StatusOK:
+		err := fmt.Errorf("HTTP %s", resp.Status)
+		return Info{}, &FetchError{Reason: fmt.Sprintf("reading %s: the release server answered %s", what, resp.Status), Err: err}
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxInfoSize+1))
+	if err != nil {
+		return Info{}, fetchError(what, err)
+	}
+	return parseAt(ref, data)
+}
+
+func (templateSource) Tags(context.Context) ([]*version.Version, error) {
+	return nil, ErrNoTagList
+}
