@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -56,13 +57,13 @@ func VerifyDir(ctx context.Context, dir *os.Root, pubkeys []string, wantVersion 
 }
 
 func verifyDir(ctx context.Context, dir *os.Root, pubkeys []string, wantVersion string) (*manifest.Manifest, error) {
-	data, err := safefs.ReadFile(dir, approot.ManifestFile, manifest.MaxSize)
+	data, err := readReleaseFile(dir, approot.ManifestFile, manifest.MaxSize)
 	if err != nil {
-		return nil, fmt.Errorf("release manifest: %w", err)
+		return nil, err
 	}
-	sig, err := safefs.ReadFile(dir, approot.SignatureFile, maxKeyFile)
+	sig, err := readReleaseFile(dir, approot.SignatureFile, maxKeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("release signature: %w", err)
+		return nil, err
 	}
 	if err := VerifySignature(pubkeys, data, sig); err != nil {
 		return nil, err
@@ -85,6 +86,19 @@ func verifyDir(ctx context.Context, dir *os.Root, pubkeys []string, wantVersion 
 		return nil, fmt.Errorf("release is version %s, not the requested %s", m.Version, clip(wantVersion))
 	}
 	return m, nil
+}
+
+// readReleaseFile reads the manifest or signature of a release tree: a
+// capped, plain regular file, never a symlink.
+func readReleaseFile(dir *os.Root, name string, limit int64) ([]byte, error) {
+	data, err := safefs.ReadFile(dir, name, limit)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("release has no %s (not signed with hoist release sign?)", name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("release %s: %w", name, err)
+	}
+	return data, nil
 }
 
 func clip(s string) string {
