@@ -1,12 +1,136 @@
 // Command hoist-manager serves the HTTP API and web page (CONTRACT §7).
+//
+//	hoist-manager --root ROOT --listen :3006 --releases URL [--token-file F]
+//	              [--check-interval 6h] [--auto-update] [--log-format text|json]
+//
+// The token comes from --token-file or $HOIST_MANAGER_TOKEN; without one the
+// manager refuses to start (exit 2).
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/exitcode"
+	"github.com/hoist-dev/hoist/internal/logging"
+	"github.com/hoist-dev/hoist/internal/manager"
 )
 
+// envToken names the environment variable holding the API token.
+const envToken = "HOIST_MANAGER_TOKEN"
+
+// maxTokenFile caps the token file; a token is a few dozen bytes.
+const maxTokenFile = 4 << 10
+
 func main() {
-	fmt.Fprintln(os.Stderr, "hoist-manager: not implemented yet")
-	os.Exit(1)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(exitcode.OK)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hoist-manager: %v\n", err)
+	}
+	os.Exit(exitcode.Code(err))
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("hoist-manager", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rootFlag := fs.String("root", "", "app root (default $HOIST_ROOT, else the current directory)")
+	listen := fs.String("listen", ":3006", "address to serve on")
+	releases := fs.String("releases", "", "release repository URL, or an http(s) URL template with {ref} returning that ref's info.json")
+	tokenFile := fs.String("token-file", "", "file holding the API token (default $"+envToken+")")
+	interval := fs.Duration("check-interval", 6*time.Hour, "how often to check for an update (0: never)")
+	auto := fs.Bool("auto-update", false, "request the update when the automatic check finds one")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	fetchTimeout := fs.Duration("fetch-timeout", discovery.DefaultTimeout, "time limit of one read of the release repository")
+	cacheTTL := fs.Duration("cache-ttl", time.Minute, "how long answers of the release repository are reused")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", exitcode.ErrUsage, fs.Arg(0))
+	}
+	if *releases == "" {
+		return fmt.Errorf("%w: --releases is required", exitcode.ErrUsage)
+	}
+	if *interval < 0 || *fetchTimeout <= 0 || *cacheTTL < 0 {
+		return fmt.Errorf("%w: durations must not be negative (and --fetch-timeout positive)", exitcode.ErrUsage)
+	}
+	log, err := logging.New(stderr, *logFormat)
+	if err != nil {
+		return fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
+	}
+	token, err := loadToken(*tokenFile)
+	if err != nil {
+		return err
+	}
+	dir, err := approot.Dir(*rootFlag)
+	if err != nil {
+		return err
+	}
+	src, err := discovery.Open(*releases)
+	if err != nil {
+		return fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
+	}
+	srv, err := manager.New(manager.Config{
+		Root:          dir,
+		Token:         token,
+		Finder:        discovery.NewFinder(src, *cacheTTL, *fetchTimeout),
+		Log:           log,
+		CheckInterval: *interval,
+		AutoUpdate:    *auto,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	log.WithFields(map[string]any{"root": dir, "releases": discovery.Redact(*releases)}).Info("hoist-manager starting")
+	return srv.Run(ctx, ln)
+}
+
+// loadToken reads the API token from file, else from the environment.
+func loadToken(file string) (string, error) {
+	var tok string
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return "", fmt.Errorf("token file: %w", err)
+		}
+		defer f.Close()
+		data, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
+		if err != nil {
+			return "", fmt.Errorf("token file: %w", err)
+		}
+		if len(data) > maxTokenFile {
+			return "", fmt.Errorf("%w: token file %s is over %d bytes", exitcode.ErrUsage, file, maxTokenFile)
+		}
+		tok = strings.TrimSpace(string(data))
+	} else {
+		tok = strings.TrimSpace(os.Getenv(envToken))
+	}
+	if tok == "" {
+		return "", fmt.Errorf("%w: no API token: set --token-file or $%s", exitcode.ErrUsage, envToken)
+	}
+	return tok, nil
 }

@@ -1,0 +1,136 @@
+package manager
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"strings"
+
+	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/request"
+	"github.com/hoist-dev/hoist/internal/safefs"
+	"github.com/hoist-dev/hoist/internal/statusfile"
+)
+
+// maxLog caps the failure report served; the tail is kept, as the end of a
+// report says what failed last.
+const maxLog = 1 << 20
+
+func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
+	_, raw, err := discovery.Installed(s.root)
+	if errors.Is(err, discovery.ErrNotInstalled) {
+		return httpErrorf(http.StatusNotFound, "no release installed")
+	}
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, err = w.Write(raw)
+	return err
+}
+
+func (s *Server) getUpdate(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.next(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, discovery.Answer(u))
+	return nil
+}
+
+// updateBody is POST /v1/system/update's optional body.
+type updateBody struct {
+	Version string `json:"version"`
+}
+
+func (s *Server) update(w http.ResponseWriter, r *http.Request) error {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	var body updateBody
+	if len(bytes.TrimSpace(data)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil || dec.More() {
+			return httpErrorf(http.StatusBadRequest, `body must be empty or {"version":"vX.Y.Z"}`)
+		}
+	}
+	want := body.Version
+	if want != "" && !strings.HasPrefix(want, "v") {
+		want = "v" + want // accept get-update's "version" as it is
+	}
+	// Answer 409 before asking the repository, which may be slow or down.
+	if err := request.Busy(s.dirs); err != nil {
+		return err
+	}
+	installed, err := discovery.InstalledVersion(s.root)
+	if err != nil {
+		return err
+	}
+	target, err := s.cfg.Finder.Target(r.Context(), installed, want)
+	if err != nil {
+		return err
+	}
+	if err := request.Update(s.dirs, target); err != nil {
+		return err
+	}
+	s.log.WithField("to", target).Info("update requested")
+	writeJSON(w, http.StatusOK, map[string]string{"message": "Updating to " + target})
+	return nil
+}
+
+func (s *Server) updateStatus(w http.ResponseWriter, r *http.Request) error {
+	st, err := statusfile.Read(s.dirs.Statuses)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (s *Server) updateLog(w http.ResponseWriter, r *http.Request) error {
+	f, err := safefs.OpenRegular(s.root, approot.StatusFailureCopy)
+	if errors.Is(err, fs.ErrNotExist) {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() > maxLog {
+		if _, err := f.Seek(-maxLog, io.SeekEnd); err != nil {
+			return err
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, err = io.Copy(w, io.LimitReader(f, maxLog))
+	return err
+}
+
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
+	if err := request.Rollback(s.dirs); err != nil {
+		return err
+	}
+	s.log.Info("rollback requested")
+	writeJSON(w, http.StatusAccepted, map[string]string{"message": "Rolling back"})
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	if _, err := statusfile.Read(s.dirs.Statuses); err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}

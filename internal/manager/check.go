@@ -1,0 +1,78 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/request"
+	"github.com/hoist-dev/hoist/internal/statusfile"
+)
+
+// next answers get-update for the installed release and records the check.
+func (s *Server) next(ctx context.Context) (*discovery.Update, error) {
+	installed, err := discovery.InstalledVersion(s.root)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.cfg.Finder.Next(ctx, installed)
+	s.met.recordCheck(u, err)
+	return u, err
+}
+
+// checkLoop checks for an update at start and every CheckInterval, and with
+// AutoUpdate requests it.
+func (s *Server) checkLoop(ctx context.Context) {
+	if s.cfg.CheckInterval <= 0 {
+		return
+	}
+	var requested string // the release the last automatic request was for
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		requested = s.autoCheck(ctx, requested)
+		t.Reset(s.cfg.CheckInterval)
+	}
+}
+
+// autoCheck runs one automatic check and returns the release it requested
+// (or requested before).
+func (s *Server) autoCheck(ctx context.Context, requested string) string {
+	u, err := s.next(ctx)
+	switch {
+	case err != nil:
+		s.log.WithError(err).Warn("automatic check failed")
+		return requested
+	case u == nil:
+		s.log.Info("automatic check: up to date")
+		return requested
+	}
+	log := s.log.WithField("version", u.Version)
+	log.Info("automatic check: update available")
+	if !s.cfg.AutoUpdate {
+		return requested
+	}
+	// Requesting again a release whose automatic update failed would repeat
+	// the failure every interval; a user can still ask for it.
+	if st, err := statusfile.Read(s.dirs.Statuses); err == nil && st.State == statusfile.Failed && requested == u.Tag() {
+		log.Warn("not requesting again a release whose automatic update failed")
+		return requested
+	}
+	err = request.Update(s.dirs, u.Tag())
+	switch {
+	case errors.Is(err, request.ErrInProgress):
+		log.Info("automatic update: an update is already in progress")
+	case err != nil:
+		log.WithError(err).Error("automatic update request failed")
+	default:
+		log.Info("automatic update requested")
+		return u.Tag()
+	}
+	return requested
+}

@@ -1,0 +1,142 @@
+package manager
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/request"
+	"github.com/hoist-dev/hoist/internal/statusfile"
+)
+
+const (
+	// maxStreams caps concurrent event streams; each holds a connection.
+	maxStreams = 64
+	// streamBuffer is how many changes a stream may lag behind before it
+	// loses the oldest ones.
+	streamBuffer = 32
+	// heartbeat keeps proxies from closing a quiet stream.
+	heartbeat = 25 * time.Second
+	// writeGrace bounds one write to a stream, so a stuck client is dropped.
+	writeGrace = 10 * time.Second
+)
+
+// hub fans the watched status out to the event streams.
+type hub struct {
+	mu   sync.Mutex // guards subs
+	subs map[chan statusfile.Status]struct{}
+}
+
+func newHub() *hub { return &hub{subs: map[chan statusfile.Status]struct{}{}} }
+
+// subscribe returns a channel of status changes and its cancel function,
+// or false when maxStreams streams are open.
+func (h *hub) subscribe() (<-chan statusfile.Status, func(), bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.subs) >= maxStreams {
+		return nil, nil, false
+	}
+	ch := make(chan statusfile.Status, streamBuffer)
+	h.subs[ch] = struct{}{}
+	return ch, func() {
+		h.mu.Lock()
+		delete(h.subs, ch)
+		h.mu.Unlock()
+	}, true
+}
+
+// publish sends st to every stream without blocking: a full buffer drops
+// its oldest entry, so order is kept and the latest status always arrives.
+func (h *hub) publish(st statusfile.Status) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs {
+		select {
+		case ch <- st:
+			continue
+		default:
+		}
+		select {
+		case <-ch:
+		default:
+		}
+		// Cannot block: publish is the only sender, under mu, and a slot
+		// was just freed.
+		ch <- st
+	}
+}
+
+// watchStatus publishes every change of the status file until ctx ends.
+func (s *Server) watchStatus(ctx context.Context) {
+	request.Watch(ctx, s.dirs.Statuses, s.cfg.Poll, func(st statusfile.Status) bool {
+		s.hub.publish(st)
+		return false
+	})
+}
+
+// events streams the status as Server-Sent Events: the current status
+// first, then one "status" event per change.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
+	// Subscribe before reading, so no change falls between the two.
+	ch, cancel, ok := s.hub.subscribe()
+	if !ok {
+		return httpErrorf(http.StatusServiceUnavailable, "too many event streams open")
+	}
+	defer cancel()
+	cur, err := statusfile.Read(s.dirs.Statuses)
+	if err != nil {
+		return err
+	}
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+
+	send := func(format string, args ...any) error {
+		if err := rc.SetWriteDeadline(time.Now().Add(writeGrace)); err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, format, args...); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	sendStatus := func(st statusfile.Status) error {
+		data, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		return send("event: status\ndata: %s\n\n", data)
+	}
+	// Errors after the header is written end the stream quietly: the client
+	// is gone, and it reconnects on its own.
+	if send("retry: 2000\n\n") != nil || sendStatus(cur) != nil {
+		return nil
+	}
+	last := cur
+	ping := time.NewTicker(heartbeat)
+	defer ping.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case st := <-ch:
+			if st == last {
+				continue
+			}
+			last = st
+			if sendStatus(st) != nil {
+				return nil
+			}
+		case <-ping.C:
+			if send(": ping\n\n") != nil {
+				return nil
+			}
+		}
+	}
+}

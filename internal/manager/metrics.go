@@ -1,0 +1,102 @@
+package manager
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/statusfile"
+)
+
+// metrics are the manager's Prometheus metrics, in a registry of its own.
+type metrics struct {
+	requests  *prometheus.CounterVec
+	lastCheck prometheus.Gauge
+	checkOK   prometheus.Gauge
+	available *prometheus.GaugeVec
+	handler   http.Handler
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hoist_manager_http_requests_total",
+			Help: "HTTP requests by route, method and status code.",
+		}, []string{"handler", "method", "code"}),
+		lastCheck: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hoist_manager_last_check_timestamp_seconds",
+			Help: "When the release repository was last asked for an update.",
+		}),
+		checkOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hoist_manager_last_check_success",
+			Help: "1 if the last check reached the release repository, else 0.",
+		}),
+		available: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hoist_manager_available_version_info",
+			Help: "The release the last check found to install next (absent when up to date); latest is the newest release.",
+		}, []string{"version", "latest"}),
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m.requests, m.lastCheck, m.checkOK, m.available, statusCollector{s},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	return m
+}
+
+// recordCheck notes the result of a check for an update.
+func (m *metrics) recordCheck(u *discovery.Update, err error) {
+	m.lastCheck.SetToCurrentTime()
+	if err != nil {
+		m.checkOK.Set(0)
+		return
+	}
+	m.checkOK.Set(1)
+	m.available.Reset()
+	if u != nil {
+		latest := u.Latest
+		if latest == "" {
+			latest = u.Version
+		}
+		m.available.WithLabelValues(u.Version, latest).Set(1)
+	}
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) error {
+	s.met.handler.ServeHTTP(w, r)
+	return nil
+}
+
+var (
+	stateDesc     = prometheus.NewDesc("hoist_manager_update_state", "1 for the current update state, else 0.", []string{"state"}, nil)
+	progressDesc  = prometheus.NewDesc("hoist_manager_update_progress", "Progress of the current or last update, 0-100.", nil, nil)
+	installedDesc = prometheus.NewDesc("hoist_manager_installed_version_info", "The installed release.", []string{"version"}, nil)
+)
+
+// statusCollector reads the status file and the installed release at each
+// scrape, so the metrics never lag behind the files.
+type statusCollector struct{ s *Server }
+
+func (statusCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- stateDesc
+	ch <- progressDesc
+	ch <- installedDesc
+}
+
+func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
+	if st, err := statusfile.Read(c.s.dirs.Statuses); err == nil {
+		for _, state := range []statusfile.State{statusfile.Installing, statusfile.Success, statusfile.Failed} {
+			v := 0.0
+			if st.State == state {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(stateDesc, prometheus.GaugeValue, v, string(state))
+		}
+		ch <- prometheus.MustNewConstMetric(progressDesc, prometheus.GaugeValue, float64(st.Progress))
+	}
+	if info, _, err := discovery.Installed(c.s.root); err == nil {
+		ch <- prometheus.MustNewConstMetric(installedDesc, prometheus.GaugeValue, 1, info.Version)
+	}
+}
