@@ -50,9 +50,8 @@ func runReleaseKeygen(ctx context.Context, s streams, args []string) error {
 	if err := fs.parse(args, 0, 0); err != nil {
 		return err
 	}
-	if *out == "" {
-		fs.Usage()
-		return usageError("--out is required")
+	if err := fs.require("out", *out); err != nil {
+		return err
 	}
 	password := ""
 	if *passwordFile != "" {
@@ -79,9 +78,8 @@ func runReleaseSign(ctx context.Context, s streams, args []string) error {
 	if err := fs.parse(args, 1, 1); err != nil {
 		return err
 	}
-	if *key == "" {
-		fs.Usage()
-		return usageError("--key is required")
+	if err := fs.require("key", *key); err != nil {
+		return err
 	}
 	dir := fs.positional[0]
 	if err := release.Sign(ctx, dir, *key, *passwordFile); err != nil {
@@ -97,9 +95,8 @@ func runReleaseVerify(ctx context.Context, s streams, args []string) error {
 	if err := fs.parse(args, 1, 1); err != nil {
 		return err
 	}
-	if *pubFile == "" {
-		fs.Usage()
-		return usageError("--pub is required")
+	if err := fs.require("pub", *pubFile); err != nil {
+		return err
 	}
 	pub, err := release.ReadPublicKeyFile(*pubFile)
 	if err != nil {
@@ -117,4 +114,13 @@ func runReleaseVerify(ctx context.Context, s streams, args []string) error {
 	}
 	fmt.Fprintf(s.out, "ok: %s is release %s, %d files verified\n", dir, m.Version, len(m.Files))
 	return nil
+}
+
+// require returns a usage error if the required flag name has no value.
+func (fs *flagSet) require(name, value string) error {
+	if value != "" {
+		return nil
+	}
+	fs.Usage()
+	return usageError("--" + name + " is required")
 }

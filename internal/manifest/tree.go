@@ -56,16 +56,7 @@ func Build(ctx context.Context, dir string) (*Manifest, error) {
 	}
 	m := &Manifest{Version: version}
 	var files []int // indexes of regular files in m.Files, hashed below
-	err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == "." || skipped(p) {
-			if d.IsDir() && p != "." {
-				return fs.SkipDir
-			}
-			return nil
-		}
+	err = walkTree(root, func(p string, d fs.DirEntry) error {
 		if err := validName(d.Name()); err != nil {
 			return fmt.Errorf("%s: %v", p, err)
 		}
@@ -110,10 +101,24 @@ func Build(ctx context.Context, dir string) (*Manifest, error) {
 	return m, nil
 }
 
-// skipped reports whether p is outside every release tree: .git (a
-// directory, or a file in a linked work tree) and the manifest and signature.
-func skipped(p string) bool {
-	return p == ".git" || p == approot.ManifestFile || p == approot.SignatureFile
+// walkTree calls fn for every entry of the release tree in dir, in lexical
+// order, without following symlinks. It leaves out what is never part of a
+// release: .git (a directory, or a file in a linked work tree) and the
+// manifest and signature.
+func walkTree(dir *os.Root, fn func(p string, d fs.DirEntry) error) error {
+	return fs.WalkDir(dir.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case p == ".":
+			return nil
+		case p == ".git" && d.IsDir():
+			return fs.SkipDir
+		case p == ".git" || p == approot.ManifestFile || p == approot.SignatureFile:
+			return nil
+		}
+		return fn(p, d)
+	})
 }
 
 // Problem is one way a live file differs from its manifest entry.
@@ -280,16 +285,7 @@ func VerifyTree(ctx context.Context, dir *os.Root, m *Manifest) error {
 	if err != nil {
 		return err
 	}
-	err = fs.WalkDir(dir.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == "." || skipped(p) {
-			if d.IsDir() && p != "." {
-				return fs.SkipDir
-			}
-			return nil
-		}
+	err = walkTree(dir, func(p string, d fs.DirEntry) error {
 		if _, listed := m.Lookup(p); listed || d.IsDir() {
 			return nil // a listed path of the wrong type is in problems already
 		}
