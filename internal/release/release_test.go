@@ -265,6 +265,38 @@ func TestSignErrors(t *testing.T) {
 	}
 }
 
+func TestSignRefusesFilesGitIgnores(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	key, _ := newKey(t)
+	dir := tree(t, "1.0.0")
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@t"}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git("init", "-q")
+	for p, content := range map[string]string{".gitignore": "build/\n*.log\n", "build/out.bin": "x", "app/x.log": "x", "keep.log": "x"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
+		os.WriteFile(filepath.Join(dir, p), []byte(content), 0o644)
+	}
+	git("add", "-f", "keep.log") // tracked although ignored: it will be committed
+	err := Sign(context.Background(), dir, key, "")
+	if err == nil || !strings.Contains(err.Error(), "git ignores app/x.log, build/out.bin,") || strings.Contains(err.Error(), "keep.log") {
+		t.Fatalf("err = %v", err)
+	}
+	os.RemoveAll(filepath.Join(dir, "build"))
+	os.Remove(filepath.Join(dir, "app/x.log"))
+	if err := Sign(context.Background(), dir, key, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // minisignTool returns the path of the minisign CLI or skips the test.
 func minisignTool(t *testing.T) string {
 	t.Helper()

@@ -29,6 +29,9 @@ func Sign(ctx context.Context, dir, keyFile, passwordFile string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkIgnored(dir, m); err != nil {
+		return err
+	}
 	data, err := m.Marshal()
 	if err != nil {
 		return err
