@@ -3,13 +3,127 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+
+	"github.com/hoist-dev/hoist/internal/engine"
+	"github.com/hoist-dev/hoist/internal/logging"
+	"github.com/hoist-dev/hoist/internal/tag"
 )
 
-// Filled in by the update engine (issue 4).
+// envCrashAt names the test-only crash hook (see engine.Options.CrashAt).
+const envCrashAt = "HOIST_TEST_CRASH_AT"
 
-func runApply(ctx context.Context, s streams, args []string) error    { return errNotYet }
-func runRecover(ctx context.Context, s streams, args []string) error  { return errNotYet }
-func runRollback(ctx context.Context, s streams, args []string) error { return errNotYet }
-func runVerify(ctx context.Context, s streams, args []string) error   { return errNotYet }
+// engineFlags are the flags of the engine commands.
+type engineFlags struct {
+	*flagSet
+	logFormat *string
+}
 
+func newEngineFlags(s streams, name, synopsis string) engineFlags {
+	fs := newFlags(s, name, synopsis)
+	return engineFlags{fs, fs.String("log-format", "text", "log format on stderr: text or json")}
+}
+
+// open opens the engine for the parsed flags, logging to stderr.
+func (f engineFlags) open(s streams) (*engine.Engine, error) {
+	dir, err := f.rootDir()
+	if err != nil {
+		return nil, err
+	}
+	log, err := logging.New(s.err, *f.logFormat)
+	if err != nil {
+		return nil, usageError(err.Error())
+	}
+	return engine.Open(engine.Options{Root: dir, Log: log, CrashAt: engine.Step(os.Getenv(envCrashAt))})
+}
+
+func runApply(ctx context.Context, s streams, args []string) error {
+	fs := newEngineFlags(s, "apply", "[--to vX.Y.Z] [--allow-downgrade]")
+	to := fs.String("to", "", "release tag to install (default: updateTo of the status file)")
+	downgrade := fs.Bool("allow-downgrade", false, "allow installing an older release")
+	if err := fs.parse(args, 0, 0); err != nil {
+		return err
+	}
+	// Checked before anything is opened: a bad tag names nothing on disk.
+	if *to != "" {
+		if _, err := tag.Parse(*to); err != nil {
+			return usageError("--to: " + err.Error())
+		}
+	}
+	return withEngine(s, fs, func(e *engine.Engine) (string, error) {
+		return e.Apply(ctx, engine.ApplyOptions{To: *to, AllowDowngrade: *downgrade})
+	})
+}
+
+func runRecover(ctx context.Context, s streams, args []string) error {
+	fs := newEngineFlags(s, "recover", "")
+	if err := fs.parse(args, 0, 0); err != nil {
+		return err
+	}
+	return withEngine(s, fs, func(e *engine.Engine) (string, error) {
+		msg, err := e.Recover(ctx)
+		if msg == "" && err == nil {
+			msg = "nothing to recover"
+		}
+		return msg, err
+	})
+}
+
+func runRollback(ctx context.Context, s streams, args []string) error {
+	fs := newEngineFlags(s, "rollback", "")
+	if err := fs.parse(args, 0, 0); err != nil {
+		return err
+	}
+	return withEngine(s, fs, func(e *engine.Engine) (string, error) { return e.Rollback(ctx) })
+}
+
+func runVerify(ctx context.Context, s streams, args []string) error {
+	fs := newEngineFlags(s, "verify", "[--fix]")
+	fix := fs.Bool("fix", false, "restore changed or missing files from a verified copy")
+	if err := fs.parse(args, 0, 0); err != nil {
+		return err
+	}
+	e, err := fs.open(s)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	res, err := e.Verify(ctx, *fix)
+	for _, p := range res.Fixed {
+		fmt.Fprintf(s.out, "fixed: %s\n", p)
+	}
+	for _, p := range res.Unfixed {
+		if *fix {
+			fmt.Fprintf(s.out, "could not fix: %s\n", p)
+		} else {
+			fmt.Fprintf(s.out, "%s\n", p)
+		}
+	}
+	if errors.Is(err, engine.ErrModified) {
+		return fmt.Errorf("%w (%d of v%s's files)", err, len(res.Unfixed), res.Version)
+	}
+	if err == nil {
+		fmt.Fprintf(s.out, "v%s: all files match the release\n", res.Version)
+	}
+	return err
+}
+
+// withEngine opens the engine, runs fn and prints its summary.
+func withEngine(s streams, fs engineFlags, fn func(*engine.Engine) (string, error)) error {
+	e, err := fs.open(s)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	msg, err := fn(e)
+	if err == nil {
+		fmt.Fprintln(s.out, msg)
+	}
+	return err
+}
+
+
+// errNotYet is returned by command stubs whose implementation has not
+// landed yet.
 var errNotYet = errors.New("not implemented yet")

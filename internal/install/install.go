@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"path"
 	"sort"
@@ -130,7 +131,7 @@ func Stat(root *os.Root, p string) (Node, error) {
 
 // parentsAreDirs reports whether every ancestor of p is a real directory.
 func parentsAreDirs(root *os.Root, p string) (bool, error) {
-	for dir := range ancestors(p) {
+	for dir := range Ancestors(p) {
 		fi, err := root.Lstat(dir)
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return false, nil
@@ -145,8 +146,8 @@ func parentsAreDirs(root *os.Root, p string) (bool, error) {
 	return true, nil
 }
 
-// ancestors yields the directories above p, outermost first ("a", "a/b" for "a/b/c").
-func ancestors(p string) func(func(string) bool) {
+// Ancestors yields the directories above p, outermost first ("a", "a/b" for "a/b/c").
+func Ancestors(p string) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		for i := range len(p) {
 			if p[i] == '/' && !yield(p[:i]) {
@@ -231,15 +232,17 @@ func sweep(root *os.Root, nodes []Node, opts Options) error {
 		if err != nil {
 			continue // missing or not a directory: nothing to sweep
 		}
-		names, err := d.Readdirnames(-1)
+		entries, err := d.ReadDir(-1)
 		d.Close()
 		if err != nil {
 			return fmt.Errorf("list %s: %w", dir, err)
 		}
-		for _, name := range names {
-			if strings.HasPrefix(name, safefs.TempPrefix) {
-				if err := root.Remove(path.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("remove leftover %s: %w", name, err)
+		for _, ent := range entries {
+			// Only files: a temp directory is someone else's work in
+			// progress (a clone, say), not a torn write of ours.
+			if strings.HasPrefix(ent.Name(), safefs.TempPrefix) && !ent.IsDir() {
+				if err := root.Remove(path.Join(dir, ent.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("remove leftover %s: %w", ent.Name(), err)
 				}
 			}
 		}
@@ -382,7 +385,7 @@ func rename(root *os.Root, tmp, name string) error {
 // mkdirParents creates p's missing ancestors (mode 0755) and refuses an
 // ancestor that is not a real directory: writing below it would follow it.
 func mkdirParents(root *os.Root, p string) error {
-	for dir := range ancestors(p) {
+	for dir := range Ancestors(p) {
 		fi, err := root.Lstat(dir)
 		if errors.Is(err, fs.ErrNotExist) {
 			if err := root.Mkdir(dir, 0o755); err != nil {

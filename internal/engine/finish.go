@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/backup"
+	"github.com/hoist-dev/hoist/internal/exitcode"
+	"github.com/hoist-dev/hoist/internal/scripts"
+	"github.com/hoist-dev/hoist/internal/statusfile"
+)
+
+// failure is why a transaction was undone, as journaled in its undo record.
+type failure struct {
+	Step       Step   `json:"step"`             // the last step journaled before it failed
+	Reason     string `json:"reason"`           // one line, for the status file
+	Script     string `json:"script,omitempty"` // the script that failed
+	ExitStatus *int   `json:"exit_status,omitempty"`
+	Log        string `json:"log,omitempty"` // that script's log
+	Rejected   bool   `json:"rejected,omitempty"`
+}
+
+func failureOf(last Step, cause error) *failure {
+	f := &failure{Step: last, Reason: cause.Error(), Rejected: errors.Is(cause, exitcode.ErrRejected)}
+	var sf *scriptFailure
+	if errors.As(cause, &sf) {
+		f.Log = sf.log
+	}
+	var se *scripts.Error
+	if errors.As(cause, &se) {
+		f.Script = se.Name
+		if se.ExitStatus >= 0 {
+			f.ExitStatus = &se.ExitStatus
+		}
+	}
+	return f
+}
+
+// commit journals commit and finishes the transaction: the undo area
+// becomes a kept backup (apply) or goes (rollback), staging and old
+// backups are removed, the status says success. Every part is idempotent,
+// so recover can run it again after a crash. note, if set, says why the
+// commit happens late.
+func (t *txn) commit(note string) (string, error) {
+	e := t.e
+	if !t.done[StepCommit] {
+		if err := t.step(StepCommit); err != nil {
+			return "", err // the journal still proves completion: recover finishes it
+		}
+	}
+	var errs []error
+	desc := "Rolled back to v" + t.begin.To
+	switch t.begin.Op {
+	case opApply:
+		desc = "Updated to v" + t.begin.To
+		if t.begin.From == "" {
+			desc = "Installed v" + t.begin.To
+			errs = append(errs, e.root.RemoveAll(undoDir))
+		} else {
+			errs = append(errs, backup.Keep(e.root, undoDir, approot.BackupsDir, t.begin.From))
+		}
+		errs = append(errs,
+			backup.Prune(e.root, approot.BackupsDir, e.cfg.KeepBackups),
+			e.root.RemoveAll(t.begin.Staging),
+			e.removeReports())
+	case opRollback:
+		errs = append(errs, e.root.RemoveAll(t.begin.Backup), e.root.RemoveAll(undoDir))
+	}
+	errs = append(errs, e.publishInfo())
+	if note != "" {
+		desc = note + "; " + strings.ToLower(desc[:1]) + desc[1:]
+	}
+	t.st.finish(statusfile.Success, desc)
+	if err := errors.Join(errs...); err != nil {
+		// The release is in place; leave the journal open so that the
+		// next recover finishes the cleanup.
+		e.log.WithError(err).Warn("cleanup after the commit is incomplete")
+		return desc, nil
+	}
+	return desc, t.step(StepDone)
+}
+
+// abort undoes the transaction that cause stopped and returns cause
+// extended with the outcome ("…; restored v1.0.0").
+func (t *txn) abort(ctx context.Context, cause error) error {
+	t.e.log.WithError(cause).Error(t.desc() + " failed")
+	f := failureOf(t.last, cause)
+	if err := t.log(record{Step: StepUndo, Failure: f}); err != nil {
+		// Undoing is safe without the record; only its reason would be
+		// lost to a crash.
+		t.e.log.WithError(err).Error("could not journal the undo; undoing anyway")
+		t.fail = f
+	}
+	outcome, err := t.undo(context.WithoutCancel(ctx))
+	if err != nil {
+		return fmt.Errorf("%w; and undoing it failed: %v", cause, err)
+	}
+	return fmt.Errorf("%w; %s", cause, outcome)
+}
+
+// undo puts the root back as it was before the transaction, brings the
+// restored release's services back with its 01-run.sh, writes the failure
+// status and report, and closes the journal. It resumes where a crash
+// stopped an earlier undo.
+func (t *txn) undo(ctx context.Context) (string, error) {
+	e := t.e
+	if !t.done[StepRestored] {
+		if t.done[StepInstall] {
+			if t.begin.From == "" {
+				t.st.progress(0, "Removing the partial install")
+			} else {
+				t.st.progress(0, "Restoring v"+t.begin.From)
+			}
+			if err := t.restore(ctx); err != nil {
+				t.st.finish(statusfile.Failed, t.fail.Reason+"; restoring the previous state failed: "+err.Error())
+				return "", err // the journal stays open: recover tries again
+			}
+		}
+		if err := t.step(StepRestored); err != nil {
+			return "", err
+		}
+	}
+	outcome := t.outcome()
+	s0, _ := scriptStep(0)
+	s1, _ := scriptStep(1)
+	if (t.done[s0] || t.done[s1]) && t.begin.From != "" {
+		if err := t.step(StepRestart); err != nil {
+			return "", err
+		}
+		tg := "v" + t.begin.From
+		if err := e.runScript(ctx, 1, "", tg, t.begin.To, "", t.st.band(0, 0)); err != nil {
+			outcome += ", but its " + err.Error()
+		}
+	}
+	return outcome, t.finishAbort(outcome)
+}
+
+func (t *txn) restore(ctx context.Context) error {
+	idx, err := backup.Load(t.e.root, undoDir, t.index)
+	if err != nil {
+		return err
+	}
+	return backup.Restore(ctx, t.e.root, undoDir, idx, false, nil)
+}
+
+// outcome says in words what the root holds after the undo.
+func (t *txn) outcome() string {
+	switch {
+	case t.begin.From == "" && t.done[StepInstall]:
+		return "removed the partial install of v" + t.begin.To
+	case t.begin.From == "":
+		return "nothing was installed"
+	case t.done[StepInstall]:
+		return "restored v" + t.begin.From
+	}
+	return "v" + t.begin.From + " is still installed"
+}
+
+// finishAbort cleans up after an undo and reports the failure.
+func (t *txn) finishAbort(outcome string) error {
+	e := t.e
+	errs := []error{e.root.RemoveAll(undoDir)}
+	// A clone that failed verification is junk; a verified one is kept so
+	// that trying again does not download it again.
+	if t.begin.Staging != "" && (!t.done[StepVerified] || t.fail.Rejected) {
+		errs = append(errs, e.root.RemoveAll(t.begin.Staging))
+	}
+	errs = append(errs, t.writeReport(outcome), e.publishInfo())
+	t.st.finish(statusfile.Failed, t.fail.Reason+"; "+outcome)
+	if err := errors.Join(errs...); err != nil {
+		e.log.WithError(err).Warn("cleanup after the undo is incomplete")
+		return nil // the root is restored; recover finishes the cleanup
+	}
+	return t.step(StepDone)
+}

@@ -1,0 +1,99 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+
+	"github.com/hoist-dev/hoist/internal/backup"
+	"github.com/hoist-dev/hoist/internal/statusfile"
+)
+
+// Recover finishes or undoes a transaction that a crash left open, so the
+// root holds exactly the old release or exactly the new one, and clears a
+// status stuck at installing when no update runs. It returns what it did
+// ("" if nothing was needed). Running it again, or after it was killed
+// itself, is safe.
+func (e *Engine) Recover(ctx context.Context) (string, error) {
+	l, err := e.lock()
+	if err != nil {
+		return "", err
+	}
+	defer l.Release()
+	msg, err := e.recoverOpen(ctx)
+	if err != nil || msg != "" {
+		return msg, err
+	}
+	st, err := statusfile.Read(e.statuses)
+	if err != nil || st.State != statusfile.Installing {
+		return "", nil
+	}
+	live, _ := e.installed()
+	desc := "interrupted: no update is running; " + stillInstalled(live.version)
+	if st.UpdateTo != "" {
+		desc = "update to " + clip(st.UpdateTo) + " was interrupted before it started; " + stillInstalled(live.version)
+	}
+	r := e.newReporter(st.UpdateTo)
+	r.cur.Progress = st.Progress
+	r.finish(statusfile.Failed, desc)
+	return desc, nil
+}
+
+// recoverOpen settles the open transaction, if any; the caller holds the
+// lock. A transaction whose final step is journaled is finished; any other
+// is undone.
+func (e *Engine) recoverOpen(ctx context.Context) (string, error) {
+	cur := e.current()
+	st := e.newReporter(cur.UpdateTo)
+	st.cur.Progress = cur.Progress
+	t, err := e.openTxn(st)
+	if errors.Is(err, errNoJournal) {
+		t, err = e.orphanedUndo(st)
+	}
+	if err != nil || t == nil {
+		return "", err
+	}
+	defer t.close()
+	e.log.WithField("last_step", t.last).Warn("found an interrupted " + t.desc())
+	if !t.done[StepUndo] && (t.done[StepCommit] || t.done[t.finalStep()]) {
+		return t.commit(t.desc() + " was interrupted after its last step and finished by recover")
+	}
+	if !t.done[StepUndo] {
+		f := &failure{Step: t.last, Reason: t.desc() + " was interrupted"}
+		if err := t.log(record{Step: StepUndo, Failure: f}); err != nil {
+			return "", err
+		}
+	}
+	outcome, err := t.undo(ctx)
+	if err != nil {
+		return "", err
+	}
+	return t.fail.Reason + "; " + outcome, nil
+}
+
+// orphanedUndo handles an undo area without a usable journal (deleted, or
+// damaged beyond its header). An undo area with an index is complete, and
+// the live root may have been changed: it is restored under a new journal.
+// One without an index was cut short before anything changed: it goes.
+func (e *Engine) orphanedUndo(st *reporter) (*txn, error) {
+	idx, err := backup.Load(e.root, undoDir, "")
+	if err != nil {
+		if _, statErr := e.root.Lstat(undoDir); errors.Is(statErr, fs.ErrNotExist) {
+			return nil, nil
+		}
+		e.log.WithError(err).Warn("removing an incomplete undo area")
+		return nil, e.root.RemoveAll(undoDir)
+	}
+	e.log.Warn("the journal is missing or damaged but an undo area exists: restoring it")
+	t, err := e.beginTxn(record{Op: opApply, From: idx.Version, To: idx.To}, st)
+	if err != nil {
+		return nil, err
+	}
+	// Assume the worst the undo area allows: the root changed, scripts ran.
+	s0, _ := scriptStep(0)
+	t.done[StepInstall], t.done[s0] = true, true
+	return t, nil
+}
+
+// errNoJournal means there is no journal, or none that can be read.
+var errNoJournal = errors.New("no journal")

@@ -1,0 +1,102 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/hoist-dev/hoist/internal/statusfile"
+)
+
+// Bands of the progress bar: each phase of an apply moves the bar within
+// its band only, so progress never goes backwards.
+const (
+	pctStart    = 1
+	pctDownload = 2  // … 28
+	pctVerify   = 30 // … 31
+	pct00       = 32 // … 38
+	pctBackup   = 40
+	pctInstall  = 44 // … 58
+	pct01       = 60 // 01 … 72, 02 … 84, 03 … 96
+	pctScript   = 12 // the band of each of 01, 02, 03
+)
+
+// statusEvery limits how often a description-only change is written:
+// scripts may print ::progress lines in a tight loop.
+const statusEvery = 100 * time.Millisecond
+
+// reporter writes the status file. Progress only rises while installing.
+// A failure to write the status is logged and never fails an update.
+type reporter struct {
+	e       *Engine
+	cur     statusfile.Status
+	written time.Time
+}
+
+// newReporter returns a reporter for an update to updateTo (kept in the
+// status file while the update runs, as the manager wrote it).
+func (e *Engine) newReporter(updateTo string) *reporter {
+	return &reporter{e: e, cur: statusfile.Status{State: statusfile.Installing, UpdateTo: updateTo}}
+}
+
+// progress sets the bar to pct (never lower than before, below 100) and
+// the description to desc.
+func (r *reporter) progress(pct int, desc string) {
+	pct = min(max(pct, r.cur.Progress), 99)
+	if pct == r.cur.Progress && desc == r.cur.Description && r.cur.State == statusfile.Installing {
+		return
+	}
+	r.cur.Description = desc
+	if pct == r.cur.Progress && time.Since(r.written) < statusEvery {
+		return // the next write carries the description
+	}
+	r.cur.State, r.cur.Progress = statusfile.Installing, pct
+	r.write()
+}
+
+// band returns a function mapping a phase's own 0–100 progress into
+// [lo, lo+width]; an empty text keeps the description.
+func (r *reporter) band(lo, width int) func(n int, text string) {
+	return func(n int, text string) {
+		if text == "" {
+			text = r.cur.Description
+		}
+		r.progress(lo+width*min(max(n, 0), 100)/100, text)
+	}
+}
+
+// count adapts band to a done-of-total counter.
+func (r *reporter) count(lo, width int, desc string) func(done, total int) {
+	f := r.band(lo, width)
+	return func(done, total int) { f(100*done/max(total, 1), desc) }
+}
+
+// finish writes the final state. A success clears updateTo: nothing is
+// left to install.
+func (r *reporter) finish(state statusfile.State, desc string) {
+	r.cur.State, r.cur.Description = state, desc
+	if state == statusfile.Success {
+		r.cur.Progress, r.cur.UpdateTo = 100, ""
+	}
+	r.write()
+}
+
+func (r *reporter) write() {
+	r.written = time.Now()
+	if err := statusfile.Write(r.e.statuses, r.cur); err != nil {
+		r.e.log.WithError(err).Warn("could not write the status file")
+		return
+	}
+	r.e.log.WithFields(logrus.Fields{"state": r.cur.State, "progress": r.cur.Progress}).Info(r.cur.Description)
+}
+
+// current reads the status file, or Default when it cannot be read (a
+// manager-writable file is never trusted to exist or parse).
+func (e *Engine) current() statusfile.Status {
+	st, err := statusfile.Read(e.statuses)
+	if err != nil {
+		e.log.WithError(err).Warn("status file unreadable")
+		return statusfile.Default()
+	}
+	return st
+}
