@@ -1,0 +1,38 @@
+// Package supervisor is the root daemon of CONTRACT §6: it watches
+// ROOT/events/signals/, a directory the unprivileged manager writes to, and
+// runs the maintainers' executables in ROOT/triggers/.
+//
+// # Signals
+//
+// A signal is a regular file with a valid name (package signalname) that was
+// closed after writing (IN_CLOSE_WRITE) or moved in (IN_MOVED_TO). A file that
+// is only created, or only opened by a reader, is not a signal yet: its
+// writer may still be writing. Fifos, sockets, directories and symlinks are
+// refused with one log line and never opened, so nothing the manager plants
+// can block the supervisor or make root follow a link. Entries already present
+// at start, or lost to an inotify queue overflow, are found by a rescan.
+//
+// # Runs
+//
+// The signal file is removed (lstat-checked, through os.Root) immediately
+// before its trigger runs. Runs of one trigger are serialised; a signal that
+// arrives while its trigger runs stays on disk and is served by exactly one
+// more run afterwards, however often it was rewritten. So coalesced requests
+// survive a restart of the supervisor, and every write of a signal is
+// followed by a run that started after the write began. Different triggers
+// run concurrently.
+//
+// A trigger runs only if it is a regular, executable file owned by root (or
+// the supervisor's user) and not writable by group or others. It runs as
+// argv, never through a shell, in its own process group with a timeout; the
+// whole group is killed when the timeout passes or when the shutdown grace
+// period ends. Its output goes to the log line by line.
+//
+// # Lifetime
+//
+// Run takes ROOT/.hoist/supervisor.lock (one supervisor per root), runs
+// `hoist recover`, starts watching, rescans, and notifies systemd that it is
+// ready. On cancellation it stops watching, lets running triggers finish
+// within the grace period, then kills their process groups. Pending signals
+// stay on disk for the next start.
+package supervisor

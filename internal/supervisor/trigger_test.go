@@ -1,0 +1,129 @@
+package supervisor
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/hoist-dev/hoist/internal/signalname"
+)
+
+func TestCheckTrigger(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil { // not subject to the umask
+			t.Fatal(err)
+		}
+		return p
+	}
+	file("ok", 0o755)
+	file("owner-only", 0o700)
+	file("group-writable", 0o775)
+	file("world-writable", 0o757)
+	file("not-executable", 0o644)
+	if err := os.Chown(file("foreign", 0o755), 1234, 1234); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("ok", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		euid int
+		want string // part of the error; "" for none
+	}{
+		{"ok", 0, ""},
+		{"owner-only", 0, ""},
+		{"foreign", 1234, ""}, // a supervisor run as uid 1234 may run its own triggers
+		{"foreign", 0, "owned by uid 1234"},
+		{"group-writable", 0, "writable by group or others (mode 0775)"},
+		{"world-writable", 0, "writable by group or others (mode 0757)"},
+		{"not-executable", 0, "not executable"},
+		{"link", 0, "symlink"},
+		{"dir", 0, "not a regular file (directory)"},
+		{"fifo", 0, "not a regular file (fifo)"},
+	}
+	for _, tt := range tests {
+		fi, err := os.Lstat(filepath.Join(dir, tt.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = checkTrigger(fi, tt.euid)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s (euid %d): %v, want nil", tt.name, tt.euid, err)
+		case tt.want != "" && (!errors.Is(err, ErrUnsafeTrigger) || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s (euid %d): %v, want ErrUnsafeTrigger saying %q", tt.name, tt.euid, err, tt.want)
+		}
+	}
+}
+
+func TestResolve(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"update", "app", "repo", "app-special"} {
+		if err := os.MkdirAll(filepath.Join(dir, "triggers"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "triggers", name), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A symlink is a present trigger: it is refused when it would run,
+	// rather than silently falling back to another one.
+	if err := os.Symlink("update", filepath.Join(dir, "triggers", "app-linked")); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	tests := []struct {
+		signal  string
+		trigger string // "" for none
+		args    []string
+	}{
+		{"update", "update", nil},
+		{"app-special", "app-special", nil},
+		{"app-linked", "app-linked", nil},
+		{"app-nextcloud", "app", []string{"nextcloud"}},
+		{"repo-a-b", "repo", []string{"a-b"}},
+		{"rollback", "", nil},
+		{"apps-x", "", nil},
+	}
+	for _, tt := range tests {
+		got, ok := resolve(root, tt.signal)
+		want := signalname.Target{Trigger: tt.trigger, Args: tt.args}
+		if ok != (tt.trigger != "") || got.Trigger != want.Trigger || !slices.Equal(got.Args, want.Args) {
+			t.Errorf("resolve(%q) = %+v, %v; want %+v", tt.signal, got, ok, want)
+		}
+	}
+}
+
+func TestProcessEnv(t *testing.T) {
+	base := []string{"HOME=/root", "PATH=/usr/bin:/bin", "HOIST_ROOT=/elsewhere", "NOTIFY_SOCKET=/run/systemd/notify", "LANG=C"}
+	got := processEnv(base, "/opt/app", "/usr/local/lib/hoist")
+	want := []string{"HOME=/root", "LANG=C", "HOIST_ROOT=/opt/app", "PATH=/usr/local/lib/hoist:/usr/bin:/bin"}
+	if !slices.Equal(got, want) {
+		t.Errorf("processEnv = %q, want %q", got, want)
+	}
+	got = processEnv([]string{"HOME=/root"}, "/opt/app", "")
+	want = []string{"HOME=/root", "HOIST_ROOT=/opt/app", "PATH=" + defaultPath}
+	if !slices.Equal(got, want) {
+		t.Errorf("processEnv without PATH = %q, want %q", got, want)
+	}
+}
