@@ -87,10 +87,9 @@ func Clone(ctx context.Context, o Options) error {
 	}
 	parent, base := filepath.Dir(o.Dir), filepath.Base(o.Dir)
 	prefix := safefs.TempPrefix + base + "-"
-	if stale, _ := filepath.Glob(filepath.Join(parent, globEscape(prefix)+"*")); len(stale) > 0 {
-		for _, s := range stale {
-			os.RemoveAll(s)
-		}
+	stale, _ := filepath.Glob(filepath.Join(parent, globEscape(prefix)+"*")) // the pattern is valid
+	for _, s := range stale {
+		os.RemoveAll(s)
 	}
 	tmp, err := os.MkdirTemp(parent, prefix)
 	if err != nil {
