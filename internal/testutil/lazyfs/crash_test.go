@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -134,7 +135,9 @@ func TestSafefsWriteFileAtEveryCrashPoint(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				f.CrashAfter(n, tt.step)
+				if err := f.CrashAfter(n, tt.step); err != nil {
+					t.Fatal(err)
+				}
 				werr := safefs.WriteFile(root, "status.json", []byte("new"), 0o640)
 				crashed := f.Stats().Crashed
 				root.Close()
@@ -165,7 +168,10 @@ func TestSafefsWriteFileAtEveryCrashPoint(t *testing.T) {
 
 // TestExternalProcesses shows that other processes use the mount (append,
 // exec, flock, cp, mv) and that their fsyncs (coreutils sync FILE) count.
+// With one P, a child started in the mount by the serving process would
+// hang: the server runs in a process of its own.
 func TestExternalProcesses(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	f, d := mount(t, Options{})
 	script := `set -e
 echo synced > a
@@ -188,6 +194,11 @@ flock lock true
 	cmd.Dir = d
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("sh: %v\n%s", err, out)
+	}
+	cmd = exec.Command(filepath.Join(d, "run.sh"))
+	cmd.Dir = d
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "ran\n" {
+		t.Fatalf("run.sh from the mount: %q, %v", out, err)
 	}
 	cut(t, f)
 	out, err := exec.Command("sh", "-c", "cd "+d+" && cat a sub/c && wc -c < b && ls sub").CombinedOutput()
@@ -247,26 +258,47 @@ func TestConcurrentRequestsAndCuts(t *testing.T) {
 }
 
 // TestUnmountBusy: a file left open (a test failing midway) does not keep
-// the mount point busy.
+// the mount point busy, and its user gets errors, not a hang.
 func TestUnmountBusy(t *testing.T) {
 	f, d := mount(t, Options{})
 	fd, err := os.Create(filepath.Join(d, "open"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.AfterFunc(time.Second, func() { fd.Close() })
+	defer fd.Close()
 	if err := f.Unmount(); err != nil {
 		t.Fatal(err)
 	}
 	if isMounted(t, d) {
 		t.Error("still mounted after Unmount")
 	}
+	if _, err := fd.Write([]byte("x")); err == nil {
+		t.Error("write to the detached mount succeeded")
+	}
+}
+
+// TestDaemonUnmountsWhenInputEnds: if the test process dies, the daemon's
+// input ends and it unmounts.
+func TestDaemonUnmountsWhenInputEnds(t *testing.T) {
+	f, d := mount(t, Options{})
+	f.mu.Lock()
+	f.in.Close() // what the death of this process does
+	f.in = nil
+	f.mu.Unlock()
+	if err := f.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if isMounted(t, d) {
+		t.Error("still mounted after the daemon's input ended")
+	}
 }
 
 // TestUnmountCrashed: a test that stops with the disk crashed still unmounts.
 func TestUnmountCrashed(t *testing.T) {
 	f, d := mount(t, Options{})
-	f.CrashAfter(0, AnyChange)
+	if err := f.CrashAfter(0, AnyChange); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stat(filepath.Join(d, "x")); err == nil {
 		t.Error("stat on a crashed disk succeeded")
 	}

@@ -49,15 +49,21 @@
 // keeping the page cache. Each cut starts a new epoch: nodeids are never
 // reused, requests on older ones or on older file handles fail with EIO, and
 // the kernel is told to drop its cache of the old inodes, so no stale data is
-// ever served. Every request runs under one mutex and nothing
-// under it calls into the kernel, so concurrent requests and a cut cannot
-// deadlock; kernel notifications are sent after the mutex is released.
+// ever served. Every request runs under one mutex and nothing under it calls
+// into the kernel, so concurrent requests and a cut cannot deadlock; kernel
+// notifications are sent after the mutex is released.
 //
-// The server runs in the test's process; the I/O may come from that
-// process's goroutines or from child processes. The mount allows other users
-// when mounted by root (with default_permissions: the kernel checks modes),
-// so code under test may drop privileges. Locks (flock, fcntl) are handled
-// by the kernel locally.
+// The server runs in a process of its own, lazyfsd (built with go build on
+// the first Mount of a test process), which takes commands on a pipe: a Go
+// process must not serve a FUSE mount it also forks children into: a child's
+// chdir or exec in the mount blocks the forking thread while it holds one of
+// the runtime's Ps, and with GOMAXPROCS=1 nothing is left to answer. When
+// the pipe ends (Unmount, or the test process died) lazyfsd unmounts, lazily
+// if the mount is busy, and exits, so later users get errors, not hangs.
+//
+// The mount allows other users when mounted by root (with
+// default_permissions: the kernel checks modes), so code under test may drop
+// privileges. Locks (flock, fcntl) are handled by the kernel locally.
 //
 // # Crash points
 //

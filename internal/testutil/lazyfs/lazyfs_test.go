@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -300,7 +301,9 @@ func TestStatfsAndFullDisk(t *testing.T) {
 
 func TestCrashAfter(t *testing.T) {
 	f, d := mount(t, Options{})
-	f.CrashAfter(2, Sync)
+	if err := f.CrashAfter(2, Sync); err != nil {
+		t.Fatal(err)
+	}
 	put(t, filepath.Join(d, "a"), "a", true)
 	put(t, filepath.Join(d, "b"), "b", false)
 	syncDir(t, d) // second sync: the disk dies after it
@@ -367,5 +370,30 @@ func TestLargeDirectory(t *testing.T) {
 	cut(t, f)
 	if got := tree(t, d); !maps.Equal(got, want) {
 		t.Errorf("after cut: %d entries, want %d", len(got), len(want))
+	}
+}
+
+func TestDaemonCommands(t *testing.T) {
+	m := &mounted{server: newServer(DefaultSize, false)}
+	tests := []struct {
+		line    string
+		wantErr string
+	}{
+		{"stats", ""},
+		{"crash 3 sync", ""},
+		{"crash -1 any", ""},
+		{"crash x any", `count "x"`},
+		{"crash 1 maybe", `step "maybe"`},
+		{"crash 1", "unknown command"},
+		{"reboot", "unknown command"},
+	}
+	for _, tt := range tests {
+		r := m.command(tt.line)
+		if !strings.Contains(r.Error, tt.wantErr) || tt.wantErr == "" && r.Error != "" {
+			t.Errorf("%q: error %q, want %q", tt.line, r.Error, tt.wantErr)
+		}
+	}
+	if r := m.command("stats"); r.Stats == nil {
+		t.Error("stats: no stats")
 	}
 }
