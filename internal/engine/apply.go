@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-version"
@@ -90,13 +91,13 @@ func (e *Engine) target(to string) (tg string, v *version.Version, fromStatus bo
 	}
 	st, err := statusfile.Read(e.statuses)
 	if err != nil {
-		return "", nil, true, fmt.Errorf("%w: cannot read the requested update: %v", exitcode.ErrRejected, err)
+		return "", nil, true, rejectf("cannot read the requested update: %v", err)
 	}
 	if st.UpdateTo == "" {
 		return "", nil, false, fmt.Errorf("%w: no update requested (updateTo in the status file is empty); use --to vX.Y.Z", exitcode.ErrUsage)
 	}
 	if v, err = tag.Parse(st.UpdateTo); err != nil {
-		return "", nil, true, fmt.Errorf("%w: requested update %v", exitcode.ErrRejected, err)
+		return "", nil, true, rejectf("requested update %v", err)
 	}
 	return st.UpdateTo, v, true, nil
 }
@@ -111,10 +112,21 @@ func (e *Engine) refuse(err error) error {
 	}
 	r := e.newReporter(st.UpdateTo)
 	r.cur.Progress = st.Progress
-	live, _ := e.installed()
-	r.finish(statusfile.Failed, err.Error()+"; "+stillInstalled(live.version))
+	desc := err.Error()
+	if live, _ := e.installed(); live.version == nil || !strings.Contains(desc, live.tag()) {
+		desc += "; " + stillInstalled(live.version)
+	}
+	r.finish(statusfile.Failed, desc)
 	return err
 }
+
+// rejection is a refused release or request: exit 4, in the words given.
+type rejection struct{ msg string }
+
+func (r rejection) Error() string { return r.msg }
+func (r rejection) Unwrap() error { return exitcode.ErrRejected }
+
+func rejectf(format string, a ...any) error { return rejection{fmt.Sprintf(format, a...)} }
 
 // checkVersion refuses v unless it is newer than the live release.
 func checkVersion(live release, v *version.Version, allowDowngrade bool) error {
@@ -122,9 +134,9 @@ func checkVersion(live release, v *version.Version, allowDowngrade bool) error {
 	case live.version == nil || allowDowngrade && !v.Equal(live.version):
 		return nil
 	case v.Equal(live.version):
-		return fmt.Errorf("%w: %s is already installed", exitcode.ErrRejected, tag.Of(v))
+		return rejectf("%s is already installed", tag.Of(v))
 	case v.LessThan(live.version):
-		return fmt.Errorf("%w: %s is older than the installed %s (use --allow-downgrade)", exitcode.ErrRejected, tag.Of(v), live.tag())
+		return rejectf("%s is older than the installed %s (use --allow-downgrade)", tag.Of(v), live.tag())
 	}
 	return nil
 }
@@ -252,17 +264,17 @@ func (e *Engine) verifyRelease(ctx context.Context, dir, want string, live relea
 func checkRequires(staging *os.Root, live release) error {
 	in, err := readInfo(staging, approot.InfoFile)
 	if err != nil {
-		return fmt.Errorf("%w: %v", exitcode.ErrRejected, err)
+		return rejectf("%v", err)
 	}
 	if in.Requires == "" || live.version == nil {
 		return nil
 	}
 	c, err := version.NewConstraint(in.Requires)
 	if err != nil {
-		return fmt.Errorf("%w: requires %q is not a version constraint", exitcode.ErrRejected, clip(in.Requires))
+		return rejectf("requires %q is not a version constraint", clip(in.Requires))
 	}
 	if !c.Check(live.version) {
-		return fmt.Errorf("%w: it requires %s, but %s is installed", exitcode.ErrRejected, clip(in.Requires), live.tag())
+		return rejectf("it requires %s, but %s is installed", clip(in.Requires), live.tag())
 	}
 	return nil
 }

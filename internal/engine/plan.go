@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/hoist-dev/hoist/internal/approot"
-	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/install"
 	"github.com/hoist-dev/hoist/internal/manifest"
 )
@@ -21,7 +20,7 @@ import (
 func checkProtected(m *manifest.Manifest, protect []string) error {
 	for _, f := range m.Files {
 		if approot.Protected(f.Path, protect) {
-			return fmt.Errorf("%w: the release lists %s, a protected path an update may not write", exitcode.ErrRejected, f.Path)
+			return rejectf("the release lists %s, a protected path an update may not write", f.Path)
 		}
 	}
 	return nil
