@@ -78,6 +78,7 @@ function notice(text) {
 
 function askToken(refused) {
   if (refused) localStorage.removeItem(TOKEN_KEY);
+  setConn("", "signed out");
   $("token-card").hidden = false;
   $("main-card").hidden = true;
   $("token-error").hidden = !refused;
@@ -288,23 +289,22 @@ function renderButtons() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // stream reads /v1/system/events until it ends; it throws when it cannot
-// connect or a watchdog finds it silent.
+// connect or a watchdog finds it silent. A stream that never delivers its
+// first event is being buffered: then the page keeps to polling.
 async function stream() {
   const ctrl = new AbortController();
   let timer = setTimeout(() => ctrl.abort("buffered"), FIRST_EVENT_MS);
-  const res = await fetch("/v1/system/events", {
-    headers: { Authorization: "Bearer " + token() }, signal: ctrl.signal,
-  });
-  if (!res.ok || !res.body) {
-    clearTimeout(timer);
-    if (res.status === 401) askToken(true);
-    throw new HTTPError(res.status, "events: " + res.status);
-  }
-  setOnline(true);
-  setConn("live", "live");
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
   try {
+    const res = await fetch("/v1/system/events", {
+      headers: { Authorization: "Bearer " + token() }, signal: ctrl.signal,
+    });
+    if (!res.ok || !res.body) {
+      if (res.status === 401) askToken(true);
+      throw new HTTPError(res.status, "events: " + res.status);
+    }
+    setOnline(true);
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
@@ -316,7 +316,10 @@ async function stream() {
         const block = buf.slice(0, i);
         buf = buf.slice(i + 2);
         const ev = parseEvent(block);
-        if (ev.event === "status" && ev.data) render(JSON.parse(ev.data));
+        if (ev.event === "status" && ev.data) {
+          setConn("live", "live");
+          render(JSON.parse(ev.data));
+        }
       }
     }
   } catch (e) {

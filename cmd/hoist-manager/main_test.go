@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/exitcode"
+	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
+	"github.com/hoist-dev/hoist/internal/testutil/testbin"
+)
+
+const testToken = "process-test-token-0123456789"
+
+var walkReleases = []releaserepo.Release{
+	{Version: "0.9.0", Name: "Nine"},
+	{Version: "1.5.0", Name: "Bridge", Notes: "A step on the way to 2.0.0.\nMigrates the database.", Requires: ">=0.9.0"},
+	{Version: "2.0.0", Name: "Two", Notes: "The big one", Requires: ">=1.5.0"},
+}
+
+// newRoot makes the part of an app root the manager sees in Docker, with
+// installed as the live release.
+func newRoot(t testing.TB, installed string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{"statuses", "events/signals"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o770); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info := fmt.Sprintf(`{"version":%q,"name":"Nine"}`, installed)
+	if err := os.WriteFile(filepath.Join(dir, "statuses/info.json"), []byte(info), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// process is a running hoist-manager.
+type process struct {
+	cmd  *exec.Cmd
+	url  string
+	logs *bytes.Buffer // complete once the process has exited
+	done chan error
+}
+
+// startManager runs the real hoist-manager binary on a loopback port with
+// args added, and stops it when the test ends.
+func startManager(t testing.TB, root, releases string, args ...string) *process {
+	t.Helper()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(testbin.Path(t, "hoist-manager"), append([]string{
+		"--root", root, "--listen", "127.0.0.1:0", "--releases", releases,
+		"--token-file", tokenFile, "--log-format", "json", "--check-interval", "0",
+	}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	addr := make(chan string, 1)
+	go func() {
+		// Read the log to its end, noting the address the manager listens on.
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			p.logs.WriteString(line + "\n")
+			var entry struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" {
+				addr <- entry.Addr
+			}
+		}
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			t.Error("hoist-manager did not stop on SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("hoist-manager log:\n%s", p.logs.String())
+		}
+	})
+	select {
+	case a := <-addr:
+		p.url = "http://" + a
+	case err := <-p.done:
+		t.Fatalf("hoist-manager exited: %v\n%s", err, p.logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("hoist-manager did not start listening")
+	}
+	return p
+}
+
+// stop sends SIGTERM and returns the exit error.
+func (p *process) stop(t testing.TB) error {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("hoist-manager did not stop on SIGTERM")
+		return nil
+	}
+}
+
+func get(t testing.TB, method, url, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(body))
+}
+
+// The real binary against a real repository behind git http-backend.
+func TestProcess(t *testing.T) {
+	root := newRoot(t, "0.9.0")
+	p := startManager(t, root, releaserepo.New(t, walkReleases...).ServeHTTP(t))
+	if code, _ := get(t, "GET", p.url+"/v1/system/get-update", ""); code != http.StatusUnauthorized {
+		t.Errorf("no token: %d", code)
+	}
+	code, body := get(t, "GET", p.url+"/v1/system/get-update", testToken)
+	if code != 200 || !strings.Contains(body, `"version":"1.5.0"`) || !strings.Contains(body, `"intermediate":true,"latest":"2.0.0"`) {
+		t.Errorf("get-update: %d %s", code, body)
+	}
+	code, body = get(t, "POST", p.url+"/v1/system/update", testToken)
+	if code != 200 || body != `{"message":"Updating to v1.5.0"}` {
+		t.Errorf("update: %d %s", code, body)
+	}
+	if code, _ := get(t, "POST", p.url+"/v1/system/update", testToken); code != http.StatusConflict {
+		t.Errorf("second update: %d", code)
+	}
+	code, body = get(t, "GET", p.url+"/v1/system/update-status", "")
+	if code != 200 || body != `{"state":"installing","progress":0,"description":"Queued","updateTo":"v1.5.0"}` {
+		t.Errorf("update-status: %d %s", code, body)
+	}
+	if _, err := os.Stat(filepath.Join(root, "events/signals/update")); err != nil {
+		t.Error(err)
+	}
+	if err := p.stop(t); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+	if strings.Contains(p.logs.String(), testToken) {
+		t.Error("the token is in the log")
+	}
+}
+
+func TestStartRefused(t *testing.T) {
+	root := newRoot(t, "1.0.0")
+	emptyToken := filepath.Join(t.TempDir(), "empty")
+	os.WriteFile(emptyToken, []byte("\n"), 0o600)
+	tests := []struct {
+		name string
+		args []string
+		env  string
+		code int
+		msg  string
+	}{
+		{"no token", []string{"--releases", "file:///x"}, "", exitcode.Usage, "no API token: set --token-file or $HOIST_MANAGER_TOKEN"},
+		{"empty token file", []string{"--releases", "file:///x", "--token-file", emptyToken}, "", exitcode.Usage, "no API token"},
+		{"missing token file", []string{"--releases", "file:///x", "--token-file", "/nonexistent/token"}, "", exitcode.Failure, "token file"},
+		{"no releases", nil, "HOIST_MANAGER_TOKEN=t", exitcode.Usage, "--releases is required"},
+		{"bad template", []string{"--releases", "ftp://h/{ref}/info.json"}, "HOIST_MANAGER_TOKEN=t", exitcode.Usage, "want an http(s) URL containing {ref}"},
+		{"bad log format", []string{"--releases", "file:///x", "--log-format", "xml"}, "HOIST_MANAGER_TOKEN=t", exitcode.Usage, "log format"},
+		{"bad flag", []string{"--nope"}, "HOIST_MANAGER_TOKEN=t", exitcode.Usage, "flag provided but not defined"},
+		{"stray argument", []string{"--releases", "file:///x", "extra"}, "HOIST_MANAGER_TOKEN=t", exitcode.Usage, "unexpected argument"},
+		{"no statuses dir", []string{"--releases", "file:///x", "--root", t.TempDir()}, "HOIST_MANAGER_TOKEN=t", exitcode.Failure, "statuses"},
+		{"port taken", []string{"--releases", "file:///x", "--listen", "127.0.0.1:-1"}, "HOIST_MANAGER_TOKEN=t", exitcode.Failure, "listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(testbin.Path(t, "hoist-manager"), append([]string{"--root", root}, tt.args...)...)
+			cmd.Env = []string{"PATH=/usr/bin:/bin"}
+			if tt.env != "" {
+				cmd.Env = append(cmd.Env, tt.env)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			code := cmd.ProcessState.ExitCode()
+			if code != tt.code || !strings.Contains(stderr.String(), tt.msg) {
+				t.Errorf("exit %d (%v), stderr %q; want %d and %q", code, err, stderr.String(), tt.code, tt.msg)
+			}
+			if tt.code == exitcode.Usage && strings.Count(strings.TrimSpace(stderr.String()), "\n") > 0 && tt.name != "bad flag" {
+				t.Errorf("error is not one line: %q", stderr.String())
+			}
+		})
+	}
+	cmd := exec.Command(testbin.Path(t, "hoist-manager"), "--help")
+	if err := cmd.Run(); err != nil {
+		t.Errorf("--help: %v", err)
+	}
+}
