@@ -64,7 +64,7 @@ func (t *txn) commit(note string) (string, error) {
 		}
 		errs = append(errs,
 			backup.Prune(e.root, approot.BackupsDir, e.cfg.KeepBackups),
-			e.root.RemoveAll(t.begin.Staging),
+			e.removeStaging(),
 			e.removeReports())
 	case opRollback:
 		errs = append(errs, e.root.RemoveAll(t.begin.Backup), e.root.RemoveAll(undoDir))
@@ -175,4 +175,25 @@ func (t *txn) finishAbort(outcome string) error {
 		return nil // the root is restored; recover finishes the cleanup
 	}
 	return t.step(StepDone)
+}
+
+// removeStaging removes every staging clone: the one just installed and
+// any that earlier failed attempts kept for a retry.
+func (e *Engine) removeStaging() error {
+	d, err := e.root.Open(".")
+	if err != nil {
+		return err
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range names {
+		if strings.HasPrefix(name, approot.StagingPrefix) {
+			errs = append(errs, e.root.RemoveAll(name))
+		}
+	}
+	return errors.Join(errs...)
 }
