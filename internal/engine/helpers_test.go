@@ -229,3 +229,5 @@ func sameTree(t testing.TB, what string, got, want map[string]string) {
 		t.Errorf("%s differs:\n%s", what, d)
 	}
 }
+
+func testbinPath(t *testing.T) string { return testbin.Path(t, "hoist") }
