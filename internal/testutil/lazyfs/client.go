@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strconv"
 	"sync"
@@ -41,7 +42,8 @@ func Mount(dir string, o Options) (*FS, error) {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "-size", strconv.FormatInt(o.Size, 10),
-		"-unsynced-as-empty="+strconv.FormatBool(o.UnsyncedAsEmpty), dir)
+		"-unsynced-as-empty="+strconv.FormatBool(o.UnsyncedAsEmpty),
+		"-global-commit="+strconv.FormatBool(o.GlobalCommit), dir)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -177,9 +179,13 @@ func daemonPath() (string, error) {
 		return "", fmt.Errorf("lazyfs: build daemon: %w", err)
 	}
 	p := filepath.Join(dir, "lazyfsd")
-	_, src, _, _ := runtime.Caller(0)
-	cmd := exec.Command("go", "build", "-o", p, "./lazyfsd")
-	cmd.Dir = filepath.Dir(src)
+	// By import path, from this source's directory if the binary knows it
+	// (not with -trimpath), else from the working directory: a test's is
+	// its package's, inside the module.
+	cmd := exec.Command("go", "build", "-o", p, reflect.TypeFor[FS]().PkgPath()+"/lazyfsd")
+	if _, src, _, ok := runtime.Caller(0); ok && filepath.IsAbs(src) {
+		cmd.Dir = filepath.Dir(src)
+	}
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("lazyfs: build daemon: %w\n%s", err, out)

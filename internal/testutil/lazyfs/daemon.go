@@ -130,7 +130,7 @@ func newMounted(dir string, o Options) (*mounted, error) {
 	}
 	dev.Close()
 
-	s := newServer(o.Size, o.UnsyncedAsEmpty)
+	s := newServer(o)
 	root := os.Geteuid() == 0
 	srv, err := fuse.NewServer(s, dir, &fuse.MountOptions{
 		FsName: "lazyfs",

@@ -20,8 +20,15 @@
 //     owner): if a synced directory entry reaches it, it comes back at least
 //     like that. A symlink's target is part of its creation.
 //   - Nothing else is durable: not rename, unlink, link, mkdir, chmod or
-//     write on their own, nor close, nor sync(1)/syncfs(2) (the kernel does
-//     not pass them to FUSE servers).
+//     write on their own, nor close, nor sync(2)/syncfs(2): the kernel
+//     passes those only to virtiofs servers, never to a FUSE mount.
+//
+// Code that relies on syncfs (the engine's install and fetch do) therefore
+// looks as if it made nothing durable. Options.GlobalCommit is for it: then
+// every fsync makes everything durable, as one journal commit does on ext4
+// or xfs, so the code's next fsync (its journal's) stands in for the
+// syncfs. The window between the two is the only difference from a real
+// disk, and in the pessimistic direction.
 //
 // PowerCut rebuilds the file system from the durable entries reachable from
 // the root. A file durably named but written since its last fsync comes

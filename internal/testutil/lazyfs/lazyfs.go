@@ -23,6 +23,13 @@ type Options struct {
 	// fsync (ext4's zero-length files after a crash) instead of rolling it
 	// back to its last synced content.
 	UnsyncedAsEmpty bool
+	// GlobalCommit makes every fsync, of a file or a directory, make the
+	// whole file system durable, as a journal commit on ext4 or xfs does.
+	// Use it for code that relies on sync(2) or syncfs(2): the kernel never
+	// passes those to a FUSE server, so without it such code looks as if
+	// it made nothing durable. A cut between a syncfs and the next fsync
+	// still loses what the syncfs would have kept.
+	GlobalCommit bool
 }
 
 // Step selects what CrashAfter counts.

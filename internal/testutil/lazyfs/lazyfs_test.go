@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestPowerCutKeepsOnlyDurable runs one change per case on a directory that
@@ -124,6 +126,17 @@ func TestPowerCutKeepsOnlyDurable(t *testing.T) {
 			},
 			want: map[string]string{"f": "old", "l": "-> f"},
 		},
+		{
+			name: "syncfs is invisible: nothing it should keep survives",
+			do:   installWithSyncfs,
+			want: map[string]string{"f": "old"},
+		},
+		{
+			name: "with GlobalCommit any fsync keeps everything",
+			opts: Options{GlobalCommit: true},
+			do:   installWithSyncfs,
+			want: map[string]string{"f": "new", "sub": "/", "journal": "j"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,6 +149,23 @@ func TestPowerCutKeepsOnlyDurable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// installWithSyncfs replaces f and makes a directory with no fsync but a
+// syncfs, as the engine's install does, then writes and fsyncs a journal.
+func installWithSyncfs(t *testing.T, d string) {
+	put(t, filepath.Join(d, "tmp"), "new", false)
+	rename(t, filepath.Join(d, "tmp"), filepath.Join(d, "f"))
+	mkdir(t, filepath.Join(d, "sub"))
+	dir, err := os.Open(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	if err := unix.Syncfs(int(dir.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	put(t, filepath.Join(d, "journal"), "j", true)
 }
 
 // TestCrossDirectoryRename shows the per-directory rule: a move fsynced only
@@ -374,7 +404,7 @@ func TestLargeDirectory(t *testing.T) {
 }
 
 func TestDaemonCommands(t *testing.T) {
-	m := &mounted{server: newServer(DefaultSize, false)}
+	m := &mounted{server: newServer(Options{Size: DefaultSize})}
 	tests := []struct {
 		line    string
 		wantErr string

@@ -59,6 +59,23 @@ func (n *inode) persist() {
 	}
 }
 
+// persistAll makes everything reachable from the root durable: a global
+// journal commit.
+func (m *model) persistAll() {
+	var walk func(n *inode)
+	walk = func(n *inode) {
+		if n.isRegular() && !n.dirty {
+			n.durable.meta = n.meta // the content is durable already
+		} else {
+			n.persist()
+		}
+		for _, child := range n.entries {
+			walk(child)
+		}
+	}
+	walk(m.root)
+}
+
 // model is the in-memory file system. It does no locking; the server holds
 // its mutex around every call.
 type model struct {

@@ -38,7 +38,7 @@ type handle struct {
 type server struct {
 	fuse.RawFileSystem // ENOSYS for what is not implemented below
 
-	unsyncedAsEmpty bool
+	opts Options
 
 	mu       sync.Mutex // guards the fields below
 	m        *model
@@ -52,12 +52,13 @@ type server struct {
 	stats    Stats
 }
 
-func newServer(size int64, unsyncedAsEmpty bool) *server {
+// newServer serves a new file system; o.Size must be set.
+func newServer(o Options) *server {
 	s := &server{
-		RawFileSystem:   fuse.NewDefaultRawFileSystem(),
-		unsyncedAsEmpty: unsyncedAsEmpty,
-		m:               newModel(size),
-		nextNode:        fuse.FUSE_ROOT_ID,
+		RawFileSystem: fuse.NewDefaultRawFileSystem(),
+		opts:          o,
+		m:             newModel(o.Size),
+		nextNode:      fuse.FUSE_ROOT_ID,
 	}
 	s.reset()
 	return s
@@ -115,7 +116,7 @@ func (s *server) crashAfter(n int64, st Step) {
 func (s *server) powerCut() (stale []uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.m.cut(s.unsyncedAsEmpty)
+	r := s.m.cut(s.opts.UnsyncedAsEmpty)
 	stale = slices.Collect(maps.Keys(s.nodes))
 	s.reset()
 	s.crashed, s.left = false, 0
@@ -537,10 +538,15 @@ func (s *server) Release(_ <-chan struct{}, in *fuse.ReleaseIn) {
 func (s *server) syncHandle(fh uint64, c change) fuse.Status {
 	return s.serve(c, func() syscall.Errno {
 		h, errno := s.handle(fh)
-		if errno == 0 {
+		switch {
+		case errno != 0:
+			return errno
+		case s.opts.GlobalCommit:
+			s.m.persistAll()
+		default:
 			h.n.persist()
 		}
-		return errno
+		return 0
 	})
 }
 

@@ -3,7 +3,7 @@
 // there (cut, crash N any|sync, stats, unmount) and answering each with a
 // JSON line on standard output. lazyfs.Mount runs it; it can be run by hand:
 //
-//	lazyfsd [-size BYTES] [-unsynced-as-empty] MOUNTPOINT
+//	lazyfsd [-size BYTES] [-unsynced-as-empty] [-global-commit] MOUNTPOINT
 package main
 
 import (
@@ -21,9 +21,10 @@ func main() {
 	var o lazyfs.Options
 	flag.Int64Var(&o.Size, "size", 0, "capacity in bytes (0: 1 GiB)")
 	flag.BoolVar(&o.UnsyncedAsEmpty, "unsynced-as-empty", false, "a cut empties files written since their last fsync")
+	flag.BoolVar(&o.GlobalCommit, "global-commit", false, "every fsync makes everything durable")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: lazyfsd [-size BYTES] [-unsynced-as-empty] MOUNTPOINT")
+		fmt.Fprintln(os.Stderr, "usage: lazyfsd [-size BYTES] [-unsynced-as-empty] [-global-commit] MOUNTPOINT")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
