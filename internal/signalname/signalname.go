@@ -37,7 +37,7 @@ func Check(name string) error {
 		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
 		case (c == '-' || c == '_') && i > 0:
 		default:
-			return fmt.Errorf("%w: byte %q at offset %d (allowed: a-z 0-9, and - _ after the first)", ErrInvalid, c, i)
+			return fmt.Errorf("%w: byte %q at offset %d (allowed: a-z 0-9, and - _ after the first)", ErrInvalid, name[i:i+1], i)
 		}
 	}
 	return nil

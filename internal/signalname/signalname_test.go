@@ -52,7 +52,8 @@ func TestCheckSaysWhy(t *testing.T) {
 	for name, want := range map[string]string{
 		".x":                          "dot file",
 		strings.Repeat("x", MaxLen+1): "longer than 64",
-		"aBc":                         "'B' at offset 1",
+		"aBc":                         `"B" at offset 1`,
+		"ü":                           `"\xc3" at offset 0`,
 	} {
 		if err := Check(name); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Check(%q) = %v, want it to say %q", name, err, want)

@@ -149,7 +149,7 @@ func (s *supervisor) watch(ctx context.Context) error {
 	for {
 		seen, err := w.next(ctx)
 		switch {
-		case errors.Is(err, ctx.Err()):
+		case err != nil && ctx.Err() != nil:
 			return nil
 		case err != nil:
 			return err

@@ -81,7 +81,9 @@ func TestWatcherSemantics(t *testing.T) {
 		}
 		cancel()
 		// The two watches are not ordered with respect to each other.
-		order := func(a, b sighting) int { return cmp.Or(strings.Compare(a.name, b.name), cmp.Compare(b2i(a.complete), b2i(b.complete))) }
+		order := func(a, b sighting) int {
+			return cmp.Or(strings.Compare(a.name, b.name), cmp.Compare(b2i(a.complete), b2i(b.complete)))
+		}
 		slices.SortFunc(got, order)
 		slices.SortFunc(tt.want, order)
 		if !slices.Equal(got, tt.want) {

@@ -1,0 +1,689 @@
+package supervisor_test
+
+// Tests of the real hoist-supervisor binary against real app roots: real
+// inotify, real trigger processes, real signals.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/testutil/testbin"
+)
+
+// waitTimeout bounds every wait for something the supervisor should do
+// promptly; generous because the machine is shared.
+const waitTimeout = 10 * time.Second
+
+// appRoot is an app root for one test, with helpers to add triggers and
+// write signals.
+type appRoot struct {
+	t   *testing.T
+	dir string
+}
+
+func newAppRoot(t *testing.T) *appRoot {
+	t.Helper()
+	r := &appRoot{t: t, dir: t.TempDir()}
+	for _, d := range []string{"events/signals", "triggers", "out"} {
+		if err := os.MkdirAll(r.path(d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+func (r *appRoot) path(rel string) string { return filepath.Join(r.dir, rel) }
+
+func (r *appRoot) signal(name string) string { return r.path("events/signals/" + name) }
+
+// trigger writes triggers/name as a shell script with mode 0755.
+func (r *appRoot) trigger(name, body string) string {
+	r.t.Helper()
+	p := r.path("triggers/" + name)
+	if err := os.WriteFile(p, []byte("#!/bin/sh\nset -eu\n"+body+"\n"), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	return p
+}
+
+// recorder writes a trigger that appends "<start ns> <args>" to out/name.
+func (r *appRoot) recorder(name string) {
+	r.trigger(name, `echo "$(date +%s%N) $*" >> "$HOIST_ROOT/out/`+name+`"`)
+}
+
+// runs returns the lines recorded by recorder name.
+func (r *appRoot) runs(name string) []string {
+	data, err := os.ReadFile(r.path("out/" + name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+}
+
+// sh runs script with cwd the signals directory.
+func (r *appRoot) sh(script string) {
+	r.t.Helper()
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Dir = r.path("events/signals")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		r.t.Fatalf("%s: %v\n%s", script, err, out)
+	}
+}
+
+// waitRuns waits until recorder name has recorded n runs, then checks that
+// no more follow for a moment.
+func (r *appRoot) waitRuns(name string, n int) []string {
+	r.t.Helper()
+	eventually(r.t, fmt.Sprintf("%d runs of %s", n, name), func() bool { return len(r.runs(name)) >= n })
+	time.Sleep(100 * time.Millisecond)
+	runs := r.runs(name)
+	if len(runs) != n {
+		r.t.Fatalf("%s ran %d times, want %d: %q", name, len(runs), n, runs)
+	}
+	return runs
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// syncBuffer collects a process's output while tests read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// daemon is a running hoist-supervisor logging JSON.
+type daemon struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	exited chan struct{} // closed when the process has exited
+	err    error         // Wait's result, set before exited is closed
+	term   bool          // SIGTERM was sent
+}
+
+// startSupervisor starts bin (default: the built hoist-supervisor) on root
+// and waits until it tells systemd it is ready.
+func startSupervisor(t *testing.T, r *appRoot, bin string, args ...string) *daemon {
+	t.Helper()
+	if bin == "" {
+		bin = testbin.Path(t, "hoist-supervisor")
+	}
+	sockDir, err := os.MkdirTemp("", "hs") // short: unix socket paths are limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	sock := filepath.Join(sockDir, "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	d := &daemon{t: t, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	d.cmd = exec.Command(bin, append([]string{"--root", r.dir, "--log-format", "json"}, args...)...)
+	d.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
+	d.cmd.Stderr = d.stderr
+	// A binary or script just written may be briefly held open by a
+	// parallel test's fork (ETXTBSY).
+	for try := 0; ; try++ {
+		err = d.cmd.Start()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.ETXTBSY) || try == 50 {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+		d.cmd = exec.Command(d.cmd.Path, d.cmd.Args[1:]...)
+		d.cmd.Env, d.cmd.Stderr = append(os.Environ(), "NOTIFY_SOCKET="+sock), d.stderr
+	}
+	go func() {
+		d.err = d.cmd.Wait()
+		close(d.exited)
+	}()
+	t.Cleanup(func() {
+		d.stop()
+		if t.Failed() {
+			t.Logf("supervisor log:\n%s", d.stderr)
+		}
+	})
+	conn.SetReadDeadline(time.Now().Add(waitTimeout))
+	buf := make([]byte, 256)
+	n, err := conn.Read(buf)
+	if err != nil || string(buf[:n]) != "READY=1" {
+		t.Fatalf("no READY=1 from the supervisor: %q, %v\n%s", buf[:n], err, d.stderr)
+	}
+	return d
+}
+
+// linkOrCopy puts the file src at dst, by a hard link where possible.
+func linkOrCopy(t *testing.T, src, dst string) {
+	t.Helper()
+	if os.Link(src, dst) == nil {
+		return
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stop sends SIGTERM and waits for the exit, which must be clean (status
+// 0), killing after waitTimeout.
+func (d *daemon) stop() {
+	select {
+	case <-d.exited:
+		if !d.term {
+			d.t.Errorf("supervisor exited on its own: %v", d.err)
+		}
+		return
+	default:
+	}
+	d.term = true
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+		if d.err != nil {
+			d.t.Errorf("supervisor exit after SIGTERM: %v, want status 0", d.err)
+		}
+	case <-time.After(waitTimeout):
+		d.cmd.Process.Kill()
+		<-d.exited
+		d.t.Error("supervisor did not stop on SIGTERM")
+	}
+}
+
+// entry is one JSON log line.
+type entry map[string]any
+
+func (e entry) str(key string) string { s, _ := e[key].(string); return s }
+
+// logs returns the log entries so far.
+func (d *daemon) logs() []entry {
+	var entries []entry
+	sc := bufio.NewScanner(strings.NewReader(d.stderr.String()))
+	for sc.Scan() {
+		var e entry
+		if json.Unmarshal(sc.Bytes(), &e) == nil {
+			entries = append(entries, e)
+		}
+	}
+	return entries
+}
+
+// count returns how many log entries have message msg and the given
+// fields (key, value pairs; for "error", a part of the value).
+func (d *daemon) count(msg string, fields ...string) int {
+	n := 0
+	for _, e := range d.logs() {
+		if e.str("msg") != msg {
+			continue
+		}
+		match := true
+		for i := 0; i+1 < len(fields); i += 2 {
+			if got := e.str(fields[i]); fields[i] == "error" {
+				match = match && strings.Contains(got, fields[i+1])
+			} else {
+				match = match && got == fields[i+1]
+			}
+		}
+		if match {
+			n++
+		}
+	}
+	return n
+}
+
+// waitLog waits for a log entry with message msg and the given fields.
+func (d *daemon) waitLog(msg string, fields ...string) {
+	d.t.Helper()
+	eventually(d.t, fmt.Sprintf("log %q %q", msg, fields), func() bool { return d.count(msg, fields...) > 0 })
+}
+
+func TestSignalWritersFireOnce(t *testing.T) {
+	t.Parallel()
+	r := newAppRoot(t)
+	r.recorder("update")
+	startSupervisor(t, r, "")
+
+	r.sh("echo > update")
+	r.waitRuns("update", 1)
+	r.sh(`t=$(mktemp -p "$PWD/../..") && echo x > "$t" && mv "$t" update`)
+	r.waitRuns("update", 2)
+	r.sh("touch update")
+	r.waitRuns("update", 3)
+	r.sh("echo x > .tmp && mv .tmp update") // an atomic replace inside the directory
+	r.waitRuns("update", 4)
+	if _, err := os.Lstat(r.signal("update")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("signal file not removed: %v", err)
+	}
+}
+
+// A file being written is not a signal until closed, and readers of the
+// directory or of the file never make one.
+func TestReadersAndOpenWritersDoNotFire(t *testing.T) {
+	t.Parallel()
+	r := newAppRoot(t)
+	r.recorder("update")
+	startSupervisor(t, r, "")
+
+	f, err := os.Create(r.signal("update"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.sh("ls -la >/dev/null; cat update; : < update; ls ..; stat update >/dev/null")
+	time.Sleep(200 * time.Millisecond)
+	if runs := r.runs("update"); len(runs) != 0 {
+		t.Fatalf("fired before the writer closed: %q", runs)
+	}
+	if _, err := f.WriteString("go\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if runs := r.runs("update"); len(runs) != 0 {
+		t.Fatalf("fired before the writer closed: %q", runs)
+	}
+	f.Close()
+	r.waitRuns("update", 1)
+}
+
+func TestBurstIsCoalescedNeverOverlapsAndLosesNothing(t *testing.T) {
+	t.Parallel()
+	r := newAppRoot(t)
+	// The trigger takes a lock directory for its whole run: finding it
+	// taken means two runs overlap.
+	r.trigger("burst", `
+mkdir "$HOIST_ROOT/out/running" 2>/dev/null || echo overlap >> "$HOIST_ROOT/out/overlap"
+date +%s%N >> "$HOIST_ROOT/out/burst"
+sleep 0.02
+rmdir "$HOIST_ROOT/out/running"`)
+	d := startSupervisor(t, r, "")
+
+	const n = 1000
+	var lastWrite int64
+	for i := range n {
+		lastWrite = time.Now().UnixNano() // before the write begins
+		if i%2 == 0 {
+			if err := os.WriteFile(r.signal("burst"), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		tmp := r.path("out/tmp")
+		if err := os.WriteFile(tmp, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, r.signal("burst")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every write must be followed by a run that started after it: the
+	// last run must start after the last write.
+	eventually(t, "a run after the last write", func() bool {
+		runs := r.runs("burst")
+		if len(runs) == 0 {
+			return false
+		}
+		last, _ := strconv.ParseInt(runs[len(runs)-1], 10, 64)
+		return last > lastWrite
+	})
+	eventually(t, "all runs finished", func() bool {
+		return d.count("trigger finished", "trigger", "burst") == d.count("trigger started", "trigger", "burst")
+	})
+	runs := r.runs("burst")
+	t.Logf("%d signals, %d runs", n, len(runs))
+	if len(runs) > n/4 {
+		t.Errorf("%d runs for %d signals: not coalesced", len(runs), n)
+	}
+	if _, err := os.Stat(r.path("out/overlap")); err == nil {
+		t.Error("two runs of one trigger overlapped")
+	}
+	if _, err := os.Lstat(r.signal("burst")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("signal left behind: %v", err)
+	}
+}
+
+// Each trigger waits for the other to have started: both succeed only if
+// they run at the same time.
+func TestDifferentTriggersRunConcurrently(t *testing.T) {
+	t.Parallel()
+	r := newAppRoot(t)
+	for _, pair := range [][2]string{{"left", "right"}, {"right", "left"}} {
+		r.trigger(pair[0], `
+cd "$HOIST_ROOT/out"
+touch `+pair[0]+`.started
+i=0
+while [ ! -e `+pair[1]+`.started ]; do
+	i=$((i+1)); [ $i -lt 500 ] || exit 1
+	sleep 0.01
+done
+touch `+pair[0]+`.ok`)
+	}
+	startSupervisor(t, r, "")
+	r.sh("echo > left; echo > right")
+	eventually(t, "both triggers to see each other running", func() bool {
+		_, errL := os.Stat(r.path("out/left.ok"))
+		_, errR := os.Stat(r.path("out/right.ok"))
+		return errL == nil && errR == nil
+	})
+}
+
+func TestHostileSignalsAreRefusedOnce(t *testing.T) {
+	t.Parallel()
+	r := newAppRoot(t)
+	long := strings.Repeat("a", 65)
+	invalid := []string{".hidden", long, "Update", "a b", "ünï"}
+	unsafe := []string{"fifo", "dir", "link", "movedlink"}
+	// Recorders prove that nothing ran for what is refused.
+	for _, name := range append(append([]string{"update", "hidden", strings.Repeat("a", 64)}, invalid...), unsafe...) {
+		r.recorder(name)
+	}
+	d := startSupervisor(t, r, "")
+
+	for _, name := range invalid {
+		for range 2 { // written twice, logged once
+			if err := os.WriteFile(r.signal(name), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r.sh("mkfifo fifo && mkdir dir && ln -s ../../triggers/update link && ln -s /etc/shadow ../movedlink && mv ../movedlink .")
+	// Still alive and serving: a valid signal, and the longest valid name.
+	r.sh("echo > update && echo > " + strings.Repeat("a", 64))
+	r.waitRuns("update", 1)
+	r.waitRuns(strings.Repeat("a", 64), 1)
+	// A fifo that was opened for writing (never by the supervisor) and
+	// written to is refused again without a new log line.
+	r.sh("sleep 0.2 > fifo & exec 3<fifo; wait")
+
+	for _, name := range invalid {
+		d.waitLog("ignoring entry in signals directory: invalid signal name", "name", name)
+	}
+	for name, kind := range map[string]string{"fifo": "fifo", "dir": "directory", "link": "symlink", "movedlink": "symlink"} {
+		d.waitLog("refusing signal: not a regular file", "name", name, "reason", kind)
+	}
+	time.Sleep(100 * time.Millisecond)
+	for _, name := range invalid {
+		if n := d.count("ignoring entry in signals directory: invalid signal name", "name", name); n != 1 {
+			t.Errorf("%q logged %d times, want once", name, n)
+		}
+		if _, err := os.Stat(r.signal(name)); err != nil {
+			t.Errorf("ignored %q was changed: %v", name, err)
+		}
+	}
+	for _, name := range unsafe {
+		if n := d.count("refusing signal: not a regular file", "name", name); n != 1 {
+			t.Errorf("%s refused %d times in the log, want once", name, n)
+		}
+		if _, err := os.Lstat(r.signal(name)); err != nil {
+			t.Errorf("refused %s was changed: %v", name, err)
+		}
+	}
+	for _, name := range append(append([]string{"hidden"}, invalid...), unsafe...) {
+		if runs := r.runs(name); len(runs) > 0 {
+			t.Errorf("trigger %q ran for a refused signal", name)
+		}
+	}
+}
+
+func TestUnsafeTriggersAreRefused(t *testing.T) {
+	t.Parallel()
+	r := newAppRoot(t)
+	r.recorder("update")
+	// Each unsafe trigger would leave a mark if it ran.
+	mark := func(name string) string {
+		return r.trigger(name, `touch "$HOIST_ROOT/out/ran-`+name+`"`)
+	}
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Chmod(mark("groupwritable"), 0o775))
+	must(os.Chmod(mark("worldwritable"), 0o757))
+	must(os.Chmod(mark("notexec"), 0o644))
+	must(os.Chown(mark("foreign"), 1234, 1234))
+	must(os.Symlink(mark("target"), r.path("triggers/symlink")))
+	must(os.Mkdir(r.path("triggers/dir"), 0o755))
+	reasons := map[string]string{
+		"groupwritable": "writable by group or others",
+		"worldwritable": "writable by group or others",
+		"notexec":       "not executable",
+		"foreign":       "owned by uid 1234",
+		"symlink":       "symlink",
+		"dir":           "not a regular file (directory)",
+	}
+	d := startSupervisor(t, r, "")
+	for name := range reasons {
+		r.sh("echo > " + name)
+	}
+	for name, reason := range reasons {
+		d.waitLog("refusing trigger triggers/"+name, "trigger", name, "error", reason)
+	}
+	r.sh("echo > update")
+	r.waitRuns("update", 1)
+	for name := range reasons {
+		if _, err := os.Stat(r.path("out/ran-" + name)); err == nil {
+			t.Errorf("unsafe trigger %s ran", name)
+		}
+		if _, err := os.Lstat(r.signal(name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("signal %s not consumed: %v", name, err)
+		}
+	}
+	if _, err := os.Stat(r.path("out/ran-target")); err == nil {
+		t.Error("the symlink's target ran")
+	}
+}
+
+func TestAppAndRepoSignalsAndMissingTriggers(t *testing.T) {
+	t.Parallel()
+	r := newAppRoot(t)
+	for _, name := range []string{"app", "repo", "app-special"} {
+		r.recorder(name)
+	}
+	d := startSupervisor(t, r, "")
+	r.sh("echo > app-nextcloud && echo > repo-main-2 && echo > app-special && echo > nothing && echo > app-")
+	if got := r.waitRuns("app", 1); !strings.HasSuffix(got[0], " nextcloud") {
+		t.Errorf("app ran with %q, want argument nextcloud", got[0])
+	}
+	if got := r.waitRuns("repo", 1); !strings.HasSuffix(got[0], " main-2") {
+		t.Errorf("repo ran with %q, want argument main-2", got[0])
+	}
+	if got := r.waitRuns("app-special", 1); len(strings.Fields(got[0])) != 1 {
+		t.Errorf("app-special ran with arguments: %q", got[0])
+	}
+	d.waitLog("no trigger for signal nothing", "signal", "nothing")
+	d.waitLog("no trigger for signal app-", "signal", "app-")
+	for _, name := range []string{"nothing", "app-"} {
+		if _, err := os.Lstat(r.signal(name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("signal %s without trigger not dropped: %v", name, err)
+		}
+	}
+}
+
+// childPidOf waits for the pid a trigger wrote to out/name.pid.
+func childPidOf(t *testing.T, r *appRoot, name string) int {
+	t.Helper()
+	var pid int
+	eventually(t, name+" to start its child", func() bool {
+		data, err := os.ReadFile(r.path("out/" + name + ".pid"))
+		if err != nil || !bytes.HasSuffix(data, []byte("\n")) {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(data)))
+		return err == nil
+	})
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	return pid
+}
+
+// alive reports whether pid runs (a zombie awaiting its reaper does not).
+func alive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || (s[i+2] != 'Z' && s[i+2] != 'X')
+}
+
+// hangingTrigger writes a trigger that starts a child, records its pid and
+// waits for it forever.
+func hangingTrigger(r *appRoot, name string) {
+	r.trigger(name, `sleep 300 & echo $! > "$HOIST_ROOT/out/`+name+`.pid"; wait`)
+}
+
+func TestHangingTriggerIsKilledWithItsChildren(t *testing.T) {
+	t.Parallel()
+	r := newAppRoot(t)
+	hangingTrigger(r, "hang")
+	r.recorder("update")
+	d := startSupervisor(t, r, "", "--trigger-timeout", "500ms")
+	r.sh("echo > hang")
+	child := childPidOf(t, r, "hang")
+	d.waitLog("trigger failed", "trigger", "hang", "error", "timed out after 500ms")
+	eventually(t, "the trigger's child to die", func() bool { return !alive(child) })
+	r.sh("echo > update")
+	r.waitRuns("update", 1)
+}
+
+func TestSecondSupervisorExits3(t *testing.T) {
+	t.Parallel()
+	r := newAppRoot(t)
+	startSupervisor(t, r, "")
+	cmd := exec.Command(testbin.Path(t, "hoist-supervisor"), "--root", r.dir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("second supervisor: %v, want exit status 3\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "hoist-supervisor: another hoist-supervisor is running for "+r.dir) {
+		t.Errorf("error line %q", last)
+	}
+}
+
+func TestSIGTERMWaitsForGraceThenKills(t *testing.T) {
+	t.Parallel()
+	r := newAppRoot(t)
+	hangingTrigger(r, "hang")
+	r.trigger("quick", `sleep 0.4; touch "$HOIST_ROOT/out/quick.done"`)
+	d := startSupervisor(t, r, "", "--grace", "1s")
+	r.sh("echo > hang && echo > quick")
+	child := childPidOf(t, r, "hang")
+	d.waitLog("trigger started", "trigger", "quick")
+	r.sh("echo > quick") // pending behind the running quick: left for the next start
+
+	start := time.Now()
+	d.stop()
+	took := time.Since(start)
+	if took < time.Second {
+		t.Errorf("exited after %s, before the grace period", took)
+	}
+	if _, err := os.Stat(r.path("out/quick.done")); err != nil {
+		t.Error("a trigger finishing within the grace period was not waited for")
+	}
+	if alive(child) {
+		t.Error("the hanging trigger's child survived the shutdown")
+	}
+	d.waitLog("trigger failed", "trigger", "hang", "error", "killed at shutdown")
+	if _, err := os.Stat(r.signal("quick")); err != nil {
+		t.Errorf("pending signal not kept for the next start: %v", err)
+	}
+}
+
+func TestSignalsPresentAtStartAreServed(t *testing.T) {
+	t.Parallel()
+	r := newAppRoot(t)
+	r.recorder("update")
+	r.recorder("rollback")
+	r.sh("echo > update && touch rollback && mkfifo fifo && echo > .hidden")
+	d := startSupervisor(t, r, "")
+	r.waitRuns("update", 1)
+	r.waitRuns("rollback", 1)
+	d.waitLog("refusing signal: not a regular file", "name", "fifo")
+	d.waitLog("ignoring entry in signals directory: invalid signal name", "name", ".hidden")
+}
+
+// The supervisor runs `hoist recover` from its own directory before it
+// watches, carries on when recover fails, and puts its directory first on
+// the triggers' PATH.
+func TestRecoverAndTriggerEnvironment(t *testing.T) {
+	t.Parallel()
+	r := newAppRoot(t)
+	bin := t.TempDir()
+	linkOrCopy(t, testbin.Path(t, "hoist-supervisor"), filepath.Join(bin, "hoist-supervisor"))
+	fake := "#!/bin/sh\necho \"$*\" > " + r.path("out/recover") + "\necho recovering; echo broken >&2; exit 1\n"
+	if err := os.WriteFile(filepath.Join(bin, "hoist"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.trigger("update", `{ command -v hoist; echo "$HOIST_ROOT"; pwd; echo "${NOTIFY_SOCKET:-unset}"; } > "$HOIST_ROOT/out/env"`)
+	d := startSupervisor(t, r, filepath.Join(bin, "hoist-supervisor"))
+
+	if got, _ := os.ReadFile(r.path("out/recover")); string(got) != "recover --root "+r.dir+"\n" {
+		t.Errorf("hoist ran with %q, want recover --root ROOT", got)
+	}
+	if d.count("recovering", "command", "hoist recover", "stream", "stdout") != 1 ||
+		d.count("broken", "command", "hoist recover", "stream", "stderr") != 1 ||
+		d.count("hoist recover failed; continuing", "error", "exit status 1") != 1 {
+		t.Error("recover's output and failure not logged")
+	}
+	r.sh("echo > update")
+	eventually(t, "the trigger's environment", func() bool {
+		got, _ := os.ReadFile(r.path("out/env"))
+		return bytes.Count(got, []byte("\n")) == 4
+	})
+	got, _ := os.ReadFile(r.path("out/env"))
+	want := filepath.Join(bin, "hoist") + "\n" + r.dir + "\n" + r.dir + "\nunset\n"
+	if string(got) != want {
+		t.Errorf("trigger saw\n%s\nwant\n%s", got, want)
+	}
+}
