@@ -8,7 +8,6 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
-	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/scripts"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 )
@@ -20,11 +19,10 @@ type failure struct {
 	Script     string `json:"script,omitempty"` // the script that failed
 	ExitStatus *int   `json:"exit_status,omitempty"`
 	Log        string `json:"log,omitempty"` // that script's log
-	Rejected   bool   `json:"rejected,omitempty"`
 }
 
 func failureOf(last Step, cause error) *failure {
-	f := &failure{Step: last, Reason: cause.Error(), Rejected: errors.Is(cause, exitcode.ErrRejected)}
+	f := &failure{Step: last, Reason: cause.Error()}
 	var sf *scriptFailure
 	if errors.As(cause, &sf) {
 		f.Log = sf.log
@@ -163,9 +161,10 @@ func (t *txn) outcome() string {
 func (t *txn) finishAbort(outcome string) error {
 	e := t.e
 	errs := []error{e.root.RemoveAll(undoDir)}
-	// A clone that failed verification is junk; a verified one is kept so
-	// that trying again does not download it again.
-	if t.begin.Staging != "" && (!t.done[StepVerified] || t.fail.Rejected) {
+	// After a script failed, the verified clone is kept so that trying
+	// again (the fault was likely the machine's) does not download it
+	// again; otherwise it is junk or takes space a full disk needs.
+	if t.begin.Staging != "" && t.fail.Script == "" {
 		errs = append(errs, e.root.RemoveAll(t.begin.Staging))
 	}
 	errs = append(errs, t.writeReport(outcome), e.publishInfo())

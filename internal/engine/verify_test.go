@@ -1,0 +1,59 @@
+package engine_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/hoist-dev/hoist/internal/config"
+	"github.com/hoist-dev/hoist/internal/exitcode"
+	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
+)
+
+// TestVerify changes, removes and chmods live files: verify lists each
+// and exits 4; --fix restores them (downloading the release, since no
+// local copy of v1.1.0's files is left after a successful update) and
+// says which it could not fix when the repository is unreachable.
+func TestVerify(t *testing.T) {
+	f := newFixture(t, releaserepo.DefaultReleases()[:2]...)
+	f.must("apply", "--to", "v1.0.0")
+	f.must("apply", "--to", "v1.1.0")
+	clean := f.snap(".hoist/config.json")
+	damage := func() {
+		os.WriteFile(f.path("app/config.yml"), []byte("edited by hand\n"), 0o644)
+		os.Remove(f.path("app/bin/app"))
+		os.Chmod(f.path("scripts/update/01-run.sh"), 0o644)
+		os.Remove(f.path("app/current.yml"))
+	}
+	damage()
+	r := f.hoist("verify")
+	if r.code != exitcode.Rejected {
+		t.Fatalf("verify: %s", r)
+	}
+	for _, want := range []string{"app/config.yml: content changed", "app/bin/app: missing", "scripts/update/01-run.sh: mode 0644, want 0755", "app/current.yml: missing"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("verify output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	repo := ""
+	f.editConfig(func(c *config.Config) { repo, c.Repo = c.Repo, "file:///nonexistent/repo" })
+	r = f.hoist("verify", "--fix")
+	if r.code != exitcode.Rejected || !strings.Contains(r.stdout, "could not fix: app/config.yml") || !strings.Contains(r.stdout, "fixed: app/current.yml") {
+		t.Errorf("verify --fix without the repository: %s", r)
+	}
+
+	f.editConfig(func(c *config.Config) { c.Repo = repo })
+	r = f.must("verify", "--fix")
+	if strings.Count(r.stdout, "fixed: ") != 3 {
+		t.Errorf("verify --fix: %s", r)
+	}
+	sameTree(t, "after fix", f.snap(".hoist/config.json"), clean)
+	f.must("verify")
+
+	// A forged live manifest proves nothing: verify refuses it.
+	os.WriteFile(f.path("hoist-release.json"), []byte(f.read("hoist-release.json")+" "), 0o644)
+	if r := f.hoist("verify"); r.code != exitcode.Rejected || !strings.Contains(r.stderr, "signature") {
+		t.Errorf("verify with a forged manifest: %s", r)
+	}
+}
