@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -16,34 +15,12 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/exitcode"
+	"github.com/hoist-dev/hoist/internal/manager/managertest"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 )
 
 const testToken = "process-test-token-0123456789"
-
-var walkReleases = []releaserepo.Release{
-	{Version: "0.9.0", Name: "Nine"},
-	{Version: "1.5.0", Name: "Bridge", Notes: "A step on the way to 2.0.0.\nMigrates the database.", Requires: ">=0.9.0"},
-	{Version: "2.0.0", Name: "Two", Notes: "The big one", Requires: ">=1.5.0"},
-}
-
-// newRoot makes the part of an app root the manager sees in Docker, with
-// installed as the live release.
-func newRoot(t testing.TB, installed string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, d := range []string{"statuses", "events/signals"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o770); err != nil {
-			t.Fatal(err)
-		}
-	}
-	info := fmt.Sprintf(`{"version":%q,"name":"Nine"}`, installed)
-	if err := os.WriteFile(filepath.Join(dir, "statuses/info.json"), []byte(info), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 // process is a running hoist-manager.
 type process struct {
@@ -144,8 +121,8 @@ func get(t testing.TB, method, url, token string) (int, string) {
 
 // The real binary against a real repository behind git http-backend.
 func TestProcess(t *testing.T) {
-	root := newRoot(t, "0.9.0")
-	p := startManager(t, root, releaserepo.New(t, walkReleases...).ServeHTTP(t))
+	root := managertest.NewRoot(t, "0.9.0")
+	p := startManager(t, root, releaserepo.New(t, managertest.WalkReleases()...).ServeHTTP(t))
 	if code, _ := get(t, "GET", p.url+"/v1/system/get-update", ""); code != http.StatusUnauthorized {
 		t.Errorf("no token: %d", code)
 	}
@@ -176,7 +153,7 @@ func TestProcess(t *testing.T) {
 }
 
 func TestStartRefused(t *testing.T) {
-	root := newRoot(t, "1.0.0")
+	root := managertest.NewRoot(t, "1.0.0")
 	emptyToken := filepath.Join(t.TempDir(), "empty")
 	os.WriteFile(emptyToken, []byte("\n"), 0o600)
 	tests := []struct {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/hoist-dev/hoist/internal/manager/managertest"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
@@ -23,19 +24,6 @@ const chromium = "/usr/bin/chromium"
 
 // shots is where the page's screenshots go (gitignored).
 var shots = filepath.Join("..", "..", "testdata", "out")
-
-// writeStatus plays the engine: it replaces the status file atomically.
-func writeStatus(t testing.TB, root string, st statusfile.Status) {
-	t.Helper()
-	dir, err := os.OpenRoot(filepath.Join(root, "statuses"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dir.Close()
-	if err := statusfile.Write(dir, st); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // browser starts a fresh headless Chromium and returns a tab's context.
 func browser(t *testing.T) context.Context {
@@ -70,8 +58,8 @@ func browser(t *testing.T) context.Context {
 // plays the engine, see a failure with its report, and the offline notice.
 func TestPageInChromium(t *testing.T) {
 	ctx := browser(t)
-	root := newRoot(t, "0.9.0")
-	p := startManager(t, root, releaserepo.New(t, walkReleases...).FileURL())
+	root := managertest.NewRoot(t, "0.9.0")
+	p := startManager(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL())
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +128,7 @@ func TestPageInChromium(t *testing.T) {
 
 	// Play the engine; the page follows over the event stream.
 	for i, pct := range []int{10, 35, 60, 85} {
-		writeStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: pct, Description: fmt.Sprintf("Running %02d-run.sh", i), UpdateTo: "v1.5.0"})
+		managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: pct, Description: fmt.Sprintf("Running %02d-run.sh", i), UpdateTo: "v1.5.0"})
 		until(fmt.Sprintf("the bar at %d%%", pct), progressIs(pct))
 		if pct == 60 {
 			if got := text("progress-desc"); got != "Running 02-run.sh" {
@@ -152,7 +140,7 @@ func TestPageInChromium(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "statuses/info.json"), []byte(`{"version":"1.5.0","name":"Bridge"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	writeStatus(t, root, statusfile.Status{State: statusfile.Success, Progress: 100, Description: "Updated to v1.5.0"})
+	managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Success, Progress: 100, Description: "Updated to v1.5.0"})
 	until("success", progressIs(100)+` && document.getElementById("progress-title").textContent === "Update complete"`)
 	shot("5-success")
 	do("close", chromedp.Click(chromedp.ID("progress-close")), chromedp.WaitNotVisible(chromedp.ID("progress-dialog")))
@@ -165,10 +153,10 @@ func TestPageInChromium(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "statuses/last-failure.log"), []byte(report), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	writeStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: 40, Description: "Running 02-run.sh", UpdateTo: "v2.0.0"})
+	managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: 40, Description: "Running 02-run.sh", UpdateTo: "v2.0.0"})
 	do("dialog opens", chromedp.WaitVisible(chromedp.ID("progress-dialog")))
 	until("the bar at 40%", progressIs(40))
-	writeStatus(t, root, statusfile.Status{State: statusfile.Failed, Progress: 40, Description: "02-run.sh exited with status 3; v1.5.0 was restored", UpdateTo: "v2.0.0"})
+	managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Failed, Progress: 40, Description: "02-run.sh exited with status 3; v1.5.0 was restored", UpdateTo: "v2.0.0"})
 	until("the failure report", `document.getElementById("progress-log").textContent.includes("table users is locked")`)
 	if got := text("progress-title"); got != "The update failed" {
 		t.Errorf("title %q", got)
@@ -202,8 +190,8 @@ func TestPageInChromium(t *testing.T) {
 // event arrives and follows the status by polling update-status instead.
 func TestPagePollsBehindBufferingProxy(t *testing.T) {
 	ctx := browser(t)
-	root := newRoot(t, "0.9.0")
-	p := startManager(t, root, releaserepo.New(t, walkReleases...).FileURL())
+	root := managertest.NewRoot(t, "0.9.0")
+	p := startManager(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL())
 	target, err := url.Parse(p.url)
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +214,7 @@ func TestPagePollsBehindBufferingProxy(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	writeStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: 30, Description: "Running 01-run.sh", UpdateTo: "v1.5.0"})
+	managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: 30, Description: "Running 01-run.sh", UpdateTo: "v1.5.0"})
 	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](
 		`document.getElementById("progress").getAttribute("aria-valuenow") === "30" && document.getElementById("conn").textContent === "polling"`,
 		chromedp.WithPollingTimeout(20*time.Second))); err != nil {

@@ -12,16 +12,11 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/exitcode"
+	"github.com/hoist-dev/hoist/internal/manager/managertest"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 )
-
-var userReleases = []releaserepo.Release{
-	{Version: "0.9.0", Name: "Nine"},
-	{Version: "1.5.0", Name: "Bridge", Notes: "step", Requires: ">=0.9.0"},
-	{Version: "2.0.0", Name: "Two", Notes: "big", Requires: ">=1.5.0"},
-}
 
 // userRoot lays out an app root with `hoist init` whose config names a
 // release repository, with installed as the live version.
@@ -46,36 +41,24 @@ func userCmd(t *testing.T, want int, args ...string) (string, string) {
 	return out.String(), errOut.String()
 }
 
-func setStatus(t *testing.T, root string, st statusfile.Status) {
-	t.Helper()
-	dir, err := os.OpenRoot(filepath.Join(root, "statuses"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dir.Close()
-	if err := statusfile.Write(dir, st); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // playEngine writes the statuses of an update to v1.5.0 that ends in final.
 func playEngine(t *testing.T, root string, final statusfile.Status) {
 	t.Helper()
 	for _, p := range []int{10, 50, 90} {
 		time.Sleep(50 * time.Millisecond)
-		setStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: p, Description: "step " + strconv.Itoa(p), UpdateTo: "v1.5.0"})
+		managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: p, Description: "step " + strconv.Itoa(p), UpdateTo: "v1.5.0"})
 	}
 	time.Sleep(50 * time.Millisecond)
-	setStatus(t, root, final)
+	managertest.WriteStatus(t, root, final)
 }
 
 func TestCheckAndUpdate(t *testing.T) {
-	repo := releaserepo.New(t, userReleases...)
+	repo := releaserepo.New(t, managertest.WalkReleases()...)
 	root := userRoot(t, repo.ServeHTTP(t), repo.PubFile, "0.9.0")
 	signal := filepath.Join(root, "events/signals/update")
 
 	out, _ := userCmd(t, 0, "check", "--root", root)
-	if want := `{"version":"1.5.0","name":"Bridge","notes":"step","requires":"\u003e=0.9.0","intermediate":true,"latest":"2.0.0"}` + "\n"; out != want {
+	if want := `{"version":"1.5.0","name":"Bridge","notes":"A step on the way to 2.0.0.\nMigrates the database.","requires":"\u003e=0.9.0","intermediate":true,"latest":"2.0.0"}` + "\n"; out != want {
 		t.Errorf("check: %s\nwant %s", out, want)
 	}
 
@@ -113,7 +96,7 @@ func TestCheckAndUpdate(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "info.json"), []byte(`{"version":"2.0.0"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	setStatus(t, root, statusfile.Default())
+	managertest.WriteStatus(t, root, statusfile.Default())
 	if out, _ := userCmd(t, 0, "check", "--root", root); out != `{"message":"up-to-date"}`+"\n" {
 		t.Errorf("check when up to date: %q", out)
 	}
@@ -124,8 +107,7 @@ func TestCheckAndUpdate(t *testing.T) {
 }
 
 func TestStatusWatch(t *testing.T) {
-	root := t.TempDir()
-	os.Mkdir(filepath.Join(root, "statuses"), 0o755)
+	root := managertest.NewRoot(t, "")
 	out, _ := userCmd(t, 0, "status", "--root", root)
 	if out != `{"state":"success","progress":100,"description":"","updateTo":""}`+"\n" {
 		t.Errorf("no status file: %q", out)
@@ -140,7 +122,7 @@ func TestStatusWatch(t *testing.T) {
 		{statusfile.Status{State: statusfile.Failed, Progress: 90, Description: "03-run.sh exited 2", UpdateTo: "v1.5.0"}, exitcode.Failure, "", "update failed: 03-run.sh exited 2"},
 	}
 	for _, tt := range tests {
-		setStatus(t, root, statusfile.Status{State: statusfile.Installing, Description: "Queued", UpdateTo: "v1.5.0"})
+		managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Installing, Description: "Queued", UpdateTo: "v1.5.0"})
 		go playEngine(t, root, tt.final)
 		out, errOut := userCmd(t, tt.code, "status", "--watch", "--root", root)
 		if out != tt.out || !strings.Contains(errOut, tt.err) {
@@ -154,13 +136,13 @@ func TestStatusWatch(t *testing.T) {
 	}
 	// Nothing running: --watch returns at once, with the last state's code.
 	userCmd(t, exitcode.Failure, "status", "--watch", "--root", root)
-	setStatus(t, root, statusfile.Default())
+	managertest.WriteStatus(t, root, statusfile.Default())
 	userCmd(t, 0, "status", "--watch", "--root", root)
 }
 
 // The real binary: update --wait follows the update to its end.
 func TestUpdateWaitProcess(t *testing.T) {
-	repo := releaserepo.New(t, userReleases...)
+	repo := releaserepo.New(t, managertest.WalkReleases()...)
 	root := userRoot(t, repo.FileURL(), repo.PubFile, "0.9.0")
 	cmd := exec.Command(testbin.Path(t, "hoist"), "update", "--wait", "--to", "v1.5.0", "--root", root)
 	var out, errOut bytes.Buffer

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,16 +16,10 @@ import (
 
 	"github.com/hashicorp/go-version"
 
+	"github.com/hoist-dev/hoist/internal/manager/managertest"
 	"github.com/hoist-dev/hoist/internal/tag"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
-
-// walkReleases is the chain of the brief: 2.0.0 needs 1.5.0, which needs 0.9.0.
-var walkReleases = []releaserepo.Release{
-	{Version: "0.9.0", Name: "Nine", Notes: "first"},
-	{Version: "1.5.0", Name: "Bridge", Notes: "step", Requires: ">=0.9.0"},
-	{Version: "2.0.0", Name: "Two", Notes: "big one", Requires: ">=1.5.0"},
-}
 
 func v(s string) *version.Version {
 	if s == "" {
@@ -79,19 +72,21 @@ func serveTemplate(t *testing.T, rels []releaserepo.Release) string {
 }
 
 func TestRequiresWalk(t *testing.T) {
+	bridge := &Update{Version: "1.5.0", Name: "Bridge", Notes: "A step on the way to 2.0.0.\nMigrates the database.", Requires: ">=0.9.0", Intermediate: true, Latest: "2.0.0"}
+	two := &Update{Version: "2.0.0", Name: "Two", Notes: "The big one", Requires: ">=1.5.0"}
 	tests := []struct {
 		installed string
 		want      *Update // nil: up to date
 	}{
-		{"0.9.0", &Update{Version: "1.5.0", Name: "Bridge", Notes: "step", Requires: ">=0.9.0", Intermediate: true, Latest: "2.0.0"}},
-		{"1.0.0", &Update{Version: "1.5.0", Name: "Bridge", Notes: "step", Requires: ">=0.9.0", Intermediate: true, Latest: "2.0.0"}},
-		{"1.5.0", &Update{Version: "2.0.0", Name: "Two", Notes: "big one", Requires: ">=1.5.0"}},
-		{"1.7.3", &Update{Version: "2.0.0", Name: "Two", Notes: "big one", Requires: ">=1.5.0"}},
+		{"0.9.0", bridge},
+		{"1.0.0", bridge},
+		{"1.5.0", two},
+		{"1.7.3", two},
 		{"2.0.0", nil},
 		{"3.1.0", nil},
-		{"", &Update{Version: "2.0.0", Name: "Two", Notes: "big one", Requires: ">=1.5.0"}},
+		{"", two},
 	}
-	for name, src := range sources(t, walkReleases...) {
+	for name, src := range sources(t, managertest.WalkReleases()...) {
 		t.Run(name, func(t *testing.T) {
 			f := NewFinder(src, 0, 10*time.Second)
 			for _, tt := range tests {
@@ -162,7 +157,7 @@ func TestTemplateStepMissing(t *testing.T) {
 }
 
 func TestTarget(t *testing.T) {
-	for name, src := range sources(t, walkReleases...) {
+	for name, src := range sources(t, managertest.WalkReleases()...) {
 		t.Run(name, func(t *testing.T) {
 			f := NewFinder(src, time.Minute, 0)
 			tests := []struct {
@@ -193,7 +188,7 @@ func TestTarget(t *testing.T) {
 }
 
 func TestTags(t *testing.T) {
-	rels := append([]releaserepo.Release{{Version: "0.1.0", Lightweight: true}}, walkReleases...)
+	rels := append([]releaserepo.Release{{Version: "0.1.0", Lightweight: true}}, managertest.WalkReleases()...)
 	for name, src := range sources(t, rels...) {
 		if name == "template" {
 			continue
@@ -223,7 +218,7 @@ func TestReleaseVersionsIgnoresOtherRefs(t *testing.T) {
 // An info.json at a tag that names another version is the repository's
 // fault: a 502-style FetchError.
 func TestInfoVersionMustMatchTag(t *testing.T) {
-	repo := releaserepo.New(t, walkReleases...)
+	repo := releaserepo.New(t, managertest.WalkReleases()...)
 	repo.Tamper(t, "1.5.0", func(dir string) {
 		if err := os.WriteFile(filepath.Join(dir, "info.json"), []byte(`{"version":"1.4.0"}`), 0o644); err != nil {
 			t.Fatal(err)
@@ -241,8 +236,8 @@ func TestInfoVersionMustMatchTag(t *testing.T) {
 }
 
 func TestUnreachable(t *testing.T) {
-	closed := closedPort(t)
-	stalled := stallingListener(t)
+	closed := managertest.ClosedPort(t)
+	stalled := managertest.StallingListener(t)
 	tests := []struct {
 		name, url string
 		reason    string
@@ -274,49 +269,6 @@ func TestUnreachable(t *testing.T) {
 			}
 		})
 	}
-}
-
-// closedPort returns an address nobody listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// stallingListener accepts connections and never answers.
-func stallingListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
 }
 
 // The cache answers repeated and concurrent questions with one read, and
@@ -355,7 +307,7 @@ func TestCache(t *testing.T) {
 
 // A caller that gives up gets its own error at once; the shared read goes on.
 func TestCacheCallerCancel(t *testing.T) {
-	stalled := stallingListener(t)
+	stalled := managertest.StallingListener(t)
 	src, err := Open("http://" + stalled + "/{ref}/info.json")
 	if err != nil {
 		t.Fatal(err)

@@ -18,66 +18,18 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/discovery"
 	"github.com/hoist-dev/hoist/internal/logging"
+	"github.com/hoist-dev/hoist/internal/manager/managertest"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
 
 const testToken = "s3cret-token-for-tests"
 
-// walkReleases is the brief's chain: 2.0.0 needs 1.5.0, which needs 0.9.0.
-var walkReleases = []releaserepo.Release{
-	{Version: "0.9.0", Name: "Nine"},
-	{Version: "1.5.0", Name: "Bridge", Notes: "Step release", Requires: ">=0.9.0"},
-	{Version: "2.0.0", Name: "Two", Notes: "The big one", Requires: ">=1.5.0"},
-}
-
-// newRoot makes the part of an app root the manager sees, with installed
-// (if not "") as the live release.
-func newRoot(t testing.TB, installed string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, d := range []string{"statuses", "events/signals"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o770); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if installed != "" {
-		writeFile(t, filepath.Join(dir, "statuses/info.json"), fmt.Sprintf(`{"version":%q,"name":"installed"}`, installed))
-	}
-	return dir
-}
-
 func writeFile(t testing.TB, name, data string) {
 	t.Helper()
 	if err := os.WriteFile(name, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func writeStatus(t testing.TB, root string, st statusfile.Status) {
-	t.Helper()
-	dir, err := os.OpenRoot(filepath.Join(root, "statuses"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dir.Close()
-	if err := statusfile.Write(dir, st); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func readStatus(t testing.TB, root string) statusfile.Status {
-	t.Helper()
-	dir, err := os.OpenRoot(filepath.Join(root, "statuses"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dir.Close()
-	st, err := statusfile.Read(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
 }
 
 // server is a manager running in this process on a loopback port.
@@ -191,8 +143,8 @@ func errorOf(t testing.TB, body string) string {
 }
 
 func TestAuth(t *testing.T) {
-	root := newRoot(t, "1.5.0")
-	s := start(t, root, releaserepo.New(t, walkReleases...).FileURL(), options{})
+	root := managertest.NewRoot(t, "1.5.0")
+	s := start(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL(), options{})
 	protected := []struct{ method, path string }{
 		{"GET", "/v1/system/info"},
 		{"GET", "/v1/system/get-update"},
@@ -239,8 +191,8 @@ func TestAuth(t *testing.T) {
 }
 
 func TestInfo(t *testing.T) {
-	root := newRoot(t, "")
-	s := start(t, root, releaserepo.New(t, walkReleases...).FileURL(), options{})
+	root := managertest.NewRoot(t, "")
+	s := start(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL(), options{})
 	code, _, body := call(t, "GET", s.url+"/v1/system/info", testToken, "")
 	if code != http.StatusNotFound || errorOf(t, body) != "no release installed" {
 		t.Errorf("no release: %d %s", code, body)
@@ -265,14 +217,14 @@ func TestInfo(t *testing.T) {
 // The brief's requires walk against a real repository behind git
 // http-backend: 0.9.0 must go through 1.5.0 on the way to 2.0.0.
 func TestGetUpdateRequiresWalk(t *testing.T) {
-	url := releaserepo.New(t, walkReleases...).ServeHTTP(t)
+	url := releaserepo.New(t, managertest.WalkReleases()...).ServeHTTP(t)
 	tests := []struct{ installed, want string }{
-		{"0.9.0", `{"version":"1.5.0","name":"Bridge","notes":"Step release","requires":"\u003e=0.9.0","intermediate":true,"latest":"2.0.0"}`},
+		{"0.9.0", `{"version":"1.5.0","name":"Bridge","notes":"A step on the way to 2.0.0.\nMigrates the database.","requires":"\u003e=0.9.0","intermediate":true,"latest":"2.0.0"}`},
 		{"1.5.0", `{"version":"2.0.0","name":"Two","notes":"The big one","requires":"\u003e=1.5.0"}`},
 		{"2.0.0", `{"message":"up-to-date"}`},
 	}
 	for _, tt := range tests {
-		s := start(t, newRoot(t, tt.installed), url, options{})
+		s := start(t, managertest.NewRoot(t, tt.installed), url, options{})
 		code, _, body := call(t, "GET", s.url+"/v1/system/get-update", testToken, "")
 		if code != http.StatusOK || strings.TrimSpace(body) != tt.want {
 			t.Errorf("installed %s: %d %s\nwant %s", tt.installed, code, body, tt.want)
@@ -281,8 +233,8 @@ func TestGetUpdateRequiresWalk(t *testing.T) {
 }
 
 func TestUpdate(t *testing.T) {
-	url := releaserepo.New(t, walkReleases...).FileURL()
-	root := newRoot(t, "0.9.0")
+	url := releaserepo.New(t, managertest.WalkReleases()...).FileURL()
+	root := managertest.NewRoot(t, "0.9.0")
 	s := start(t, root, url, options{})
 	signal := filepath.Join(root, "events/signals/update")
 
@@ -316,7 +268,7 @@ func TestUpdate(t *testing.T) {
 	if _, err := os.Stat(signal); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a refused request wrote the signal: %v", err)
 	}
-	if st := readStatus(t, root); st != statusfile.Default() {
+	if st := managertest.ReadStatus(t, root); st != statusfile.Default() {
 		t.Fatalf("a refused request wrote the status: %+v", st)
 	}
 
@@ -326,7 +278,7 @@ func TestUpdate(t *testing.T) {
 		t.Fatalf("update: %d %s", code, body)
 	}
 	want := statusfile.Status{State: statusfile.Installing, Progress: 0, Description: "Queued", UpdateTo: "v1.5.0"}
-	if st := readStatus(t, root); st != want {
+	if st := managertest.ReadStatus(t, root); st != want {
 		t.Errorf("status %+v, want %+v", st, want)
 	}
 	if _, err := os.Stat(signal); err != nil {
@@ -340,12 +292,12 @@ func TestUpdate(t *testing.T) {
 			t.Errorf("while installing: %d %s", code, body)
 		}
 	}
-	if st := readStatus(t, root); st != want {
+	if st := managertest.ReadStatus(t, root); st != want {
 		t.Errorf("409 changed the status to %+v", st)
 	}
 
 	// After it failed, a version without "v" (as get-update writes it) is accepted.
-	writeStatus(t, root, statusfile.Status{State: statusfile.Failed, Progress: 30, Description: "boom", UpdateTo: "v1.5.0"})
+	managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Failed, Progress: 30, Description: "boom", UpdateTo: "v1.5.0"})
 	code, _, body = call(t, "POST", s.url+"/v1/system/update", testToken, `{"version":"1.5.0"}`)
 	if code != http.StatusOK || !strings.Contains(body, "Updating to v1.5.0") {
 		t.Errorf("retry: %d %s", code, body)
@@ -353,8 +305,8 @@ func TestUpdate(t *testing.T) {
 }
 
 func TestUpdateNothingToDo(t *testing.T) {
-	root := newRoot(t, "2.0.0")
-	s := start(t, root, releaserepo.New(t, walkReleases...).FileURL(), options{})
+	root := managertest.NewRoot(t, "2.0.0")
+	s := start(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL(), options{})
 	code, _, body := call(t, "POST", s.url+"/v1/system/update", testToken, "")
 	if code != http.StatusBadRequest || errorOf(t, body) != "nothing to update to: already up to date" {
 		t.Errorf("%d %s", code, body)
@@ -364,8 +316,8 @@ func TestUpdateNothingToDo(t *testing.T) {
 // A release repository that is down or stalls gives a clear 502 in bounded
 // time; a request already in progress is still a 409 without asking it.
 func TestRepositoryDown(t *testing.T) {
-	closed := closedPort(t)
-	stalled := stallingListener(t)
+	closed := managertest.ClosedPort(t)
+	stalled := managertest.StallingListener(t)
 	for name, tt := range map[string]struct{ url, reason string }{
 		"closed":            {"http://" + closed + "/releases.git", "refused the connection"},
 		"stalled":           {"http://" + stalled + "/releases.git", "did not answer in time"},
@@ -373,7 +325,7 @@ func TestRepositoryDown(t *testing.T) {
 		"missing directory": {"file://" + filepath.Join(t.TempDir(), "gone"), "does not exist"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			root := newRoot(t, "0.9.0")
+			root := managertest.NewRoot(t, "0.9.0")
 			s := start(t, root, tt.url, options{fetchTimeout: 500 * time.Millisecond})
 			for _, method := range []string{"GET /v1/system/get-update", "POST /v1/system/update"} {
 				m, path, _ := strings.Cut(method, " ")
@@ -389,7 +341,7 @@ func TestRepositoryDown(t *testing.T) {
 					t.Errorf("%s: the answer leaks the URL: %s", method, body)
 				}
 			}
-			writeStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: 5, UpdateTo: "v1.5.0"})
+			managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: 5, UpdateTo: "v1.5.0"})
 			if code, _, _ := call(t, "POST", s.url+"/v1/system/update", testToken, ""); code != http.StatusConflict {
 				t.Errorf("in progress with the repository down: %d, want 409", code)
 			}
@@ -397,56 +349,14 @@ func TestRepositoryDown(t *testing.T) {
 	}
 }
 
-func closedPort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// stallingListener accepts connections and never answers.
-func stallingListener(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
-
 func TestUpdateStatus(t *testing.T) {
-	root := newRoot(t, "1.0.0")
-	s := start(t, root, releaserepo.New(t, walkReleases...).FileURL(), options{})
+	root := managertest.NewRoot(t, "1.0.0")
+	s := start(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL(), options{})
 	code, h, body := call(t, "GET", s.url+"/v1/system/update-status", "", "")
 	if code != 200 || strings.TrimSpace(body) != `{"state":"success","progress":100,"description":"","updateTo":""}` || h.Get("Content-Type") != "application/json" {
 		t.Errorf("missing file: %d %s", code, body)
 	}
-	writeStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: 42, Description: "Running 01-run.sh", UpdateTo: "v1.5.0"})
+	managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: 42, Description: "Running 01-run.sh", UpdateTo: "v1.5.0"})
 	_, _, body = call(t, "GET", s.url+"/v1/system/update-status", "", "")
 	if strings.TrimSpace(body) != `{"state":"installing","progress":42,"description":"Running 01-run.sh","updateTo":"v1.5.0"}` {
 		t.Errorf("got %s", body)
@@ -512,8 +422,8 @@ func events(t *testing.T, url string) func() statusfile.Status {
 
 // Every change of the status file arrives, in order, on every stream.
 func TestEvents(t *testing.T) {
-	root := newRoot(t, "0.9.0")
-	s := start(t, root, releaserepo.New(t, walkReleases...).FileURL(), options{})
+	root := managertest.NewRoot(t, "0.9.0")
+	s := start(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL(), options{})
 	a, b := events(t, s.url), events(t, s.url)
 	for _, next := range []func() statusfile.Status{a, b} {
 		if st := next(); st != statusfile.Default() {
@@ -527,7 +437,7 @@ func TestEvents(t *testing.T) {
 	}
 	want = append(want, statusfile.Status{State: statusfile.Success, Progress: 100, Description: "Updated to v1.5.0"})
 	for _, st := range want {
-		writeStatus(t, root, st)
+		managertest.WriteStatus(t, root, st)
 		time.Sleep(30 * time.Millisecond)
 	}
 	for name, next := range map[string]func() statusfile.Status{"a": a, "b": b} {
@@ -540,8 +450,8 @@ func TestEvents(t *testing.T) {
 }
 
 func TestUpdateLog(t *testing.T) {
-	root := newRoot(t, "1.5.0")
-	s := start(t, root, releaserepo.New(t, walkReleases...).FileURL(), options{})
+	root := managertest.NewRoot(t, "1.5.0")
+	s := start(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL(), options{})
 	code, _, body := call(t, "GET", s.url+"/v1/system/update-log", testToken, "")
 	if code != http.StatusNoContent || body != "" {
 		t.Errorf("no report: %d %q", code, body)
@@ -569,8 +479,8 @@ func TestUpdateLog(t *testing.T) {
 }
 
 func TestRollback(t *testing.T) {
-	root := newRoot(t, "1.5.0")
-	s := start(t, root, releaserepo.New(t, walkReleases...).FileURL(), options{})
+	root := managertest.NewRoot(t, "1.5.0")
+	s := start(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL(), options{})
 	code, _, body := call(t, "POST", s.url+"/v1/system/rollback", testToken, "")
 	if code != http.StatusAccepted || strings.TrimSpace(body) != `{"message":"Rolling back"}` {
 		t.Errorf("rollback: %d %s", code, body)
@@ -579,7 +489,7 @@ func TestRollback(t *testing.T) {
 		t.Error(err)
 	}
 	os.Remove(filepath.Join(root, "events/signals/rollback"))
-	writeStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: 50, UpdateTo: "v2.0.0"})
+	managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: 50, UpdateTo: "v2.0.0"})
 	if code, _, _ := call(t, "POST", s.url+"/v1/system/rollback", testToken, ""); code != http.StatusConflict {
 		t.Errorf("while installing: %d", code)
 	}
@@ -592,11 +502,11 @@ func TestRollback(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	root := newRoot(t, "0.9.0")
-	s := start(t, root, releaserepo.New(t, walkReleases...).FileURL(), options{})
+	root := managertest.NewRoot(t, "0.9.0")
+	s := start(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL(), options{})
 	call(t, "GET", s.url+"/v1/system/get-update", testToken, "")
 	call(t, "GET", s.url+"/v1/system/update-status", "", "")
-	writeStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: 37, UpdateTo: "v1.5.0"})
+	managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: 37, UpdateTo: "v1.5.0"})
 	code, h, body := call(t, "GET", s.url+"/metrics", testToken, "")
 	if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
 		t.Fatalf("metrics: %d %v", code, h)
@@ -620,7 +530,7 @@ func TestMetrics(t *testing.T) {
 }
 
 func TestPageAndStatic(t *testing.T) {
-	s := start(t, newRoot(t, "1.0.0"), releaserepo.New(t, walkReleases...).FileURL(), options{})
+	s := start(t, managertest.NewRoot(t, "1.0.0"), releaserepo.New(t, managertest.WalkReleases()...).FileURL(), options{})
 	code, h, body := call(t, "GET", s.url+"/", "", "")
 	if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/html") || !strings.Contains(body, `id="update-button"`) {
 		t.Errorf("page: %d %v", code, h)
@@ -653,8 +563,8 @@ func TestPageAndStatic(t *testing.T) {
 
 // Hostile input never crashes the manager: after all of it, it still answers.
 func TestHostileInput(t *testing.T) {
-	root := newRoot(t, "0.9.0")
-	s := start(t, root, releaserepo.New(t, walkReleases...).FileURL(), options{})
+	root := managertest.NewRoot(t, "0.9.0")
+	s := start(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL(), options{})
 	bodies := []string{"", "\x00\xff", `{"version":null}`, `{"version":1}`, `{"version":"v1.5.0\u0000"}`, strings.Repeat("[", 10000), `{"version":"v99999999999.0.0"}`}
 	for _, p := range []string{"/v1/system/update", "/v1/system/rollback", "/v1/system/get-update", "/metrics", "/%2e%2e/etc/passwd", "/v1/system/update-status?x=" + strings.Repeat("a", 3000)} {
 		for _, m := range []string{"GET", "POST", "DELETE", "OPTIONS", "PATCH"} {
@@ -665,7 +575,7 @@ func TestHostileInput(t *testing.T) {
 				}
 			}
 		}
-		writeStatus(t, root, statusfile.Default())
+		managertest.WriteStatus(t, root, statusfile.Default())
 	}
 	// A status file with garbage is a 500 with no detail, not a crash.
 	writeFile(t, filepath.Join(root, "statuses/update-status.json"), `{"state":"exploded"}`)
@@ -681,8 +591,8 @@ func TestHostileInput(t *testing.T) {
 // With --auto-update the periodic check requests the update by itself, and
 // does not request again a release whose update failed.
 func TestAutoUpdate(t *testing.T) {
-	root := newRoot(t, "0.9.0")
-	s := start(t, root, releaserepo.New(t, walkReleases...).FileURL(), options{checkInterval: 100 * time.Millisecond, autoUpdate: true})
+	root := managertest.NewRoot(t, "0.9.0")
+	s := start(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL(), options{checkInterval: 100 * time.Millisecond, autoUpdate: true})
 	signal := filepath.Join(root, "events/signals/update")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -694,11 +604,11 @@ func TestAutoUpdate(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if st := readStatus(t, root); st.UpdateTo != "v1.5.0" || st.Description != "Queued" {
+	if st := managertest.ReadStatus(t, root); st.UpdateTo != "v1.5.0" || st.Description != "Queued" {
 		t.Errorf("status %+v", st)
 	}
 	os.Remove(signal)
-	writeStatus(t, root, statusfile.Status{State: statusfile.Failed, Progress: 20, Description: "boom", UpdateTo: "v1.5.0"})
+	managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Failed, Progress: 20, Description: "boom", UpdateTo: "v1.5.0"})
 	time.Sleep(500 * time.Millisecond) // several intervals
 	if _, err := os.Stat(signal); err == nil {
 		t.Error("a failed automatic update was requested again")
