@@ -8,6 +8,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
+	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/scripts"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 )
@@ -62,7 +63,7 @@ func (t *txn) commit(note string) (string, error) {
 		}
 		errs = append(errs,
 			backup.Prune(e.root, approot.BackupsDir, e.cfg.KeepBackups),
-			e.removeStaging(),
+			e.removeClones(""),
 			e.removeReports())
 	case opRollback:
 		errs = append(errs, e.root.RemoveAll(t.begin.Backup), e.root.RemoveAll(undoDir))
@@ -160,14 +161,14 @@ func (t *txn) outcome() string {
 // finishAbort cleans up after an undo and reports the failure.
 func (t *txn) finishAbort(outcome string) error {
 	e := t.e
-	errs := []error{e.root.RemoveAll(undoDir)}
 	// After a script failed, the verified clone is kept so that trying
 	// again (the fault was likely the machine's) does not download it
 	// again; otherwise it is junk or takes space a full disk needs.
-	if t.begin.Staging != "" && t.fail.Script == "" {
-		errs = append(errs, e.root.RemoveAll(t.begin.Staging))
+	keep := ""
+	if t.fail.Script != "" {
+		keep = t.begin.Staging
 	}
-	errs = append(errs, t.writeReport(outcome), e.publishInfo())
+	errs := []error{e.root.RemoveAll(undoDir), e.removeClones(keep), t.writeReport(outcome), e.publishInfo()}
 	t.st.finish(statusfile.Failed, t.fail.Reason+"; "+outcome)
 	if err := errors.Join(errs...); err != nil {
 		e.log.WithError(err).Warn("cleanup after the undo is incomplete")
@@ -176,9 +177,10 @@ func (t *txn) finishAbort(outcome string) error {
 	return t.step(StepDone)
 }
 
-// removeStaging removes every staging clone: the one just installed and
-// any that earlier failed attempts kept for a retry.
-func (e *Engine) removeStaging() error {
+// removeClones removes every staging clone but keep, with the temp dirs of
+// clones cut short: the one just installed, ones kept for a retry by
+// earlier failures, and whatever a crash left.
+func (e *Engine) removeClones(keep string) error {
 	d, err := e.root.Open(".")
 	if err != nil {
 		return err
@@ -190,7 +192,8 @@ func (e *Engine) removeStaging() error {
 	}
 	var errs []error
 	for _, name := range names {
-		if strings.HasPrefix(name, approot.StagingPrefix) {
+		clone := strings.HasPrefix(strings.TrimPrefix(name, safefs.TempPrefix), approot.StagingPrefix)
+		if clone && name != keep {
 			errs = append(errs, e.root.RemoveAll(name))
 		}
 	}
