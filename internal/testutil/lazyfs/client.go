@@ -102,6 +102,14 @@ func (f *FS) PowerCut() error {
 	return err
 }
 
+// Sync makes everything durable, as sync(1) would if the kernel passed it
+// to FUSE servers: for a test to set up a starting state that a cut keeps,
+// however it was made (hoist init, git, cp).
+func (f *FS) Sync() error {
+	_, err := f.call("sync")
+	return err
+}
+
 // CrashAfter arms a crash: after the next n changes of kind st (see Step)
 // have completed, every further request fails with EIO, as from a dead
 // disk, until PowerCut, which then leaves what was durable at the crash.

@@ -27,6 +27,7 @@ type reply struct {
 // out (the first answer says whether the mount worked):
 //
 //	cut               PowerCut
+//	sync              Sync
 //	crash N any|sync  CrashAfter(N, AnyChange|Sync)
 //	stats             Stats
 //	unmount           unmount and return
@@ -83,6 +84,9 @@ func (m *mounted) command(line string) reply {
 	switch {
 	case len(f) == 1 && f[0] == "cut":
 		m.powerCut()
+		return reply{}
+	case len(f) == 1 && f[0] == "sync":
+		m.server.syncAll()
 		return reply{}
 	case len(f) == 1 && f[0] == "stats":
 		st := m.server.snapshot()

@@ -74,6 +74,8 @@
 //
 // # Crash points
 //
+// A test first builds its starting state (hoist init, a first apply) and
+// makes it durable with FS.Sync, as if it had been on disk for long.
 // CrashAfter(n, step) makes every request after the n-th change (or the
 // n-th fsync) fail with EIO, as a dead disk would, until PowerCut. Running
 // the code under test with n = 0, 1, 2, ... until it completes puts a power

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -410,6 +411,7 @@ func TestDaemonCommands(t *testing.T) {
 		wantErr string
 	}{
 		{"stats", ""},
+		{"sync", ""},
 		{"crash 3 sync", ""},
 		{"crash -1 any", ""},
 		{"crash x any", `count "x"`},
@@ -425,5 +427,26 @@ func TestDaemonCommands(t *testing.T) {
 	}
 	if r := m.command("stats"); r.Stats == nil {
 		t.Error("stats: no stats")
+	}
+}
+
+// TestSync: FS.Sync makes a state built without any fsync durable, so a
+// test can start from it.
+func TestSync(t *testing.T) {
+	f, d := mount(t, Options{})
+	cmd := exec.Command("sh", "-c", "mkdir -p a/b && echo x > a/b/x && ln -s b/x a/l && echo y > y && mv y z")
+	cmd.Dir = d
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	want := tree(t, d)
+	put(t, filepath.Join(d, "a", "b", "x"), "changed", false)
+	remove(t, filepath.Join(d, "z"))
+	cut(t, f)
+	if got := tree(t, d); !maps.Equal(got, want) {
+		t.Errorf("after cut: %q, want the synced %q", got, want)
 	}
 }

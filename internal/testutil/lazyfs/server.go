@@ -111,6 +111,13 @@ func (s *server) crashAfter(n int64, st Step) {
 	s.crashed = n == 0
 }
 
+// syncAll makes everything durable; see FS.Sync.
+func (s *server) syncAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m.persistAll()
+}
+
 // powerCut rebuilds the model from its durable state and returns the
 // nodeids the kernel may still hold for the old one.
 func (s *server) powerCut() (stale []uint64) {

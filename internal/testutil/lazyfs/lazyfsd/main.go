@@ -1,6 +1,6 @@
 // Command lazyfsd serves a lazyfs power-loss file system (see package
 // lazyfs) at a mount point until its standard input ends, taking commands
-// there (cut, crash N any|sync, stats, unmount) and answering each with a
+// there (cut, sync, crash N any|sync, stats, unmount) and answering each with a
 // JSON line on standard output. lazyfs.Mount runs it; it can be run by hand:
 //
 //	lazyfsd [-size BYTES] [-unsynced-as-empty] [-global-commit] MOUNTPOINT
