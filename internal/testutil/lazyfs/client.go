@@ -117,8 +117,10 @@ func (f *FS) Sync() error {
 // n = 0, 1, 2, ... until it completes without Stats().Crashed to cut power
 // at every step.
 func (f *FS) CrashAfter(n int64, st Step) error {
-	step := map[Step]string{AnyChange: "any", Sync: "sync"}[st]
-	_, err := f.call(fmt.Sprintf("crash %d %s", n, step))
+	if st < 0 || int(st) >= len(stepNames) {
+		return fmt.Errorf("lazyfs: crash after: unknown step %d", st)
+	}
+	_, err := f.call(fmt.Sprintf("crash %d %s", n, stepNames[st]))
 	return err
 }
 

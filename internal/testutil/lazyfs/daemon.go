@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -86,8 +87,7 @@ func (m *mounted) command(line string) reply {
 		m.powerCut()
 		return reply{}
 	case len(f) == 1 && f[0] == "sync":
-		m.server.syncAll()
-		return reply{}
+		return errorReply(m.server.syncAll())
 	case len(f) == 1 && f[0] == "stats":
 		st := m.server.snapshot()
 		return reply{Stats: &st}
@@ -96,12 +96,11 @@ func (m *mounted) command(line string) reply {
 		if err != nil {
 			return reply{Error: fmt.Sprintf("crash: count %q: %v", f[1], err)}
 		}
-		steps := map[string]Step{"any": AnyChange, "sync": Sync}
-		st, ok := steps[f[2]]
-		if !ok {
-			return reply{Error: fmt.Sprintf("crash: step %q is not any or sync", f[2])}
+		st := slices.Index(stepNames, f[2])
+		if st < 0 {
+			return reply{Error: fmt.Sprintf("crash: step %q is not one of %v", f[2], stepNames)}
 		}
-		m.server.crashAfter(n, st)
+		m.server.crashAfter(n, Step(st))
 		return reply{}
 	}
 	return reply{Error: fmt.Sprintf("unknown command %q", line)}

@@ -46,6 +46,9 @@ const (
 	Sync
 )
 
+// stepNames name the steps in lazyfsd's crash command.
+var stepNames = []string{AnyChange: "any", Sync: "sync"}
+
 // Stats are counters for test assertions and logs.
 type Stats struct {
 	Changes   int64 // requests that changed the file system (what AnyChange counts)

@@ -344,6 +344,9 @@ func TestCrashAfter(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(d, "c"), nil, 0o644); !errors.Is(err, syscall.EIO) {
 		t.Errorf("create after the crash: %v, want EIO", err)
 	}
+	if err := f.Sync(); err == nil {
+		t.Error("Sync of a crashed disk succeeded")
+	}
 	cut(t, f)
 	want := map[string]string{"a": "a", "b": ""}
 	if got := tree(t, d); !maps.Equal(got, want) {

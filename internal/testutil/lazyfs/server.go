@@ -1,6 +1,7 @@
 package lazyfs
 
 import (
+	"errors"
 	"maps"
 	"slices"
 	"sync"
@@ -111,11 +112,18 @@ func (s *server) crashAfter(n int64, st Step) {
 	s.crashed = n == 0
 }
 
+// errCrashed refuses a sync of a crashed disk: the cut must come first.
+var errCrashed = errors.New("the disk has crashed (CrashAfter): cut the power first")
+
 // syncAll makes everything durable; see FS.Sync.
-func (s *server) syncAll() {
+func (s *server) syncAll() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.crashed {
+		return errCrashed
+	}
 	s.m.persistAll()
+	return nil
 }
 
 // powerCut rebuilds the model from its durable state and returns the
