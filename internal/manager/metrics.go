@@ -2,6 +2,7 @@ package manager
 
 import (
 	"net/http"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -16,8 +17,10 @@ type metrics struct {
 	requests  *prometheus.CounterVec
 	lastCheck prometheus.Gauge
 	checkOK   prometheus.Gauge
-	available *prometheus.GaugeVec
 	handler   http.Handler
+
+	mu        sync.Mutex // makes recordCheck's Reset and Set of available one step
+	available *prometheus.GaugeVec
 }
 
 func newMetrics(s *Server) *metrics {
@@ -54,6 +57,8 @@ func (m *metrics) recordCheck(u *discovery.Update, err error) {
 		return
 	}
 	m.checkOK.Set(1)
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.available.Reset()
 	if u != nil {
 		latest := u.Latest
