@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -113,32 +112,14 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// syncBuffer collects a process's output while tests read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // daemon is a running hoist-supervisor logging JSON.
 type daemon struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	stderr *syncBuffer
-	exited chan struct{} // closed when the process has exited
-	err    error         // Wait's result, set before exited is closed
-	term   bool          // SIGTERM was sent
+	t       *testing.T
+	cmd     *exec.Cmd
+	logFile string        // its stderr
+	exited  chan struct{} // closed when the process has exited
+	err     error         // Wait's result, set before exited is closed
+	term    bool          // SIGTERM was sent
 }
 
 // startSupervisor starts bin (default: the built hoist-supervisor) on root
@@ -160,10 +141,15 @@ func startSupervisor(t *testing.T, r *appRoot, bin string, args ...string) *daem
 	}
 	defer conn.Close()
 
-	d := &daemon{t: t, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	d := &daemon{t: t, logFile: filepath.Join(t.TempDir(), "log"), exited: make(chan struct{})}
+	stderr, err := os.Create(d.logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
 	d.cmd = exec.Command(bin, append([]string{"--root", r.dir, "--log-format", "json"}, args...)...)
 	d.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
-	d.cmd.Stderr = d.stderr
+	d.cmd.Stderr = stderr
 	// A binary or script just written may be briefly held open by a
 	// parallel test's fork (ETXTBSY).
 	for try := 0; ; try++ {
@@ -176,7 +162,7 @@ func startSupervisor(t *testing.T, r *appRoot, bin string, args ...string) *daem
 		}
 		time.Sleep(10 * time.Millisecond)
 		d.cmd = exec.Command(d.cmd.Path, d.cmd.Args[1:]...)
-		d.cmd.Env, d.cmd.Stderr = append(os.Environ(), "NOTIFY_SOCKET="+sock), d.stderr
+		d.cmd.Env, d.cmd.Stderr = append(os.Environ(), "NOTIFY_SOCKET="+sock), stderr
 	}
 	go func() {
 		d.err = d.cmd.Wait()
@@ -185,14 +171,14 @@ func startSupervisor(t *testing.T, r *appRoot, bin string, args ...string) *daem
 	t.Cleanup(func() {
 		d.stop()
 		if t.Failed() {
-			t.Logf("supervisor log:\n%s", d.stderr)
+			t.Logf("supervisor log:\n%s", d.log())
 		}
 	})
 	conn.SetReadDeadline(time.Now().Add(waitTimeout))
 	buf := make([]byte, 256)
 	n, err := conn.Read(buf)
 	if err != nil || string(buf[:n]) != "READY=1" {
-		t.Fatalf("no READY=1 from the supervisor: %q, %v\n%s", buf[:n], err, d.stderr)
+		t.Fatalf("no READY=1 from the supervisor: %q, %v\n%s", buf[:n], err, d.log())
 	}
 	return d
 }
@@ -237,6 +223,15 @@ func (d *daemon) stop() {
 	}
 }
 
+// log returns what the supervisor logged so far.
+func (d *daemon) log() string {
+	data, err := os.ReadFile(d.logFile)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return string(data)
+}
+
 // entry is one JSON log line.
 type entry map[string]any
 
@@ -245,7 +240,7 @@ func (e entry) str(key string) string { s, _ := e[key].(string); return s }
 // logs returns the log entries so far.
 func (d *daemon) logs() []entry {
 	var entries []entry
-	sc := bufio.NewScanner(strings.NewReader(d.stderr.String()))
+	sc := bufio.NewScanner(strings.NewReader(d.log()))
 	for sc.Scan() {
 		var e entry
 		if json.Unmarshal(sc.Bytes(), &e) == nil {
@@ -545,33 +540,6 @@ func TestAppAndRepoSignalsAndMissingTriggers(t *testing.T) {
 	}
 }
 
-// childPidOf waits for the pid a trigger wrote to out/name.pid.
-func childPidOf(t *testing.T, r *appRoot, name string) int {
-	t.Helper()
-	var pid int
-	eventually(t, name+" to start its child", func() bool {
-		data, err := os.ReadFile(r.path("out/" + name + ".pid"))
-		if err != nil || !bytes.HasSuffix(data, []byte("\n")) {
-			return false
-		}
-		pid, err = strconv.Atoi(strings.TrimSpace(string(data)))
-		return err == nil
-	})
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-	return pid
-}
-
-// alive reports whether pid runs (a zombie awaiting its reaper does not).
-func alive(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || (s[i+2] != 'Z' && s[i+2] != 'X')
-}
-
 // hangingTrigger writes a trigger that starts a child, records its pid and
 // waits for it forever.
 func hangingTrigger(r *appRoot, name string) {
@@ -585,7 +553,7 @@ func TestHangingTriggerIsKilledWithItsChildren(t *testing.T) {
 	r.recorder("update")
 	d := startSupervisor(t, r, "", "--trigger-timeout", "500ms")
 	r.sh("echo > hang")
-	child := childPidOf(t, r, "hang")
+	child := waitPidFile(t, r.path("out/hang.pid"))
 	d.waitLog("trigger failed", "trigger", "hang", "error", "timed out after 500ms")
 	eventually(t, "the trigger's child to die", func() bool { return !alive(child) })
 	r.sh("echo > update")
@@ -618,7 +586,7 @@ func TestSIGTERMWaitsForGraceThenKills(t *testing.T) {
 	r.trigger("quick", `sleep 0.4; touch "$HOIST_ROOT/out/quick.done"`)
 	d := startSupervisor(t, r, "", "--grace", "1s")
 	r.sh("echo > hang && echo > quick")
-	child := childPidOf(t, r, "hang")
+	child := waitPidFile(t, r.path("out/hang.pid"))
 	d.waitLog("trigger started", "trigger", "quick")
 	r.sh("echo > quick") // pending behind the running quick: left for the next start
 
@@ -673,7 +641,7 @@ func TestRecoverAndTriggerEnvironment(t *testing.T) {
 	}
 	if d.count("recovering", "command", "hoist recover", "stream", "stdout") != 1 ||
 		d.count("broken", "command", "hoist recover", "stream", "stderr") != 1 ||
-		d.count("hoist recover failed; continuing", "error", "exit status 1") != 1 {
+		d.count("hoist recover failed; continuing", "error", "hoist recover exited with status 1") != 1 {
 		t.Error("recover's output and failure not logged")
 	}
 	r.sh("echo > update")
@@ -686,4 +654,38 @@ func TestRecoverAndTriggerEnvironment(t *testing.T) {
 	if string(got) != want {
 		t.Errorf("trigger saw\n%s\nwant\n%s", got, want)
 	}
+}
+
+// waitPidFile waits for a process id written, with a newline, to path, and
+// kills that process when the test ends.
+func waitPidFile(t *testing.T, path string) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		data, err := os.ReadFile(path)
+		if err == nil && bytes.HasSuffix(data, []byte("\n")) {
+			pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+			return pid
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no process id in %s", path)
+	return 0
+}
+
+// alive reports whether process pid runs; a zombie waiting for its reaper
+// (the trigger's orphans are reparented) does not.
+func alive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// "pid (comm) S ...": the state follows the last ')'.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || (s[i+2] != 'Z' && s[i+2] != 'X')
 }

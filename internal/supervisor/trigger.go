@@ -6,10 +6,14 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"strings"
+	"path/filepath"
 	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/scripts"
 	"github.com/hoist-dev/hoist/internal/signalname"
 )
 
@@ -58,6 +62,52 @@ func checkTrigger(fi fs.FileInfo, euid int) error {
 	return nil
 }
 
+// serve consumes j's signal and runs its trigger; the dispatcher calls it
+// for one job of a trigger at a time.
+func (s *supervisor) serve(j job) {
+	if !s.take(j.signal) {
+		return // already served, withdrawn, or replaced by something refused
+	}
+	log := s.log.WithFields(logrus.Fields{"trigger": j.target.Trigger, "signal": j.signal})
+	rel := path.Join(approot.TriggersDir, j.target.Trigger)
+	fi, err := s.root.Lstat(rel)
+	if err == nil {
+		err = checkTrigger(fi, s.euid)
+	}
+	if err != nil {
+		log.WithError(err).Errorf("refusing trigger %s", rel)
+		return
+	}
+	if len(j.target.Args) > 0 {
+		log = log.WithField("args", j.target.Args)
+	}
+	log.Info("trigger started")
+	start := time.Now()
+	err = s.runProcess(log, j.target.Trigger, filepath.Join(s.opt.Root, rel), j.target.Args)
+	log = log.WithField("duration", time.Since(start).Round(time.Millisecond).String())
+	if err != nil {
+		log.WithError(err).Error("trigger failed")
+		return
+	}
+	log.Info("trigger finished")
+}
+
+// runProcess runs a trigger or hoist in its own process group, cwd the
+// root, with the trigger timeout; the group is killed when the timeout
+// passes or the shutdown grace ends. Output goes to log line by line.
+func (s *supervisor) runProcess(log *logrus.Entry, name, path string, args []string) error {
+	_, err := scripts.Run(s.kill, scripts.Spec{
+		Name:    name,
+		Path:    path,
+		Args:    args,
+		Dir:     s.opt.Root,
+		Env:     s.env,
+		Timeout: s.opt.TriggerTimeout,
+		Logger:  log,
+	})
+	return err
+}
+
 // kind names the type of a file that is not regular.
 func kind(mode fs.FileMode) string {
 	switch {
@@ -75,27 +125,16 @@ func kind(mode fs.FileMode) string {
 	return "type " + mode.Type().String()
 }
 
-// processEnv is the environment of triggers and of `hoist recover`: the
-// supervisor's own, with HOIST_ROOT set to root and binDir first on PATH so
-// that the shipped triggers find `hoist`. NOTIFY_SOCKET is dropped: only the
-// supervisor talks to systemd.
-func processEnv(base []string, root, binDir string) []string {
-	search := defaultPath
-	env := make([]string, 0, len(base)+2)
-	for _, kv := range base {
-		key, value, _ := strings.Cut(kv, "=")
-		switch key {
-		case "PATH":
-			if value != "" {
-				search = value
-			}
-		case approot.EnvRoot, "NOTIFY_SOCKET":
-		default:
-			env = append(env, kv)
-		}
+// processEnv is what triggers and `hoist recover` get on top of the
+// supervisor's environment: HOIST_ROOT, and binDir first on PATH (search,
+// or a default when empty) so that the shipped triggers find `hoist`.
+// NOTIFY_SOCKET is emptied: only the supervisor talks to systemd.
+func processEnv(root, binDir, search string) []string {
+	if search == "" {
+		search = defaultPath
 	}
 	if binDir != "" {
 		search = binDir + ":" + search
 	}
-	return append(env, approot.EnvRoot+"="+root, "PATH="+search)
+	return []string{approot.EnvRoot + "=" + root, "PATH=" + search, "NOTIFY_SOCKET="}
 }

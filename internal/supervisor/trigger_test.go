@@ -115,14 +115,13 @@ func TestResolve(t *testing.T) {
 }
 
 func TestProcessEnv(t *testing.T) {
-	base := []string{"HOME=/root", "PATH=/usr/bin:/bin", "HOIST_ROOT=/elsewhere", "NOTIFY_SOCKET=/run/systemd/notify", "LANG=C"}
-	got := processEnv(base, "/opt/app", "/usr/local/lib/hoist")
-	want := []string{"HOME=/root", "LANG=C", "HOIST_ROOT=/opt/app", "PATH=/usr/local/lib/hoist:/usr/bin:/bin"}
+	got := processEnv("/opt/app", "/usr/local/lib/hoist", "/usr/bin:/bin")
+	want := []string{"HOIST_ROOT=/opt/app", "PATH=/usr/local/lib/hoist:/usr/bin:/bin", "NOTIFY_SOCKET="}
 	if !slices.Equal(got, want) {
 		t.Errorf("processEnv = %q, want %q", got, want)
 	}
-	got = processEnv([]string{"HOME=/root"}, "/opt/app", "")
-	want = []string{"HOME=/root", "HOIST_ROOT=/opt/app", "PATH=" + defaultPath}
+	got = processEnv("/opt/app", "", "")
+	want = []string{"HOIST_ROOT=/opt/app", "PATH=" + defaultPath, "NOTIFY_SOCKET="}
 	if !slices.Equal(got, want) {
 		t.Errorf("processEnv without PATH = %q, want %q", got, want)
 	}

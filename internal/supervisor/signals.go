@@ -1,0 +1,87 @@
+package supervisor
+
+import (
+	"errors"
+	"io/fs"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/hoist-dev/hoist/internal/safefs"
+	"github.com/hoist-dev/hoist/internal/signalname"
+)
+
+func (s *supervisor) rescan() {
+	if err := rescan(s.signals, func(name string) { s.sighted(name, true) }); err != nil {
+		s.log.WithError(err).Error("rescan failed")
+	}
+}
+
+// sighted handles an entry of the signals directory; complete means it was
+// closed after writing, moved in, or found by a rescan.
+func (s *supervisor) sighted(name string, complete bool) {
+	if err := signalname.Check(name); err != nil {
+		if strings.HasPrefix(name, safefs.TempPrefix) {
+			return // a writer's atomic replace in progress: renamed to its real name next
+		}
+		s.refuse(name, err.Error(), "ignoring entry in signals directory: invalid signal name")
+		return
+	}
+	if !s.regular(name) || !complete {
+		return // gone, refused, or still being written: its close-write comes later
+	}
+	t, ok := resolve(s.root, name)
+	if !ok {
+		if s.take(name) {
+			s.log.WithField("signal", name).Warnf("no trigger for signal %s", name)
+		}
+		return
+	}
+	if !s.runs.request(job{signal: name, target: t}) && s.take(name) {
+		s.log.WithFields(logrus.Fields{"signal": name, "trigger": t.Trigger}).
+			Warn("dropping signal: supervisor stopping or too many signals waiting for this trigger")
+	}
+}
+
+// regular reports whether the entry name is a regular file, reporting it
+// (once) when it is anything else. It never opens the entry.
+func (s *supervisor) regular(name string) bool {
+	fi, err := s.signals.Lstat(name)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.log.WithError(err).WithField("signal", name).Error("cannot inspect signal")
+		}
+		return false
+	}
+	if !fi.Mode().IsRegular() {
+		s.refuse(name, kind(fi.Mode()), "refusing signal: not a regular file")
+		return false
+	}
+	return true
+}
+
+// refuse logs msg about name, once per name and reason.
+func (s *supervisor) refuse(name, reason, msg string) {
+	switch news, full := s.noted.add(name, reason); {
+	case full:
+		s.log.Warnf("more than %d refused names in the signals directory; not logging further ones", maxNoted)
+	case news:
+		s.log.WithFields(logrus.Fields{"name": name, "reason": reason}).Warn(msg)
+	}
+}
+
+// take removes the signal file name if it is a regular file, reporting
+// whether it did: only then is the signal consumed.
+func (s *supervisor) take(name string) bool {
+	if !s.regular(name) {
+		return false
+	}
+	if err := s.signals.Remove(name); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.log.WithError(err).WithField("signal", name).Error("cannot remove signal file")
+		}
+		return false
+	}
+	s.noted.forget(name)
+	return true
+}
