@@ -71,6 +71,7 @@ logs_of() {
 
 # keygen makes the demo's signing key, $work/keys/demo.{key,pub}.
 keygen() {
+	mkdir -p "$work/keys"
 	hoist release keygen --out "$work/keys/demo" >/dev/null
 }
 
@@ -114,10 +115,8 @@ update_and_watch() {
 	local url=$1 root=$2
 	say "GET /v1/system/get-update"
 	api "$url/v1/system/get-update"
-	echo
 	say "POST /v1/system/update"
 	api -X POST "$url/v1/system/update"
-	echo
 	say "Progress (hoist status --watch)"
 	if ! hoist status --watch --root "$root"; then
 		logs_of supervisor
@@ -127,7 +126,6 @@ update_and_watch() {
 	succeeded=1
 	say "Installed now (GET /v1/system/info)"
 	api "$url/v1/system/info"
-	echo
 }
 
 # show_page URL prints where the web page is and, when interactive (or

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -144,6 +145,10 @@ func (d *dockerd) stop(t *testing.T) func() {
 			t.Logf("dockerd did not stop on SIGTERM within 30s; killing it")
 			d.kill()
 		}
+		// dockerd leaves its network namespace (and, if killed, more) mounted.
+		if err := unmountUnder(d.dir); err != nil {
+			t.Logf("unmount under %s: %v", d.dir, err)
+		}
 		// containerd's shims may still be going away: retry briefly.
 		var err error
 		for range 20 {
@@ -154,6 +159,47 @@ func (d *dockerd) stop(t *testing.T) func() {
 		}
 		t.Logf("removing %s: %v", d.dir, err)
 	}
+}
+
+// unmountUnder detaches every mount point below dir, deepest first.
+func unmountUnder(dir string) error {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 5 {
+			continue
+		}
+		// Field 5 is the mount point, with spaces and such octal-escaped.
+		if p := unescapeMountinfo(fields[4]); strings.HasPrefix(p, dir+"/") {
+			points = append(points, p)
+		}
+	}
+	var errs []error
+	for i := len(points) - 1; i >= 0; i-- {
+		if err := syscall.Unmount(points[i], syscall.MNT_DETACH); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", points[i], err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func unescapeMountinfo(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 func (d *dockerd) kill() {

@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/testutil/testbin"
+)
+
+// TestDemo runs `make demo`'s script as a user would: once to the end, once
+// stopped with Ctrl-C while it shows the web page. Either way the update
+// must have reached v1.1.0 and nothing may be left running or on disk.
+func TestDemo(t *testing.T) {
+	lookPathOrSkip(t, "git")
+	lookPathOrSkip(t, "curl")
+	bin := testbin.Dir(t)
+	tests := []struct {
+		name      string
+		exit      string // DEMO_EXIT
+		interrupt bool   // send Ctrl-C once the page is served
+	}{
+		{"exits after the update", "1", false},
+		{"stops on Ctrl-C", "0", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			port := freePort(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, filepath.Join(repoRoot(t), "deploy", "demo.sh"))
+			cmd.Env = append(os.Environ(), "HOIST_BIN="+bin, "TMPDIR="+tmp, "DEMO_EXIT="+tt.exit,
+				fmt.Sprint("DEMO_PORT=", port), "DEMO_STEP_PAUSE=0.05")
+			out := &syncBuffer{}
+			cmd.Stdout, cmd.Stderr = out, out
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+			cmd.WaitDelay = 10 * time.Second // a child left holding the output must not hang the test
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pgid := cmd.Process.Pid
+			if tt.interrupt {
+				if !waitFor(ctx, func() bool { return strings.Contains(out.String(), "Press Ctrl-C") }) {
+					t.Fatalf("demo never waited for Ctrl-C:\n%s", out)
+				}
+				if err := syscall.Kill(-pgid, syscall.SIGINT); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("demo.sh: %v\n%s", err, out)
+			}
+			for _, want := range []*regexp.Regexp{
+				regexp.MustCompile(`"message":\s*"Updating to v1\.1\.0"`),
+				regexp.MustCompile(`"version":\s*"1\.1\.0"`),
+				regexp.MustCompile(regexp.QuoteMeta(fmt.Sprintf("Web page: http://127.0.0.1:%d/", port))),
+			} {
+				if !want.MatchString(out.String()) {
+					t.Errorf("demo output lacks %s:\n%s", want, out)
+				}
+			}
+			if err := syscall.Kill(-pgid, 0); !errors.Is(err, syscall.ESRCH) {
+				t.Errorf("processes of the demo still run after it exited (kill -0: %v)", err)
+				syscall.Kill(-pgid, syscall.SIGKILL)
+			}
+			if left, _ := filepath.Glob(filepath.Join(tmp, "hoist-demo.*")); len(left) > 0 {
+				t.Errorf("demo left %v behind", left)
+			}
+		})
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// waitFor polls cond every 100ms until it holds or ctx ends.
+func waitFor(ctx context.Context, cond func() bool) bool {
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return true
+}
+
+// syncBuffer collects a process's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex // guards buf
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
