@@ -41,6 +41,7 @@ root=$work/root
 hoist init "$root" --repo "$releases" --pub "$work/keys/demo.pub"
 web=$(free_port 18081)
 api_port=$(free_port $((web + 1)))
+mkdir -p "$root/data"
 printf 'WEB_PORT=%s\nAPI_PORT=%s\n' "$web" "$api_port" >"$root/data/stack.env"
 [[ -n ${DOCKER_HOST:-} ]] && echo "DOCKER_HOST=$DOCKER_HOST" >>"$root/data/stack.env"
 on_exit+=("docker rm -f hoist-stack-web hoist-stack-api")

@@ -11,7 +11,11 @@ ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 cp stack/Dockerfile stack/stack-server info.json "$ctx"/
 echo "::progress 10 Building $image"
-docker build -q -t "$image" "$ctx"
+# The build's own chatter (e.g. the legacy builder's notice) only on failure.
+if ! out=$(docker build -q -t "$image" "$ctx" 2>&1); then
+	echo "$out" >&2
+	exit 1
+fi
 args=()
 if [[ -f stack/args ]]; then
 	read -ra args <stack/args
