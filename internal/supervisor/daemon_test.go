@@ -639,8 +639,8 @@ func TestRecoverAndTriggerEnvironment(t *testing.T) {
 	if got, _ := os.ReadFile(r.path("out/recover")); string(got) != "recover --root "+r.dir+"\n" {
 		t.Errorf("hoist ran with %q, want recover --root ROOT", got)
 	}
-	if d.count("recovering", "command", "hoist recover", "stream", "stdout") != 1 ||
-		d.count("broken", "command", "hoist recover", "stream", "stderr") != 1 ||
+	if d.count("recovering", "script", "hoist recover", "stream", "stdout") != 1 ||
+		d.count("broken", "script", "hoist recover", "stream", "stderr") != 1 ||
 		d.count("hoist recover failed; continuing", "error", "hoist recover exited with status 1") != 1 {
 		t.Error("recover's output and failure not logged")
 	}

@@ -3,13 +3,15 @@ package supervisor
 import (
 	"os/exec"
 	"path/filepath"
+
+	"github.com/sirupsen/logrus"
 )
 
 // recover runs `hoist recover` so that an update interrupted by a crash is
 // finished or undone before new signals are served. Its failure is logged,
 // not fatal: the supervisor must keep serving rollbacks and new updates.
 func (s *supervisor) recover() {
-	log := s.log.WithField("command", "hoist recover")
+	log := logrus.NewEntry(s.log)
 	hoist, err := s.hoistBinary()
 	if err != nil {
 		log.WithError(err).Error("cannot run hoist recover; continuing without")
