@@ -11,6 +11,8 @@ import (
 	"github.com/hoist-dev/hoist/internal/signalname"
 )
 
+// rescan handles every entry of the signals directory as complete: what
+// is there at start or after lost events.
 func (s *supervisor) rescan() {
 	if err := rescan(s.signals, func(name string) { s.sighted(name, true) }); err != nil {
 		s.log.WithError(err).Error("rescan failed")
@@ -39,7 +41,7 @@ func (s *supervisor) sighted(name string, complete bool) {
 	}
 	if !s.runs.request(job{signal: name, target: t}) && s.take(name) {
 		s.log.WithFields(logrus.Fields{"signal": name, "trigger": t.Trigger}).
-			Warn("dropping signal: supervisor stopping or too many signals waiting for this trigger")
+			Warnf("dropping signal: more than %d signals waiting for trigger %s", maxPending, t.Trigger)
 	}
 }
 
