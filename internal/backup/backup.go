@@ -48,7 +48,7 @@ type Index struct {
 	// held none) and To the release the change installed.
 	Version string `json:"version"`
 	To      string `json:"to"`
-	// Seq orders kept backups; Keep sets it.
+	// Seq orders kept backups, newest highest (see NextSeq).
 	Seq   int            `json:"seq"`
 	Nodes []install.Node `json:"nodes"`
 }
@@ -159,32 +159,24 @@ func List(root *os.Root, backups string) (kept []Kept, damaged []string, err err
 	return kept, damaged, nil
 }
 
-// Keep moves the backup dir into backups under name as the newest kept
-// backup, replacing one of the same name. It is idempotent: once dir is
-// gone there is nothing left to do.
-func Keep(root *os.Root, dir, backups, name string) error {
-	idx, err := Load(root, dir, "")
-	if errors.Is(err, ErrDamaged) {
-		if _, statErr := root.Lstat(dir); errors.Is(statErr, fs.ErrNotExist) {
-			return nil // moved by an earlier run
-		}
-	}
-	if err != nil {
-		return err
-	}
+// NextSeq returns the Seq that makes a new backup the newest of those in
+// backups.
+func NextSeq(root *os.Root, backups string) (int, error) {
 	kept, _, err := List(root, backups)
-	if err != nil {
-		return err
+	if err != nil || len(kept) == 0 {
+		return 1, err
 	}
-	idx.Seq = 1
-	if len(kept) > 0 {
-		idx.Seq = kept[0].Index.Seq + 1
+	return kept[0].Index.Seq + 1, nil
+}
+
+// Keep moves the backup dir into backups under name, replacing one of the
+// same name. It is idempotent: once dir is gone there is nothing left to
+// do. The backup's place in the stack is the Seq it was captured with.
+func Keep(root *os.Root, dir, backups, name string) error {
+	if _, err := root.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil // moved by an earlier run
 	}
-	data, err := json.Marshal(idx)
-	if err != nil {
-		return err
-	}
-	if err := safefs.WriteFile(root, path.Join(dir, indexName), data, 0o600); err != nil {
+	if _, err := Load(root, dir, ""); err != nil {
 		return err
 	}
 	if err := root.MkdirAll(backups, 0o700); err != nil {

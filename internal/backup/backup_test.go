@@ -109,7 +109,11 @@ func TestKeepListPrune(t *testing.T) {
 	dir, root := setup(t)
 	nodes := stat(t, root, "b")
 	for _, v := range []string{"1.0.0", "1.1.0", "1.0.0", "1.2.0"} {
-		if _, err := Capture(context.Background(), root, ".hoist/undo", Index{Version: v, Nodes: nodes}); err != nil {
+		seq, err := NextSeq(root, ".hoist/backups")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Capture(context.Background(), root, ".hoist/undo", Index{Version: v, Seq: seq, Nodes: nodes}); err != nil {
 			t.Fatal(err)
 		}
 		if err := Keep(root, ".hoist/undo", ".hoist/backups", v); err != nil {

@@ -286,7 +286,11 @@ func (t *txn) capture(ctx context.Context, before []install.Node) error {
 	if err := t.step(StepBackup); err != nil {
 		return err
 	}
-	idx := backup.Index{Version: t.begin.From, To: t.begin.To, Nodes: before}
+	seq, err := backup.NextSeq(t.e.root, approot.BackupsDir)
+	if err != nil {
+		return err
+	}
+	idx := backup.Index{Version: t.begin.From, To: t.begin.To, Seq: seq, Nodes: before}
 	sum, err := backup.Capture(ctx, t.e.root, undoDir, idx)
 	if err != nil {
 		return fmt.Errorf("back up: %w", err)

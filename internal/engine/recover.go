@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io/fs"
 
+	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
+	"github.com/hoist-dev/hoist/internal/install"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 )
 
@@ -43,6 +45,12 @@ func (e *Engine) Recover(ctx context.Context) (string, error) {
 // lock. A transaction whose final step is journaled is finished; any other
 // is undone.
 func (e *Engine) recoverOpen(ctx context.Context) (string, error) {
+	// Temp files of writes a crash cut short: the journal's, the reports'.
+	for _, dir := range []string{approot.StateDir, approot.LogsDir} {
+		if err := install.Sweep(e.root, dir); err != nil {
+			return "", err
+		}
+	}
 	cur := e.current()
 	st := e.newReporter(cur.UpdateTo)
 	st.cur.Progress = cur.Progress

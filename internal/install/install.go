@@ -228,22 +228,31 @@ func sweep(root *os.Root, nodes []Node, opts Options) error {
 		if ok, err := parentsAreDirs(root, dst); err != nil || !ok {
 			continue
 		}
-		d, err := root.Open(dir)
-		if err != nil {
-			continue // missing or not a directory: nothing to sweep
+		if err := Sweep(root, dir); err != nil {
+			return err
 		}
-		entries, err := d.ReadDir(-1)
-		d.Close()
-		if err != nil {
-			return fmt.Errorf("list %s: %w", dir, err)
-		}
-		for _, ent := range entries {
-			// Only files: a temp directory is someone else's work in
-			// progress (a clone, say), not a torn write of ours.
-			if strings.HasPrefix(ent.Name(), safefs.TempPrefix) && !ent.IsDir() {
-				if err := root.Remove(path.Join(dir, ent.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("remove leftover %s: %w", ent.Name(), err)
-				}
+	}
+	return nil
+}
+
+// Sweep removes the temp files (names starting with safefs.TempPrefix)
+// that crashed writers left in the directory dir of root. Directories are
+// left alone: a temp directory is someone else's work in progress (a
+// clone, say), not a torn write. A missing dir is not an error.
+func Sweep(root *os.Root, dir string) error {
+	d, err := root.Open(dir)
+	if err != nil {
+		return nil // missing or not a directory: nothing to sweep
+	}
+	entries, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		return fmt.Errorf("list %s: %w", dir, err)
+	}
+	for _, ent := range entries {
+		if strings.HasPrefix(ent.Name(), safefs.TempPrefix) && !ent.IsDir() {
+			if err := root.Remove(path.Join(dir, ent.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("remove leftover %s: %w", ent.Name(), err)
 			}
 		}
 	}
