@@ -63,6 +63,16 @@ free_port() {
 	die "no free port from $1"
 }
 
+# wait_port PORT waits until something listens on 127.0.0.1:PORT.
+wait_port() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
+		sleep 0.1
+	done
+	die "nothing listens on port $1"
+}
+
 # logs_of NAME prints the end of $work/NAME.log, to explain a failure.
 logs_of() {
 	echo "--- last lines of $1.log:" >&2

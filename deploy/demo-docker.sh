@@ -30,10 +30,11 @@ for v in 1.0.0 2.0.0; do
 	publish "v$v" "$repo/testdata/stack/release" "$work/server" "$work/v$v"
 done
 # The manager container reads the releases over git:// like a remote.
-git_port=$(free_port 9418)
-git daemon --export-all --base-path="$work" --listen=127.0.0.1 --port="$git_port" "$work" \
+git_port=$(free_port $((20000 + RANDOM % 20000)))
+git daemon --reuseaddr --export-all --base-path="$work" --listen=127.0.0.1 --port="$git_port" "$work" \
 	>"$work/git-daemon.log" 2>&1 &
 pids+=($!)
+wait_port "$git_port"
 releases=git://127.0.0.1:$git_port/releases
 
 say "Installing v1.0.0: the stack comes up"
