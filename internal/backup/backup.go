@@ -74,8 +74,8 @@ func Capture(ctx context.Context, root *os.Root, dir string, idx Index) (string,
 		}
 	}
 	// The live root is the source, files/ the target: Apply links (or
-	// copies) each live file after checking it still has the hash recorded.
-	err := install.Apply(ctx, root, files, install.Options{To: path.Join(dir, filesDir)})
+	// copies) each live file, which the caller hashed for idx just now.
+	err := install.Apply(ctx, root, files, install.Options{To: path.Join(dir, filesDir), Trusted: true})
 	if err != nil {
 		return "", fmt.Errorf("save files to %s: %w", dir, err)
 	}
