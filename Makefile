@@ -30,7 +30,8 @@ demo-docker: build
 	./deploy/demo-docker.sh
 
 bench: build
-	HOIST_BIN=$(BIN) ./bench/run.sh
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/bench/ ./internal/bench/cmd/...
+	HOIST_BIN=$(BIN) $(BIN)/bench/hoistbench --record BENCHMARKS.md
 
 clean:
 	rm -rf $(BIN)

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/bench"
+	"github.com/hoist-dev/hoist/internal/manifest"
+)
+
+// engineRun is one timed run of `hoist apply` or `hoist rollback`.
+type engineRun struct {
+	took   time.Duration
+	phases phases
+	bytes  int64 // fetched from the git server meanwhile
+}
+
+// engine runs `hoist args… --root root` and reads its phases from the
+// journal.
+func (b *suite) engine(ctx context.Context, g *gitServer, root string, args ...string) (engineRun, error) {
+	var r engineRun
+	start := time.Now()
+	n, err := g.counted(func() error {
+		var err error
+		r.took, err = b.run(ctx, b.work, b.hoist, append(args, "--root", root)...)
+		return err
+	})
+	if err != nil {
+		return r, err
+	}
+	r.bytes = n
+	r.phases, err = readPhases(root, start, start.Add(r.took))
+	return r, err
+}
+
+// newRoot makes an app root at dir whose releases come from url.
+func (b *suite) newRoot(ctx context.Context, dir, url string) error {
+	_, err := b.run(ctx, b.work, b.hoist, "init", dir, "--repo", url, "--pub", b.pub)
+	return err
+}
+
+// installedVersion reads the version of root's info.json.
+func installedVersion(root string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(root, approot.InfoFile))
+	if err != nil {
+		return "", err
+	}
+	var info struct{ Version string }
+	err = json.Unmarshal(data, &info)
+	return info.Version, err
+}
+
+// expectVersion checks that a run left root at version: a benchmark of a
+// run that did the wrong thing would mean nothing.
+func expectVersion(root, version string) error {
+	v, err := installedVersion(root)
+	if err == nil && v != version {
+		err = fmt.Errorf("%s holds v%s, want v%s", root, v, version)
+	}
+	return err
+}
+
+// baselineRun is one timed run of the bash way: clone, check, copy.
+type baselineRun struct {
+	clone, verify, install time.Duration
+}
+
+func (r baselineRun) total() time.Duration { return r.clone + r.verify + r.install }
+
+// baselineApply installs tag from url into live the way a script would:
+// `git clone --depth 1` into stage (dropping .git, which hoist does not
+// install either), `sha256sum -c` of the release's files against sums,
+// `cp -a` into live.
+func (b *suite) baselineApply(ctx context.Context, url, tag, stage, sums, live string) (baselineRun, error) {
+	var r baselineRun
+	var err error
+	if r.clone, err = b.bash(ctx, b.work, `git -c advice.detachedHead=false clone -q --depth 1 --branch "$1" "$2" "$3" && rm -rf "$3/.git"`, tag, url, stage); err != nil {
+		return r, err
+	}
+	if r.verify, err = b.sha256Check(ctx, stage, sums); err != nil {
+		return r, err
+	}
+	if err := os.MkdirAll(live, 0o755); err != nil {
+		return r, err
+	}
+	r.install, err = b.bash(ctx, b.work, `cp -a "$1/." "$2/"`, stage, live)
+	return r, err
+}
+
+// sha256Check runs `sha256sum -c` of the sums file in dir.
+func (b *suite) sha256Check(ctx context.Context, dir, sums string) (time.Duration, error) {
+	return b.bash(ctx, dir, `sha256sum --quiet --strict -c "$1"`, sums)
+}
+
+// writeSums writes the sha256sum -c list of tag's release (what a release
+// made for a bash updater would ship instead of a signed manifest), made
+// from the manifest in the repository at repo.
+func (b *suite) writeSums(ctx context.Context, repo, tag, sums string) error {
+	data, err := b.output(ctx, repo, "git", "show", tag+":"+approot.ManifestFile)
+	if err != nil {
+		return err
+	}
+	m, err := manifest.Parse(data)
+	if err != nil {
+		return err
+	}
+	var out strings.Builder
+	for _, f := range m.Files {
+		if !f.IsLink() {
+			fmt.Fprintf(&out, "%s  %s\n", f.SHA256, f.Path)
+		}
+	}
+	return os.WriteFile(sums, []byte(out.String()), 0o644)
+}
+
+// treeBytes is the size of the regular files under dir.
+func treeBytes(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		fi, err := d.Info()
+		if err == nil {
+			n += fi.Size()
+		}
+		return err
+	})
+	return n, err
+}
+
+// series collects the repeated timings of one figure.
+type series map[string][]time.Duration
+
+func (s series) add(name string, d time.Duration) { s[name] = append(s[name], d) }
+
+func (s series) median(name string) float64 {
+	if len(s[name]) == 0 {
+		return math.NaN()
+	}
+	return bench.Median(s[name]).Seconds()
+}
+
+// addPhases adds every phase of p under prefix+phase, and the total.
+func (s series) addPhases(prefix string, p phases) {
+	for _, ph := range phaseOrder {
+		s.add(prefix+ph, p[ph])
+	}
+	s.add(prefix+"total", p.total())
+}
+
+// phaseRows are the rows of an engine run split in phases, each phase
+// next to the baseline step that does the same work, if there is one.
+func phaseRows(group, what string, goal bench.Goal, hs, bs series, hp, bp string) []bench.Row {
+	rows := []bench.Row{{Group: group, Measure: what + ": total", Unit: bench.Seconds,
+		Hoist: hs.median(hp + "total"), Base: bs.median(bp + "total"), Goal: goal}}
+	counterpart := map[string]string{"clone": "git clone --depth 1", "verify": "sha256sum -c", "install": "cp -a"}
+	for _, ph := range phaseOrder {
+		h := hs.median(hp + ph)
+		if h < 0.5e-3 && counterpart[ph] == "" {
+			continue // a phase this run does not have (no backup on a fresh root)
+		}
+		measure, base := "  hoist "+ph, math.NaN()
+		if c := counterpart[ph]; c != "" {
+			measure, base = "  "+ph+" vs "+c, bs.median(bp+ph)
+		}
+		rows = append(rows, bench.Row{Group: group, Measure: measure, Unit: bench.Seconds, Hoist: h, Base: base})
+	}
+	return rows
+}

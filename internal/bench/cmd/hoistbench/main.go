@@ -1,0 +1,221 @@
+// Command hoistbench is `make bench`: it measures hoist's real binaries
+// against what a user would otherwise run (a bash inotifywait loop, git
+// clone, sha256sum, cp -a, a minimal Go file server) in the same run, and
+// prints one table of ratios (hoist ÷ baseline). It never fails on speed:
+// a missed goal is a "NO" in the table; only a broken setup is an error.
+//
+//	hoistbench [--bin DIR] [--record BENCHMARKS.md] [--idle 60s] [--only 1,3] …
+//
+// The helpers stamp (the trigger of the signal benchmark) and fileserver
+// (the HTTP baseline) are expected next to hoistbench; make bench builds
+// all three into bin/bench/.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/bench"
+	"github.com/hoist-dev/hoist/internal/exitcode"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(exitcode.OK)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hoistbench: %v\n", err)
+	}
+	os.Exit(exitcode.Code(err))
+}
+
+// options are the command's flags.
+type options struct {
+	bin, work, record string
+	keep              bool
+	only              map[string]bool // measurement groups to run; empty: all
+	idle              time.Duration
+	signals, burst    int
+	runs              int
+	files, fileSize   int   // the release of measurements 3, 4, 6, 7
+	changed           int   // files v1.1.0 changes (7)
+	scale             []int // file counts of measurement 8
+	scaleSize         int
+	wrkDuration       time.Duration
+}
+
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("hoistbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.bin, "bin", os.Getenv("HOIST_BIN"), "directory of hoist, hoist-supervisor, hoist-manager (default $HOIST_BIN)")
+	fs.StringVar(&o.work, "work", "", "work directory (default: a new temp dir, removed at the end)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
+	fs.StringVar(&o.record, "record", "", "also write the results between the markers of this Markdown file")
+	only := fs.String("only", "", "comma-separated measurement numbers to run (default all: 1-8)")
+	fs.DurationVar(&o.idle, "idle", 60*time.Second, "idle window of measurement 2")
+	fs.IntVar(&o.signals, "signals", 200, "single signals of measurement 1")
+	fs.IntVar(&o.burst, "burst", 1000, "signals in the burst of measurement 1")
+	fs.IntVar(&o.runs, "runs", 3, "repetitions of each apply/rollback/hash measurement (median reported)")
+	fs.IntVar(&o.files, "files", 2000, "files of the release of measurements 3, 4, 6, 7")
+	size := fs.Int("size-mb", 50, "total MB of that release")
+	fs.IntVar(&o.changed, "changed", 10, "files v1.1.0 changes (measurement 7)")
+	scale := fs.String("scale", "200,2000,20000", "file counts of measurement 8")
+	fs.IntVar(&o.scaleSize, "scale-file-size", 4096, "bytes per file in measurement 8")
+	fs.DurationVar(&o.wrkDuration, "wrk-duration", 5*time.Second, "duration of each wrk run (measurement 5)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("%w: unexpected argument %q", exitcode.ErrUsage, fs.Arg(0))
+	}
+	o.only = map[string]bool{}
+	for _, g := range strings.Split(*only, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			o.only[g] = true
+		}
+	}
+	var err error
+	if o.scale, err = parseInts(*scale); err != nil {
+		return o, fmt.Errorf("%w: --scale: %v", exitcode.ErrUsage, err)
+	}
+	o.fileSize = *size * 1e6 / max(o.files, 1)
+	switch {
+	case o.bin == "":
+		return o, fmt.Errorf("%w: --bin or $HOIST_BIN is required (make bench sets it)", exitcode.ErrUsage)
+	case o.runs < 1 || o.signals < 1 || o.burst < 1 || o.files < o.changed || o.changed < 1 || o.scaleSize < 1:
+		return o, fmt.Errorf("%w: counts must be positive (and --changed ≤ --files)", exitcode.ErrUsage)
+	case o.idle < 5*time.Second || o.wrkDuration < time.Second:
+		return o, fmt.Errorf("%w: --idle must be ≥ 5s and --wrk-duration ≥ 1s", exitcode.ErrUsage)
+	}
+	return o, nil
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		var n int
+		if _, err := fmt.Sscan(strings.TrimSpace(f), &n); err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func (o options) wants(group string) bool { return len(o.only) == 0 || o.only[group] }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opt, err := parseOptions(args, stderr)
+	if err != nil {
+		return err
+	}
+	b, err := newBench(opt, stderr)
+	if err != nil {
+		return err
+	}
+	defer b.cleanup()
+	machine := describeMachine()
+	start := time.Now()
+
+	var rows []bench.Row
+	add := func(rs ...bench.Row) { rows = append(rows, rs...) }
+	// The idle window runs while the releases are generated and the
+	// signals measured: idle processes watch their own directories, so
+	// nothing else here wakes them, and the whole run stays short.
+	var idle *idleRun
+	if opt.wants("2") {
+		b.logf("2: starting the idle supervisor and bash loop (%s window)", opt.idle)
+		if idle, err = b.startIdle(ctx); err != nil {
+			add(bench.Failed("2", "idle", bench.Goal{}, err))
+		}
+	}
+	if opt.wants("1") {
+		add(b.signalLatency(ctx)...)
+	}
+	if opt.wants("3") || opt.wants("4") || opt.wants("6") || opt.wants("7") {
+		add(b.releaseBench(ctx)...)
+	}
+	if opt.wants("5") {
+		add(b.apiBench(ctx)...)
+	}
+	if opt.wants("8") {
+		add(b.scaleBench(ctx)...)
+	}
+	if idle != nil {
+		add(idle.finish(ctx)...)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rows = sortRows(rows)
+
+	var out strings.Builder
+	fmt.Fprintf(&out, "Command: `%s`  \n", commandLine(args))
+	fmt.Fprintf(&out, "%s  \nDuration: %s, load average at the end: %s\n\n", machine, time.Since(start).Round(time.Second), loadAverage())
+	fmt.Fprintf(&out, "ratio = hoist ÷ baseline; medians of %d runs where repeated.\n\n", opt.runs)
+	if err := bench.WriteTable(&out, rows); err != nil {
+		return err
+	}
+	if missed := bench.Missed(rows); len(missed) > 0 {
+		fmt.Fprintf(&out, "\n\nMissed goals: %d of %d.\n", len(missed), countGoals(rows))
+	} else {
+		fmt.Fprintf(&out, "\n\nAll %d goals met.\n", countGoals(rows))
+	}
+	if _, err := io.WriteString(stdout, out.String()); err != nil {
+		return err
+	}
+	if opt.record != "" {
+		if err := bench.Record(opt.record, out.String()); err != nil {
+			return fmt.Errorf("record: %w", err)
+		}
+		b.logf("recorded in %s", opt.record)
+	}
+	return nil
+}
+
+// sortRows orders rows by measurement number, keeping each one's order.
+func sortRows(rows []bench.Row) []bench.Row {
+	var out []bench.Row
+	for g := 1; g <= 8; g++ {
+		for _, r := range rows {
+			if r.Group == fmt.Sprint(g) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+func countGoals(rows []bench.Row) int {
+	n := 0
+	for _, r := range rows {
+		if r.Goal.Check != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// commandLine is how the run was started, as `make bench` when it was.
+func commandLine(args []string) string {
+	if os.Getenv("MAKELEVEL") != "" {
+		return "make bench"
+	}
+	return strings.TrimSpace(filepath.Base(os.Args[0]) + " " + strings.Join(args, " "))
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/bench"
+)
+
+// releaseBench runs measurements 3, 4, 6 and 7 on one generated release
+// repository served over smart HTTP:
+//
+//	v1.0.0  opt.files random files, opt.size-mb in all
+//	v1.1.0  opt.changed of them changed
+//	v2.0.0  all of them changed
+//
+// Each run installs v1.0.0 on a fresh root (3), then cycles that root
+// v1.0.0 → v1.1.0 (7) → rollback (6) → v2.0.0 (3) → rollback (6), with
+// the bash way of each step measured right after hoist's.
+func (b *suite) releaseBench(ctx context.Context) []bench.Row {
+	rows, err := b.releaseRows(ctx)
+	if err != nil {
+		return []bench.Row{bench.Failed("3", "apply, rollback, hashing", bench.Goal{}, err)}
+	}
+	return rows
+}
+
+func (b *suite) releaseRows(ctx context.Context) ([]bench.Row, error) {
+	o := b.opt
+	b.logf("3/4/6/7: generating the release repository (%d files, %d MB)", o.files, o.files*o.fileSize/1e6)
+	changed := make(map[int]bool, o.changed)
+	var changedPaths []string
+	for k := range o.changed {
+		i := k * o.files / o.changed
+		changed[i] = true
+		changedPaths = append(changedPaths, dataFile(i))
+	}
+	repo, err := b.makeRepo(ctx, "app",
+		release{version: "1.0.0", files: o.files, size: o.fileSize, variant: same(1)},
+		release{version: "1.1.0", files: o.files, size: o.fileSize, variant: func(i int) uint64 {
+			if changed[i] {
+				return 2
+			}
+			return 1
+		}},
+		release{version: "2.0.0", files: o.files, size: o.fileSize, variant: same(3)},
+	)
+	if err != nil {
+		return nil, err
+	}
+	g, err := serveGit(b.path("repos"))
+	if err != nil {
+		return nil, err
+	}
+	defer g.close()
+	url := g.url("app")
+	dir := b.path("release")
+	sums := func(tag string) string { return filepath.Join(dir, "sums-"+tag) }
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	for _, tag := range []string{"v1.0.0", "v2.0.0"} {
+		if err := b.writeSums(ctx, repo, tag, sums(tag)); err != nil {
+			return nil, err
+		}
+	}
+
+	hs, bs := series{}, series{}
+	var fetched, fetchedBase []float64
+	var root, pristine string // the last fresh hoist root; the bash way's v1.0.0 tree
+	for run := range o.runs {
+		b.logf("3: fresh install of v1.0.0, run %d of %d", run+1, o.runs)
+		root = filepath.Join(dir, fmt.Sprintf("hoist-%d", run))
+		if err := b.newRoot(ctx, root, url); err != nil {
+			return nil, err
+		}
+		r, err := b.engine(ctx, g, root, "apply", "--to", "v1.0.0")
+		if err == nil {
+			err = expectVersion(root, "1.0.0")
+		}
+		if err != nil {
+			return nil, err
+		}
+		hs.addPhases("fresh/", r.phases)
+
+		stage := filepath.Join(dir, fmt.Sprintf("stage-%d", run))
+		pristine = filepath.Join(dir, fmt.Sprintf("bash-%d", run))
+		br, err := b.baselineApply(ctx, url, "v1.0.0", stage, sums("v1.0.0"), pristine)
+		if err != nil {
+			return nil, err
+		}
+		os.RemoveAll(stage)
+		bs.add("fresh/clone", br.clone)
+		bs.add("fresh/verify", br.verify)
+		bs.add("fresh/install", br.install)
+		bs.add("fresh/total", br.total())
+		if run < o.runs-1 {
+			os.RemoveAll(root)
+			os.RemoveAll(pristine)
+		}
+	}
+
+	hashBytes, err := treeBytes(pristine)
+	if err != nil {
+		return nil, err
+	}
+	b.logf("4: hashing %d MB: hoist release verify vs sha256sum -c", hashBytes/1e6)
+	for i := range o.runs + 1 { // the first of each warms the page cache
+		h, err := b.run(ctx, b.work, b.hoist, "release", "verify", "--pub", b.pub, pristine)
+		if err != nil {
+			return nil, err
+		}
+		s, err := b.sha256Check(ctx, pristine, sums("v1.0.0"))
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			hs.add("hash", h)
+			bs.add("hash", s)
+		}
+	}
+
+	for run := range o.runs {
+		b.logf("7/6/3/6: v1.0.0 → v1.1.0 → rollback → v2.0.0 → rollback, run %d of %d", run+1, o.runs)
+		steps := []struct {
+			name, want string
+			args       []string
+		}{
+			{"incr/", "1.1.0", []string{"apply", "--to", "v1.1.0"}},
+			{"rb-small/", "1.0.0", []string{"rollback"}},
+			{"update/", "2.0.0", []string{"apply", "--to", "v2.0.0"}},
+			{"rb-full/", "1.0.0", []string{"rollback"}},
+		}
+		for _, s := range steps {
+			r, err := b.engine(ctx, g, root, s.args...)
+			if err == nil {
+				err = expectVersion(root, s.want)
+			}
+			if err != nil {
+				return nil, err
+			}
+			hs.addPhases(s.name, r.phases)
+			if s.name == "incr/" {
+				fetched = append(fetched, float64(r.bytes))
+			}
+		}
+		n, err := b.baselineCycle(ctx, g, url, filepath.Join(dir, "cycle"), pristine, changedPaths, sums("v2.0.0"), bs)
+		if err != nil {
+			return nil, err
+		}
+		fetchedBase = append(fetchedBase, float64(n))
+	}
+
+	updateGoal := bench.RatioAtMost(1.3)
+	rows := phaseRows("3", fmt.Sprintf("fresh install, %d files / %d MB over HTTP", o.files, o.files*o.fileSize/1e6), updateGoal, hs, bs, "fresh/", "fresh/")
+	rows = append(rows, phaseRows("3", "update v1.0.0 → v2.0.0, all files change", updateGoal, hs, bs, "update/", "update/")...)
+	hoistRate, baseRate := float64(hashBytes)/hs.median("hash"), float64(hashBytes)/bs.median("hash")
+	rows = append(rows,
+		bench.Row{Group: "4", Measure: "manifest verification: hoist release verify vs sha256sum -c", Unit: bench.BytesPerSec,
+			Hoist: hoistRate, Base: baseRate, Goal: bench.RatioAtLeast(1)},
+		bench.Row{Group: "6", Measure: fmt.Sprintf("rollback v2.0.0 → v1.0.0 (%d files) vs cp -a", o.files), Unit: bench.Seconds,
+			Hoist: hs.median("rb-full/total"), Base: bs.median("rb-full"), Goal: bench.RatioAtMost(1.5)},
+		bench.Row{Group: "6", Measure: fmt.Sprintf("rollback v1.1.0 → v1.0.0 (%d files) vs cp -a", o.changed), Unit: bench.Seconds,
+			Hoist: hs.median("rb-small/total"), Base: bs.median("rb-small"), Goal: bench.RatioAtMost(1.5)},
+		bench.Row{Group: "7", Measure: fmt.Sprintf("update v1.0.0 → v1.1.0 (%d files change): bytes fetched vs git fetch", o.changed), Unit: bench.Bytes,
+			Hoist: bench.Median(fetched), Base: bench.Median(fetchedBase), Goal: bench.RatioAtMost(1.2)},
+		bench.Row{Group: "7", Measure: "  time vs git fetch + git checkout", Unit: bench.Seconds,
+			Hoist: hs.median("incr/total"), Base: bs.median("incr")},
+	)
+	return rows, nil
+}
+
+// baselineCycle does the bash way of one update cycle in dir and returns
+// the bytes `git fetch` of v1.1.0 into a clone of v1.0.0 took:
+//   - incr: fetch v1.1.0 into a depth-1 clone of v1.0.0 and check it out;
+//   - rb-small: cp -a the changed files of v1.0.0 back over it;
+//   - update: clone, check and copy v2.0.0 over a v1.0.0 tree;
+//   - rb-full: cp -a all of v1.0.0 back over that.
+func (b *suite) baselineCycle(ctx context.Context, g *gitServer, url, dir, pristine string, changed []string, sums2 string, bs series) (int64, error) {
+	defer os.RemoveAll(dir)
+	clone, live, stage := filepath.Join(dir, "clone"), filepath.Join(dir, "live"), filepath.Join(dir, "stage")
+	if _, err := b.bash(ctx, b.work, `mkdir -p "$4" && git -c advice.detachedHead=false clone -q --depth 1 --branch "$1" "$2" "$3" && cp -a "$5/." "$4/"`,
+		"v1.0.0", url, clone, live, pristine); err != nil {
+		return 0, err
+	}
+	var took time.Duration
+	n, err := g.counted(func() error {
+		var err error
+		took, err = b.bash(ctx, clone, `git fetch -q --depth 1 origin tag v1.1.0 && git -c advice.detachedHead=false checkout -q v1.1.0`)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	bs.add("incr", took)
+	if took, err = b.bash(ctx, pristine, `cp -a --parents "${@:2}" "$1/"`, append([]string{clone}, changed...)...); err != nil {
+		return 0, err
+	}
+	bs.add("rb-small", took)
+	r, err := b.baselineApply(ctx, url, "v2.0.0", stage, sums2, live)
+	if err != nil {
+		return 0, err
+	}
+	bs.add("update/clone", r.clone)
+	bs.add("update/verify", r.verify)
+	bs.add("update/install", r.install)
+	bs.add("update/total", r.total())
+	if took, err = b.bash(ctx, b.work, `cp -a "$1/." "$2/"`, pristine, live); err != nil {
+		return 0, err
+	}
+	bs.add("rb-full", took)
+	return n, nil
+}

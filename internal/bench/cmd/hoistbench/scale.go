@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/bench"
+)
+
+// scaleBench is measurement 8: a fresh install at each of opt.scale file
+// counts (files of opt.scaleSize bytes; each release holds the previous
+// one's files plus new ones), hoist against the bash way, per file. The
+// growth row compares the marginal cost per file of the last step with
+// that of the first: linear work gives 1×, a quadratic step shows as the
+// step's factor.
+func (b *suite) scaleBench(ctx context.Context) []bench.Row {
+	rows, err := b.scaleRows(ctx)
+	if err != nil {
+		return []bench.Row{bench.Failed("8", "apply time by file count", bench.Goal{}, err)}
+	}
+	return rows
+}
+
+func (b *suite) scaleRows(ctx context.Context) ([]bench.Row, error) {
+	o := b.opt
+	b.logf("8: generating releases of %v files of %d bytes", o.scale, o.scaleSize)
+	var rels []release
+	for k, n := range o.scale {
+		rels = append(rels, release{version: fmt.Sprintf("%d.0.0", k+1), files: n, size: o.scaleSize, variant: same(1)})
+	}
+	repo, err := b.makeRepo(ctx, "scale", rels...)
+	if err != nil {
+		return nil, err
+	}
+	g, err := serveGit(b.path("repos"))
+	if err != nil {
+		return nil, err
+	}
+	defer g.close()
+	url := g.url("scale")
+	dir := b.path("scale")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var rows []bench.Row
+	hoistT, baseT := make([]float64, len(rels)), make([]float64, len(rels))
+	for k, rel := range rels {
+		tag := "v" + rel.version
+		sums := filepath.Join(dir, "sums-"+tag)
+		if err := b.writeSums(ctx, repo, tag, sums); err != nil {
+			return nil, err
+		}
+		var hs, bs []time.Duration
+		for run := range o.runs {
+			b.logf("8: fresh install of %d files, run %d of %d", rel.files, run+1, o.runs)
+			root := filepath.Join(dir, "hoist")
+			if err := b.newRoot(ctx, root, url); err != nil {
+				return nil, err
+			}
+			r, err := b.engine(ctx, g, root, "apply", "--to", tag)
+			if err == nil {
+				err = expectVersion(root, rel.version)
+			}
+			if err != nil {
+				return nil, err
+			}
+			hs = append(hs, r.took)
+			br, err := b.baselineApply(ctx, url, tag, filepath.Join(dir, "stage"), sums, filepath.Join(dir, "bash"))
+			if err != nil {
+				return nil, err
+			}
+			bs = append(bs, br.total())
+			for _, d := range []string{root, filepath.Join(dir, "stage"), filepath.Join(dir, "bash")} {
+				if err := os.RemoveAll(d); err != nil {
+					return nil, err
+				}
+			}
+		}
+		hoistT[k], baseT[k] = bench.Median(hs).Seconds(), bench.Median(bs).Seconds()
+		rows = append(rows, bench.Row{Group: "8", Measure: fmt.Sprintf("fresh install of %d files: time per file", rel.files),
+			Unit: bench.Seconds, Hoist: hoistT[k] / float64(rel.files), Base: baseT[k] / float64(rel.files)})
+	}
+	if n := len(rels); n >= 3 {
+		growth := func(t []float64) float64 {
+			first := (t[1] - t[0]) / float64(rels[1].files-rels[0].files)
+			last := (t[n-1] - t[n-2]) / float64(rels[n-1].files-rels[n-2].files)
+			return last / first
+		}
+		rows = append(rows, bench.Row{Group: "8",
+			Measure: fmt.Sprintf("growth: cost per added file, %d→%d ÷ %d→%d files", rels[n-2].files, rels[n-1].files, rels[0].files, rels[1].files),
+			Unit:    bench.Times, Hoist: growth(hoistT), Base: growth(baseT), Goal: bench.AtMost(1.5, bench.Times)})
+	}
+	return rows, nil
+}
