@@ -3,6 +3,7 @@ package e2e
 import (
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -39,4 +40,9 @@ func lastLines(b []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// regexpVersion matches `"version": "V"` in info.json or an API answer.
+func regexpVersion(v string) *regexp.Regexp {
+	return regexp.MustCompile(`"version":\s*"` + regexp.QuoteMeta(v) + `"`)
 }
