@@ -1,12 +1,15 @@
 package engine_test
 
 import (
+	"encoding/json"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/hoist-dev/hoist/internal/config"
+	"github.com/hoist-dev/hoist/internal/engine"
+	"github.com/hoist-dev/hoist/internal/journal"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
@@ -61,5 +64,54 @@ func TestFirstInstallAndUpdate(t *testing.T) {
 				t.Errorf("verify after update: %s", r)
 			}
 		})
+	}
+}
+
+// journalSteps returns the steps in root's journal.
+func journalSteps(t *testing.T, root string) []engine.Step {
+	t.Helper()
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	j, recs, err := journal.Open(r, ".hoist/journal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	var steps []engine.Step
+	for _, rec := range recs {
+		var s struct{ Step engine.Step }
+		if err := json.Unmarshal(rec, &s); err != nil {
+			t.Fatal(err)
+		}
+		steps = append(steps, s.Step)
+	}
+	return steps
+}
+
+// TestJournalSteps checks what an update and a failed one journal, in
+// order, against the exported list that the crash tests iterate over.
+func TestJournalSteps(t *testing.T) {
+	f := newFixture(t, releaserepo.DefaultReleases()[0], releaserepo.DefaultReleases()[1], failingAt("1.2.0", 2))
+	f.must("apply", "--to", "v1.0.0")
+	f.must("apply", "--to", "v1.1.0")
+	ok := journalSteps(t, f.root)
+	want := []engine.Step{"begin", "fetched", "verified", "script-00", "script-00-done", "backup", "backed-up", "install", "installed",
+		"script-01", "script-01-done", "script-02", "script-02-done", "script-03", "script-03-done", "commit", "done"}
+	if !slices.Equal(ok, want) {
+		t.Errorf("update journaled %v, want %v", ok, want)
+	}
+	f.hoist("apply", "--to", "v1.2.0")
+	failed := journalSteps(t, f.root)
+	want = append(want[:12:12], "undo", "restored", "restart", "done")
+	if !slices.Equal(failed, want) {
+		t.Errorf("failed update journaled %v, want %v", failed, want)
+	}
+	for _, s := range append(ok, failed...) {
+		if !slices.Contains(engine.Steps, s) {
+			t.Errorf("step %q is not in engine.Steps", s)
+		}
 	}
 }
