@@ -43,14 +43,11 @@ func (e *Engine) Apply(ctx context.Context, opts ApplyOptions) (string, error) {
 	if targetErr != nil && !fromStatus {
 		return "", targetErr
 	}
-	l, err := e.lock()
+	l, err := e.lockSettled(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer l.Release()
-	if _, err := e.recoverOpen(ctx); err != nil {
-		return "", fmt.Errorf("recover the interrupted update first: %w", err)
-	}
 	if targetErr != nil {
 		return "", e.refuse(targetErr)
 	}

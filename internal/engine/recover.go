@@ -3,11 +3,13 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
 	"github.com/hoist-dev/hoist/internal/install"
+	"github.com/hoist-dev/hoist/internal/lock"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 )
 
@@ -39,6 +41,20 @@ func (e *Engine) Recover(ctx context.Context) (string, error) {
 	r.cur.Progress = st.Progress
 	r.finish(statusfile.Failed, desc)
 	return desc, nil
+}
+
+// lockSettled takes the lock and settles a transaction a crash left open,
+// so that a new one starts from exactly one release.
+func (e *Engine) lockSettled(ctx context.Context) (*lock.Lock, error) {
+	l, err := e.lock()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.recoverOpen(ctx); err != nil {
+		l.Release()
+		return nil, fmt.Errorf("recover the interrupted update first: %w", err)
+	}
+	return l, nil
 }
 
 // recoverOpen settles the open transaction, if any; the caller holds the

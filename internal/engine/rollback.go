@@ -18,14 +18,11 @@ var ErrNoBackup = errors.New("no backup to roll back to")
 // transaction like Apply: a failure or crash restores the release that was
 // live when it started. The backup is used up.
 func (e *Engine) Rollback(ctx context.Context) (string, error) {
-	l, err := e.lock()
+	l, err := e.lockSettled(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer l.Release()
-	if _, err := e.recoverOpen(ctx); err != nil {
-		return "", fmt.Errorf("recover the interrupted update first: %w", err)
-	}
 	live, err := e.installed()
 	if err != nil {
 		return "", err
