@@ -170,7 +170,7 @@ type stackPorts struct{ web, api int }
 // data/, which updates never touch.
 func writeStackEnv(t *testing.T, root string, d *dockerd, p stackPorts) {
 	t.Helper()
-	env := fmt.Sprintf("DOCKER_HOST=%s\nWEB_PORT=%d\nAPI_PORT=%d\nHEALTH_TIMEOUT=5\n", d.host, p.web, p.api)
+	env := fmt.Sprintf("DOCKER_HOST=%s\nWEB_PORT=%d\nAPI_PORT=%d\nHEALTH_TIMEOUT=8\n", d.host, p.web, p.api)
 	if err := os.MkdirAll(filepath.Join(root, "data"), 0o755); err != nil {
 		t.Fatal(err)
 	}
