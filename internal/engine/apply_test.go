@@ -30,6 +30,9 @@ func TestFirstInstallAndUpdate(t *testing.T) {
 			}
 			os.WriteFile(f.path("data/user.db"), []byte("the user's data"), 0o600)
 			userData := snapshot(t, f.path("data"), "script-log")
+			// Files the releases do not list are the user's, wherever they are.
+			os.WriteFile(f.path("notes.txt"), []byte("mine"), 0o600)
+			os.WriteFile(f.path("app/local.conf"), []byte("mine too"), 0o600)
 
 			f.request("v1.1.0")
 			r := f.must("apply")
@@ -44,6 +47,9 @@ func TestFirstInstallAndUpdate(t *testing.T) {
 				t.Errorf("legacy.txt not removed: %v", err)
 			}
 			sameTree(t, "data/", snapshot(t, f.path("data"), "script-log"), userData)
+			if f.read("notes.txt") != "mine" || f.read("app/local.conf") != "mine too" {
+				t.Error("unlisted user files changed")
+			}
 			if f.read("statuses/info.json") != f.read("info.json") {
 				t.Error("statuses/info.json is not a copy of info.json")
 			}
@@ -113,5 +119,31 @@ func TestJournalSteps(t *testing.T) {
 		if !slices.Contains(engine.Steps, s) {
 			t.Errorf("step %q is not in engine.Steps", s)
 		}
+	}
+}
+
+// TestDowngradeAndStuckStatus: --allow-downgrade installs an older
+// release; recover turns a status stuck at installing, with no update
+// running, into a failure that says so.
+func TestDowngradeAndStuckStatus(t *testing.T) {
+	f := newFixture(t, releaserepo.DefaultReleases()[:2]...)
+	f.must("apply", "--to", "v1.0.0")
+	f.must("apply", "--to", "v1.1.0")
+	f.must("apply", "--to", "v1.0.0", "--allow-downgrade")
+	if got := f.read("app/config.yml"); got != "version: 1.0.0\n" {
+		t.Errorf("config.yml = %q after downgrade", got)
+	}
+	if st := f.status(); st.State != statusfile.Success || st.Description != "Updated to v1.0.0" {
+		t.Errorf("status %+v", st)
+	}
+
+	f.request("v1.1.0") // queued, but the supervisor died before running it
+	r := f.must("recover")
+	want := "update to v1.1.0 was interrupted before it started; v1.0.0 is still installed"
+	if st := f.status(); st.State != statusfile.Failed || st.Description != want || st.UpdateTo != "v1.1.0" {
+		t.Errorf("status %+v (recover said %q)", st, r.stdout)
+	}
+	if r := f.must("recover"); strings.TrimSpace(r.stdout) != "nothing to recover" {
+		t.Errorf("second recover: %s", r)
 	}
 }
