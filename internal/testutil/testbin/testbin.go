@@ -1,10 +1,13 @@
 // Package testbin gives tests the paths of the real hoist binaries, so that
 // they run real processes. With $HOIST_BIN set (make test does, after make
-// build) the binaries there are used; otherwise they are built once per test
-// process into a temporary directory.
+// build) the binaries there are used; otherwise each test process builds them
+// once into one shared directory per user, replacing each binary atomically
+// so that processes building or running them at the same time never see a
+// partial file, and nothing is left behind per process.
 package testbin
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +17,7 @@ import (
 )
 
 var (
-	mu    sync.Mutex // guards the fields below
-	dir   string     // where this process builds binaries
+	mu    sync.Mutex // guards built
 	built = map[string]bool{}
 )
 
@@ -29,24 +31,30 @@ func Path(t testing.TB, name string) string {
 		}
 		return p
 	}
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("hoist-testbin-%d", os.Getuid()))
+	p := filepath.Join(dir, name)
 	mu.Lock()
 	defer mu.Unlock()
-	if dir == "" {
-		d, err := os.MkdirTemp("", "hoist-testbin-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir = d
-	}
-	p := filepath.Join(dir, name)
 	if built[name] {
 		return p
 	}
-	cmd := exec.Command("go", "build", "-o", p, "./cmd/"+name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tmp, err := os.CreateTemp(dir, name+".tmp-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	cmd := exec.Command("go", "build", "-o", tmp.Name(), "./cmd/"+name)
 	cmd.Dir = moduleRoot()
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", name, err, out)
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		t.Fatal(err)
 	}
 	built[name] = true
 	return p
