@@ -8,6 +8,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
+	"github.com/hoist-dev/hoist/internal/install"
 	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/scripts"
 	"github.com/hoist-dev/hoist/internal/statusfile"
@@ -79,7 +80,7 @@ func (t *txn) commit(note string) (string, error) {
 		e.log.WithError(err).Warn("cleanup after the commit is incomplete")
 		return desc, nil
 	}
-	return desc, t.step(StepDone)
+	return desc, t.journalDone()
 }
 
 // abort undoes the transaction that cause stopped and returns cause
@@ -173,6 +174,15 @@ func (t *txn) finishAbort(outcome string) error {
 	if err := errors.Join(errs...); err != nil {
 		e.log.WithError(err).Warn("cleanup after the undo is incomplete")
 		return nil // the root is restored; recover finishes the cleanup
+	}
+	return t.journalDone()
+}
+
+// journalDone journals done once the cleanup before it is on disk: a power cut
+// must not bring back an undo area the journal calls finished.
+func (t *txn) journalDone() error {
+	if err := install.Sync(t.e.root); err != nil {
+		return err
 	}
 	return t.step(StepDone)
 }
