@@ -206,6 +206,8 @@ func (t *txn) fetchAndVerify(ctx context.Context, live release) (*os.Root, *mani
 			if err := e.root.RemoveAll(t.begin.Staging); err != nil {
 				return nil, nil, err
 			}
+		} else {
+			e.log.Info("reusing the verified staging clone " + t.begin.Staging)
 		}
 	}
 	if m == nil {

@@ -104,3 +104,40 @@ func TestFirstInstallFailure(t *testing.T) {
 		t.Errorf("statuses/info.json exists without a release: %v", err)
 	}
 }
+
+// TestRetryReusesStaging: after a script failed, the verified clone is
+// kept; the next attempt reuses it if it still verifies and downloads the
+// release again if it does not.
+func TestRetryReusesStaging(t *testing.T) {
+	rels := releaserepo.DefaultReleases()[:2]
+	s := releaserepo.LoggingScript("1.1.0", 2)
+	s.Content = strings.Replace(s.Content, "set -e\n", "set -e\n[ ! -e \"$HOIST_ROOT/data/fail-02\" ] || exit 3\n", 1)
+	rels[1].Files[scriptPath(2)] = s
+	f := newFixture(t, rels...)
+	f.must("apply", "--to", "v1.0.0")
+	os.MkdirAll(f.path("data"), 0o755)
+	os.WriteFile(f.path("data/fail-02"), nil, 0o644)
+	for _, tamper := range []bool{false, true} {
+		if r := f.hoist("apply", "--to", "v1.1.0"); r.code != exitcode.Failure {
+			t.Fatalf("apply: %s", r)
+		}
+		if _, err := os.Stat(f.path(".app-v1.1.0/info.json")); err != nil {
+			t.Fatalf("staging clone not kept: %v", err)
+		}
+		want := "reusing the verified staging clone"
+		if tamper {
+			os.WriteFile(f.path(".app-v1.1.0/app/config.yml"), []byte("tampered\n"), 0o644)
+			want = "does not verify; downloading again"
+		}
+		os.Remove(f.path("data/fail-02"))
+		r := f.must("apply", "--to", "v1.1.0")
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("retry log lacks %q:\n%s", want, r.stderr)
+		}
+		if got := f.read("app/config.yml"); got != "version: 1.1.0\n" {
+			t.Errorf("config.yml = %q", got)
+		}
+		f.must("rollback")
+		os.WriteFile(f.path("data/fail-02"), nil, 0o644)
+	}
+}
