@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/engine"
+	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
@@ -186,4 +187,57 @@ func TestKillAtRandomMoments(t *testing.T) {
 		}
 	}
 	t.Logf("%d kills within %v: %v", runs, full, seen)
+}
+
+// TestDamagedJournal crashes an apply after it installed the files, then
+// damages the journal: a torn tail, a destroyed header, no journal at all.
+// recover still ends on exactly v1.0.0, from the undo area.
+func TestDamagedJournal(t *testing.T) {
+	base := newFixture(t, releaserepo.DefaultReleases()[:2]...)
+	base.must("apply", "--to", "v1.0.0")
+	old := base.snap(".app-*")
+	damage := map[string]func(path string){
+		"torn tail": func(p string) {
+			fh, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+			fh.Write([]byte{200, 0, 0, 0, 1, 2, 3})
+			fh.Close()
+		},
+		"header destroyed": func(p string) { os.WriteFile(p, []byte("garbage that is not a journal"), 0o600) },
+		"deleted":          func(p string) { os.Remove(p) },
+	}
+	for name, fn := range damage {
+		t.Run(name, func(t *testing.T) {
+			f := base.copyOf(t)
+			if r := f.exec([]string{crashEnv + "installed"}, "apply", "--to", "v1.1.0", "--root", f.root); r.code != -1 {
+				t.Fatalf("apply was not killed: %s", r)
+			}
+			fn(f.path(".hoist/journal"))
+			f.must("recover")
+			f.outcome(old, nil)
+			if st := f.status(); st.State != statusfile.Failed || !strings.Contains(st.Description, "restored v1.0.0") {
+				t.Errorf("status %+v", st)
+			}
+		})
+	}
+}
+
+// TestDamagedUndoArea: when what recover needs to undo is damaged, it says
+// so (exit 1, status failed) and keeps the journal open, never reporting
+// an update that half happened as done.
+func TestDamagedUndoArea(t *testing.T) {
+	f := newFixture(t, releaserepo.DefaultReleases()[:2]...)
+	f.must("apply", "--to", "v1.0.0")
+	if r := f.exec([]string{crashEnv + "installed"}, "apply", "--to", "v1.1.0", "--root", f.root); r.code != -1 {
+		t.Fatalf("apply was not killed: %s", r)
+	}
+	os.WriteFile(f.path(".hoist/undo/files/app/config.yml"), []byte("rotten"), 0o644)
+	for range 2 {
+		r := f.hoist("recover")
+		if r.code != exitcode.Failure || !strings.Contains(r.stderr, "undoing it failed") {
+			t.Fatalf("recover: %s", r)
+		}
+		if st := f.status(); st.State != statusfile.Failed || !strings.Contains(st.Description, "undoing it failed") {
+			t.Errorf("status %+v", st)
+		}
+	}
 }

@@ -94,11 +94,21 @@ func (t *txn) abort(ctx context.Context, cause error) error {
 		t.e.log.WithError(err).Error("could not journal the undo; undoing anyway")
 		t.fail = f
 	}
-	outcome, err := t.undo(context.WithoutCancel(ctx))
+	outcome, err := t.undoReported(context.WithoutCancel(ctx))
 	if err != nil {
 		return fmt.Errorf("%w; and undoing it failed: %v", cause, err)
 	}
 	return fmt.Errorf("%w; %s", cause, outcome)
+}
+
+// undoReported is undo that, when it fails, says so in the status. The
+// journal stays open then, so recover tries again.
+func (t *txn) undoReported(ctx context.Context) (string, error) {
+	outcome, err := t.undo(ctx)
+	if err != nil {
+		t.st.finish(statusfile.Failed, t.fail.Reason+"; and undoing it failed: "+err.Error())
+	}
+	return outcome, err
 }
 
 // undo puts the root back as it was before the transaction, brings the
@@ -115,8 +125,7 @@ func (t *txn) undo(ctx context.Context) (string, error) {
 				t.st.progress(0, "Restoring v"+t.begin.From)
 			}
 			if err := t.restore(ctx); err != nil {
-				t.st.finish(statusfile.Failed, t.fail.Reason+"; restoring the previous state failed: "+err.Error())
-				return "", err // the journal stays open: recover tries again
+				return "", fmt.Errorf("restore the previous state: %w", err)
 			}
 		}
 		if err := t.step(StepRestored); err != nil {

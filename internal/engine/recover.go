@@ -88,9 +88,9 @@ func (e *Engine) recoverOpen(ctx context.Context) (string, error) {
 			return "", err
 		}
 	}
-	outcome, err := t.undo(ctx)
+	outcome, err := t.undoReported(ctx)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%s; and undoing it failed: %w", t.fail.Reason, err)
 	}
 	return t.fail.Reason + "; " + outcome, nil
 }
