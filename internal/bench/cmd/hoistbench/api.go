@@ -28,15 +28,7 @@ const statusPath = "/v1/system/update-status"
 // loopback. The baseline is the least any Go server can do for this
 // request (open, stat, read, write the file), with the same runtime and
 // kernel path as the manager, so the ratio is the manager's own cost.
-func (b *suite) apiBench(ctx context.Context) []bench.Row {
-	rows, err := b.apiRows(ctx)
-	if err != nil {
-		return []bench.Row{bench.Failed("5", "GET "+statusPath, bench.Goal{}, err)}
-	}
-	return rows
-}
-
-func (b *suite) apiRows(ctx context.Context) ([]bench.Row, error) {
+func (b *suite) apiBench(ctx context.Context) ([]bench.Row, error) {
 	dir := b.path("api")
 	root := filepath.Join(dir, "root")
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -27,6 +27,7 @@ type engineRun struct {
 // journal.
 func (b *suite) engine(ctx context.Context, g *gitServer, root string, args ...string) (engineRun, error) {
 	var r engineRun
+	quiesce()
 	start := time.Now()
 	n, err := g.counted(func() error {
 		var err error
@@ -66,6 +67,25 @@ func expectVersion(root, version string) error {
 		err = fmt.Errorf("%s holds v%s, want v%s", root, v, version)
 	}
 	return err
+}
+
+// freshInstall installs tag from url on a new hoist root and, the bash
+// way, into the new directory live, and leaves both in place.
+func (b *suite) freshInstall(ctx context.Context, g *gitServer, url, tag, sums, hoistRoot, live string) (engineRun, baselineRun, error) {
+	if err := b.newRoot(ctx, hoistRoot, url); err != nil {
+		return engineRun{}, baselineRun{}, err
+	}
+	r, err := b.engine(ctx, g, hoistRoot, "apply", "--to", tag)
+	if err == nil {
+		err = expectVersion(hoistRoot, strings.TrimPrefix(tag, "v"))
+	}
+	if err != nil {
+		return r, baselineRun{}, err
+	}
+	stage := live + "-stage"
+	defer os.RemoveAll(stage)
+	br, err := b.baselineApply(ctx, url, tag, stage, sums, live)
+	return r, br, err
 }
 
 // baselineRun is one timed run of the bash way: clone, check, copy.
@@ -149,6 +169,14 @@ func (s series) median(name string) float64 {
 	return bench.Median(s[name]).Seconds()
 }
 
+// addBaseline adds the steps of r under prefix+phase, and the total.
+func (s series) addBaseline(prefix string, r baselineRun) {
+	s.add(prefix+"clone", r.clone)
+	s.add(prefix+"verify", r.verify)
+	s.add(prefix+"install", r.install)
+	s.add(prefix+"total", r.total())
+}
+
 // addPhases adds every phase of p under prefix+phase, and the total.
 func (s series) addPhases(prefix string, p phases) {
 	for _, ph := range phaseOrder {
@@ -158,18 +186,18 @@ func (s series) addPhases(prefix string, p phases) {
 }
 
 // phaseRows are the rows of an engine run split in phases, each phase
-// next to the baseline step that does the same work, if there is one.
-func phaseRows(group, what string, goal bench.Goal, hs, bs series, hp, bp string) []bench.Row {
+// next to the baseline step that does the same work (named in
+// counterparts) if there is one.
+func phaseRows(group, what string, goal bench.Goal, hs, bs series, hp, bp string, counterparts map[string]string) []bench.Row {
 	rows := []bench.Row{{Group: group, Measure: what + ": total", Unit: bench.Seconds,
 		Hoist: hs.median(hp + "total"), Base: bs.median(bp + "total"), Goal: goal}}
-	counterpart := map[string]string{"clone": "git clone --depth 1", "verify": "sha256sum -c", "install": "cp -a"}
 	for _, ph := range phaseOrder {
 		h := hs.median(hp + ph)
-		if h < 0.5e-3 && counterpart[ph] == "" {
+		if h < 1e-3 && counterparts[ph] == "" {
 			continue // a phase this run does not have (no backup on a fresh root)
 		}
 		measure, base := "  hoist "+ph, math.NaN()
-		if c := counterpart[ph]; c != "" {
+		if c := counterparts[ph]; c != "" {
 			measure, base = "  "+ph+" vs "+c, bs.median(bp+ph)
 		}
 		rows = append(rows, bench.Row{Group: group, Measure: measure, Unit: bench.Seconds, Hoist: h, Base: base})

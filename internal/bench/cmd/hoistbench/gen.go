@@ -67,6 +67,17 @@ func (b *suite) makeRepo(ctx context.Context, name string, rels ...release) (str
 	return dir, nil
 }
 
+// serveRepo makes the repository name (see makeRepo) and serves the
+// repositories over smart HTTP; the caller closes the server.
+func (b *suite) serveRepo(ctx context.Context, name string, rels ...release) (string, *gitServer, error) {
+	dir, err := b.makeRepo(ctx, name, rels...)
+	if err != nil {
+		return "", nil, err
+	}
+	g, err := serveGit(filepath.Dir(dir))
+	return dir, g, err
+}
+
 // writeRelease writes rel's files into the work tree dir, replacing what
 // the previous release there left (releases of one repo keep or add
 // files, never drop them).

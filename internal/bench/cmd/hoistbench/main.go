@@ -118,7 +118,18 @@ func parseInts(s string) ([]int, error) {
 	return out, nil
 }
 
-func (o options) wants(group string) bool { return len(o.only) == 0 || o.only[group] }
+// wants reports whether any of groups is to be measured.
+func (o options) wants(groups ...string) bool {
+	if len(o.only) == 0 {
+		return true
+	}
+	for _, g := range groups {
+		if o.only[g] {
+			return true
+		}
+	}
+	return false
+}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opt, err := parseOptions(args, stderr)
@@ -135,31 +146,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var rows []bench.Row
 	add := func(rs ...bench.Row) { rows = append(rows, rs...) }
-	// The idle window runs while the releases are generated and the
-	// signals measured: idle processes watch their own directories, so
-	// nothing else here wakes them, and the whole run stays short.
-	var idle *idleRun
+	// The idle window of measurement 2 runs in the background while the
+	// others run (see startIdle): the whole bench stays short.
+	idle := func() []bench.Row { return nil }
 	if opt.wants("2") {
-		b.logf("2: starting the idle supervisor and bash loop (%s window)", opt.idle)
-		if idle, err = b.startIdle(ctx); err != nil {
-			add(bench.Failed("2", "idle", bench.Goal{}, err))
+		b.logf("2: idle supervisor and bash loop, %s window from now", opt.idle)
+		idle = b.startIdle(ctx)
+	}
+	// measure adds the rows of fn, a measurement covering groups, or one
+	// failed row saying why it could not be made.
+	measure := func(fn func(context.Context) ([]bench.Row, error), what string, groups ...string) {
+		if !opt.wants(groups...) {
+			return
 		}
+		rs, err := fn(ctx)
+		if err != nil {
+			rs = []bench.Row{bench.Failed(groups[0], what, bench.Goal{}, err)}
+		}
+		add(rs...)
 	}
-	if opt.wants("1") {
-		add(b.signalLatency(ctx)...)
-	}
-	if opt.wants("3") || opt.wants("4") || opt.wants("6") || opt.wants("7") {
-		add(b.releaseBench(ctx)...)
-	}
-	if opt.wants("5") {
-		add(b.apiBench(ctx)...)
-	}
-	if opt.wants("8") {
-		add(b.scaleBench(ctx)...)
-	}
-	if idle != nil {
-		add(idle.finish(ctx)...)
-	}
+	measure(b.signalLatency, "signal → trigger start", "1")
+	measure(b.releaseBench, "apply, rollback, hashing", "3", "4", "6", "7")
+	measure(b.apiBench, "GET "+statusPath, "5")
+	measure(b.scaleBench, "apply time by file count", "8")
+	add(idle()...)
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -13,13 +13,16 @@ import (
 )
 
 // phaseOrder lists the phases of an engine run as the table prints them.
-var phaseOrder = []string{"prepare", "clone", "verify", "plan", "backup", "install", "scripts", "commit", "undo", "exit"}
+var phaseOrder = []string{"prepare", "clone", "verify", "plan", "backup", "install", "check", "scripts", "commit", "undo", "exit"}
 
-// phaseOf names the phase that ends when the engine journals step: the
-// engine journals each step just before doing it or just after finishing
-// it (engine.Steps), so the time between two records is the work between.
-func phaseOf(step string) string {
+// phaseOf names the phase that ends when the engine journals step after
+// prev: the engine journals each step just before doing it or just after
+// finishing it (engine.Steps), so the time between two records is the work
+// between.
+func phaseOf(prev, step string) string {
 	switch {
+	case prev == "installed" && strings.HasPrefix(step, "script-"):
+		return "check" // a rollback compares the restored files with their manifest
 	case step == "begin":
 		return "prepare" // process start, lock, checks, preflight
 	case step == "fetched":
@@ -89,13 +92,13 @@ func splitPhases(recs []journalRecord, start, end time.Time) (phases, error) {
 		return nil, fmt.Errorf("journal does not end in done: the run did not finish")
 	}
 	p := phases{}
-	prev := start
+	prev, prevStep := start, ""
 	for _, r := range recs {
 		if r.Time.Before(prev) {
 			return nil, fmt.Errorf("journal step %s at %s is before %s", r.Step, r.Time, prev)
 		}
-		p[phaseOf(r.Step)] += r.Time.Sub(prev)
-		prev = r.Time
+		p[phaseOf(prevStep, r.Step)] += r.Time.Sub(prev)
+		prev, prevStep = r.Time, r.Step
 	}
 	p["exit"] += end.Sub(prev)
 	return p, nil

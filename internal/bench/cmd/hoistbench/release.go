@@ -20,15 +20,7 @@ import (
 // Each run installs v1.0.0 on a fresh root (3), then cycles that root
 // v1.0.0 → v1.1.0 (7) → rollback (6) → v2.0.0 (3) → rollback (6), with
 // the bash way of each step measured right after hoist's.
-func (b *suite) releaseBench(ctx context.Context) []bench.Row {
-	rows, err := b.releaseRows(ctx)
-	if err != nil {
-		return []bench.Row{bench.Failed("3", "apply, rollback, hashing", bench.Goal{}, err)}
-	}
-	return rows
-}
-
-func (b *suite) releaseRows(ctx context.Context) ([]bench.Row, error) {
+func (b *suite) releaseBench(ctx context.Context) ([]bench.Row, error) {
 	o := b.opt
 	b.logf("3/4/6/7: generating the release repository (%d files, %d MB)", o.files, o.files*o.fileSize/1e6)
 	changed := make(map[int]bool, o.changed)
@@ -38,7 +30,7 @@ func (b *suite) releaseRows(ctx context.Context) ([]bench.Row, error) {
 		changed[i] = true
 		changedPaths = append(changedPaths, dataFile(i))
 	}
-	repo, err := b.makeRepo(ctx, "app",
+	repo, g, err := b.serveRepo(ctx, "app",
 		release{version: "1.0.0", files: o.files, size: o.fileSize, variant: same(1)},
 		release{version: "1.1.0", files: o.files, size: o.fileSize, variant: func(i int) uint64 {
 			if changed[i] {
@@ -48,10 +40,6 @@ func (b *suite) releaseRows(ctx context.Context) ([]bench.Row, error) {
 		}},
 		release{version: "2.0.0", files: o.files, size: o.fileSize, variant: same(3)},
 	)
-	if err != nil {
-		return nil, err
-	}
-	g, err := serveGit(b.path("repos"))
 	if err != nil {
 		return nil, err
 	}
@@ -74,29 +62,13 @@ func (b *suite) releaseRows(ctx context.Context) ([]bench.Row, error) {
 	for run := range o.runs {
 		b.logf("3: fresh install of v1.0.0, run %d of %d", run+1, o.runs)
 		root = filepath.Join(dir, fmt.Sprintf("hoist-%d", run))
-		if err := b.newRoot(ctx, root, url); err != nil {
-			return nil, err
-		}
-		r, err := b.engine(ctx, g, root, "apply", "--to", "v1.0.0")
-		if err == nil {
-			err = expectVersion(root, "1.0.0")
-		}
+		pristine = filepath.Join(dir, fmt.Sprintf("bash-%d", run))
+		r, br, err := b.freshInstall(ctx, g, url, "v1.0.0", sums("v1.0.0"), root, pristine)
 		if err != nil {
 			return nil, err
 		}
 		hs.addPhases("fresh/", r.phases)
-
-		stage := filepath.Join(dir, fmt.Sprintf("stage-%d", run))
-		pristine = filepath.Join(dir, fmt.Sprintf("bash-%d", run))
-		br, err := b.baselineApply(ctx, url, "v1.0.0", stage, sums("v1.0.0"), pristine)
-		if err != nil {
-			return nil, err
-		}
-		os.RemoveAll(stage)
-		bs.add("fresh/clone", br.clone)
-		bs.add("fresh/verify", br.verify)
-		bs.add("fresh/install", br.install)
-		bs.add("fresh/total", br.total())
+		bs.addBaseline("fresh/", br)
 		if run < o.runs-1 {
 			os.RemoveAll(root)
 			os.RemoveAll(pristine)
@@ -154,22 +126,21 @@ func (b *suite) releaseRows(ctx context.Context) ([]bench.Row, error) {
 		fetchedBase = append(fetchedBase, float64(n))
 	}
 
-	updateGoal := bench.RatioAtMost(1.3)
-	rows := phaseRows("3", fmt.Sprintf("fresh install, %d files / %d MB over HTTP", o.files, o.files*o.fileSize/1e6), updateGoal, hs, bs, "fresh/", "fresh/")
-	rows = append(rows, phaseRows("3", "update v1.0.0 → v2.0.0, all files change", updateGoal, hs, bs, "update/", "update/")...)
+	applyGoal, rollbackGoal := bench.RatioAtMost(1.3), bench.RatioAtMost(1.5)
+	apply := map[string]string{"clone": "git clone --depth 1", "verify": "sha256sum -c", "install": "cp -a"}
+	rollback := map[string]string{"install": "cp -a"}
+	rows := phaseRows("3", fmt.Sprintf("fresh install, %d files / %d MB over HTTP", o.files, o.files*o.fileSize/1e6), applyGoal, hs, bs, "fresh/", "fresh/", apply)
+	rows = append(rows, phaseRows("3", "update v1.0.0 → v2.0.0, all files change", applyGoal, hs, bs, "update/", "update/", apply)...)
 	hoistRate, baseRate := float64(hashBytes)/hs.median("hash"), float64(hashBytes)/bs.median("hash")
 	rows = append(rows,
 		bench.Row{Group: "4", Measure: "manifest verification: hoist release verify vs sha256sum -c", Unit: bench.BytesPerSec,
 			Hoist: hoistRate, Base: baseRate, Goal: bench.RatioAtLeast(1)},
-		bench.Row{Group: "6", Measure: fmt.Sprintf("rollback v2.0.0 → v1.0.0 (%d files) vs cp -a", o.files), Unit: bench.Seconds,
-			Hoist: hs.median("rb-full/total"), Base: bs.median("rb-full"), Goal: bench.RatioAtMost(1.5)},
-		bench.Row{Group: "6", Measure: fmt.Sprintf("rollback v1.1.0 → v1.0.0 (%d files) vs cp -a", o.changed), Unit: bench.Seconds,
-			Hoist: hs.median("rb-small/total"), Base: bs.median("rb-small"), Goal: bench.RatioAtMost(1.5)},
 		bench.Row{Group: "7", Measure: fmt.Sprintf("update v1.0.0 → v1.1.0 (%d files change): bytes fetched vs git fetch", o.changed), Unit: bench.Bytes,
 			Hoist: bench.Median(fetched), Base: bench.Median(fetchedBase), Goal: bench.RatioAtMost(1.2)},
-		bench.Row{Group: "7", Measure: "  time vs git fetch + git checkout", Unit: bench.Seconds,
-			Hoist: hs.median("incr/total"), Base: bs.median("incr")},
 	)
+	rows = append(rows, phaseRows("7", "  time", bench.Goal{}, hs, bs, "incr/", "incr/", map[string]string{"clone": "git fetch + checkout"})...)
+	rows = append(rows, phaseRows("6", fmt.Sprintf("rollback v2.0.0 → v1.0.0, %d files", o.files), rollbackGoal, hs, bs, "rb-full/", "rb-full/", rollback)...)
+	rows = append(rows, phaseRows("6", fmt.Sprintf("rollback v1.1.0 → v1.0.0, %d files", o.changed), rollbackGoal, hs, bs, "rb-small/", "rb-small/", rollback)...)
 	return rows, nil
 }
 
@@ -195,22 +166,22 @@ func (b *suite) baselineCycle(ctx context.Context, g *gitServer, url, dir, prist
 	if err != nil {
 		return 0, err
 	}
-	bs.add("incr", took)
+	bs.add("incr/clone", took)
+	bs.add("incr/total", took)
 	if took, err = b.bash(ctx, pristine, `cp -a --parents "${@:2}" "$1/"`, append([]string{clone}, changed...)...); err != nil {
 		return 0, err
 	}
-	bs.add("rb-small", took)
+	bs.add("rb-small/install", took)
+	bs.add("rb-small/total", took)
 	r, err := b.baselineApply(ctx, url, "v2.0.0", stage, sums2, live)
 	if err != nil {
 		return 0, err
 	}
-	bs.add("update/clone", r.clone)
-	bs.add("update/verify", r.verify)
-	bs.add("update/install", r.install)
-	bs.add("update/total", r.total())
+	bs.addBaseline("update/", r)
 	if took, err = b.bash(ctx, b.work, `cp -a "$1/." "$2/"`, pristine, live); err != nil {
 		return 0, err
 	}
-	bs.add("rb-full", took)
+	bs.add("rb-full/install", took)
+	bs.add("rb-full/total", took)
 	return n, nil
 }

@@ -16,26 +16,14 @@ import (
 // growth row compares the marginal cost per file of the last step with
 // that of the first: linear work gives 1×, a quadratic step shows as the
 // step's factor.
-func (b *suite) scaleBench(ctx context.Context) []bench.Row {
-	rows, err := b.scaleRows(ctx)
-	if err != nil {
-		return []bench.Row{bench.Failed("8", "apply time by file count", bench.Goal{}, err)}
-	}
-	return rows
-}
-
-func (b *suite) scaleRows(ctx context.Context) ([]bench.Row, error) {
+func (b *suite) scaleBench(ctx context.Context) ([]bench.Row, error) {
 	o := b.opt
 	b.logf("8: generating releases of %v files of %d bytes", o.scale, o.scaleSize)
 	var rels []release
 	for k, n := range o.scale {
 		rels = append(rels, release{version: fmt.Sprintf("%d.0.0", k+1), files: n, size: o.scaleSize, variant: same(1)})
 	}
-	repo, err := b.makeRepo(ctx, "scale", rels...)
-	if err != nil {
-		return nil, err
-	}
-	g, err := serveGit(b.path("repos"))
+	repo, g, err := b.serveRepo(ctx, "scale", rels...)
 	if err != nil {
 		return nil, err
 	}
@@ -56,24 +44,14 @@ func (b *suite) scaleRows(ctx context.Context) ([]bench.Row, error) {
 		var hs, bs []time.Duration
 		for run := range o.runs {
 			b.logf("8: fresh install of %d files, run %d of %d", rel.files, run+1, o.runs)
-			root := filepath.Join(dir, "hoist")
-			if err := b.newRoot(ctx, root, url); err != nil {
-				return nil, err
-			}
-			r, err := b.engine(ctx, g, root, "apply", "--to", tag)
-			if err == nil {
-				err = expectVersion(root, rel.version)
-			}
+			root, live := filepath.Join(dir, "hoist"), filepath.Join(dir, "bash")
+			r, br, err := b.freshInstall(ctx, g, url, tag, sums, root, live)
 			if err != nil {
 				return nil, err
 			}
 			hs = append(hs, r.took)
-			br, err := b.baselineApply(ctx, url, tag, filepath.Join(dir, "stage"), sums, filepath.Join(dir, "bash"))
-			if err != nil {
-				return nil, err
-			}
 			bs = append(bs, br.total())
-			for _, d := range []string{root, filepath.Join(dir, "stage"), filepath.Join(dir, "bash")} {
+			for _, d := range []string{root, live} {
 				if err := os.RemoveAll(d); err != nil {
 					return nil, err
 				}

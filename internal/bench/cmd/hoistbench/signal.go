@@ -106,15 +106,7 @@ type signalResult struct {
 // the start of its trigger, for hoist-supervisor and the karen loop, both
 // running the stamp helper as the trigger. Single signals go one at a time;
 // the burst writes opt.burst signals of distinct triggers at once.
-func (b *suite) signalLatency(ctx context.Context) []bench.Row {
-	rows, err := b.signalLatencyRows(ctx)
-	if err != nil {
-		return []bench.Row{bench.Failed("1", "signal → trigger start", bench.Goal{}, err)}
-	}
-	return rows
-}
-
-func (b *suite) signalLatencyRows(ctx context.Context) ([]bench.Row, error) {
+func (b *suite) signalLatency(ctx context.Context) ([]bench.Row, error) {
 	dir := b.path("signals")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
