@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,14 +57,14 @@ func addEntry(t *testing.T, repo *releaserepo.Repo, dir, raw string) {
 // TestRejectedReleases requests updates to releases that must not be
 // installed, each as the manager would: every one exits 4, leaves the live
 // root byte for byte as it was and reports the rejection in the status.
+// The cases share one repository: each tampers with a release of its own.
 func TestRejectedReleases(t *testing.T) {
-	rels := releaserepo.DefaultReleases()
 	tests := []struct {
 		name   string
-		from   string // installed first
-		to     string
+		from   string // installed first (default v1.0.0)
+		to     string // default: the case's own release
 		tamper func(t *testing.T, repo *releaserepo.Repo, dir string)
-		extra  *releaserepo.Release // replaces v1.1.0
+		files  map[string]string // extra files of the case's release
 	}{
 		{name: "changed file", tamper: func(t *testing.T, _ *releaserepo.Repo, dir string) {
 			os.WriteFile(filepath.Join(dir, "app/config.yml"), []byte("version: evil\n"), 0o644)
@@ -98,7 +99,7 @@ func TestRejectedReleases(t *testing.T) {
 			os.Remove(filepath.Join(dir, "hoist-release.json.minisig"))
 		}},
 		{name: "version differs from tag", tamper: func(t *testing.T, repo *releaserepo.Repo, dir string) {
-			os.WriteFile(filepath.Join(dir, "info.json"), []byte(`{"version":"1.2.0","name":"demo"}`+"\n"), 0o644)
+			os.WriteFile(filepath.Join(dir, "info.json"), []byte(`{"version":"9.9.9","name":"demo"}`+"\n"), 0o644)
 			hoistBin(t, "release", "sign", "--key", repo.KeyFile, dir)
 		}},
 		{name: "truncated manifest", tamper: func(t *testing.T, _ *releaserepo.Repo, dir string) {
@@ -110,24 +111,37 @@ func TestRejectedReleases(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, "hoist-release.json"), []byte("\x00\xffnot json{{{"), 0o644)
 			resign(t, repo, dir)
 		}},
-		{name: "protected path", extra: withFile(rels[1], "data/seed.db", "overwrite the user's data")},
-		{name: "state path", extra: withFile(rels[1], ".hoist/config.json", `{"pubkeys":["evil"]}`)},
+		{name: "protected path", files: map[string]string{"data/seed.db": "overwrite the user's data"}},
+		{name: "state path", files: map[string]string{".hoist/config.json": `{"pubkeys":["evil"]}`}},
 		{name: "requires not met", to: "v2.0.0"},
 		{name: "downgrade", from: "v1.1.0", to: "v1.0.0"},
 		{name: "same version", from: "v1.1.0", to: "v1.1.0"},
 	}
-	for _, tt := range tests {
+	rels := releaserepo.DefaultReleases()
+	for i, tt := range tests {
+		if tt.to == "" {
+			rel := releaserepo.DefaultReleases()[1]
+			rel.Version = fmt.Sprintf("1.2.%d", i)
+			for p, content := range tt.files {
+				rel.Files[p] = releaserepo.File{Content: content}
+			}
+			rels = append(rels, rel)
+		}
+	}
+	base := newFixture(t, rels...)
+	base.must("apply", "--to", "v1.0.0")
+	updated := base.copyOf(t)
+	updated.must("apply", "--to", "v1.1.0")
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rs := releaserepo.DefaultReleases()
-			if tt.extra != nil {
-				rs[1] = *tt.extra
-			}
-			f := newFixture(t, rs...)
+			to := cmpOr(tt.to, fmt.Sprintf("v1.2.%d", i))
 			if tt.tamper != nil {
-				f.repo.Tamper(t, "1.1.0", func(dir string) { tt.tamper(t, f.repo, dir) })
+				base.repo.Tamper(t, to[1:], func(dir string) { tt.tamper(t, base.repo, dir) })
 			}
-			from, to := cmpOr(tt.from, "v1.0.0"), cmpOr(tt.to, "v1.1.0")
-			f.must("apply", "--to", from)
+			from, f := "v1.0.0", base.copyOf(t)
+			if tt.from != "" {
+				from, f = tt.from, updated.copyOf(t)
+			}
 			os.WriteFile(f.path("data/user.db"), []byte("user data"), 0o600)
 			before := f.snap()
 			f.request(to)
@@ -143,15 +157,6 @@ func TestRejectedReleases(t *testing.T) {
 			t.Log(strings.TrimSpace(r.stderr[strings.LastIndex(strings.TrimSpace(r.stderr), "\n")+1:]))
 		})
 	}
-}
-
-func withFile(rel releaserepo.Release, p, content string) *releaserepo.Release {
-	files := map[string]releaserepo.File{p: {Content: content}}
-	for k, v := range rel.Files {
-		files[k] = v
-	}
-	rel.Files = files
-	return &rel
 }
 
 func cmpOr(a, b string) string {
