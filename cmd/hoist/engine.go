@@ -122,7 +122,3 @@ func withEngine(s streams, fs engineFlags, fn func(*engine.Engine) (string, erro
 	}
 	return err
 }
-
-// errNotYet is returned by command stubs whose implementation has not
-// landed yet.
-var errNotYet = errors.New("not implemented yet")
