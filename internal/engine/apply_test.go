@@ -137,7 +137,21 @@ func TestDowngradeAndStuckStatus(t *testing.T) {
 		t.Errorf("status %+v", st)
 	}
 
-	f.request("v1.1.0") // queued, but the supervisor died before running it
+	// Queued with its signal still waiting: the supervisor runs it after
+	// its start-up recover, which must leave the request alone.
+	f.request("v1.1.0")
+	signal := f.path("events/signals/update")
+	if err := os.WriteFile(signal, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.must("recover"); strings.TrimSpace(r.stdout) != "nothing to recover" {
+		t.Errorf("recover with the request queued: %s", r)
+	}
+	if st := f.status(); st.State != statusfile.Installing || st.Description != "Queued" {
+		t.Errorf("queued request changed by recover: %+v", st)
+	}
+
+	os.Remove(signal) // queued, but the signal was consumed and the update never ran
 	r := f.must("recover")
 	want := "update to v1.1.0 was interrupted before it started; v1.0.0 is still installed"
 	if st := f.status(); st.State != statusfile.Failed || st.Description != want || st.UpdateTo != "v1.1.0" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
@@ -29,7 +30,7 @@ func (e *Engine) Recover(ctx context.Context) (string, error) {
 		return msg, err
 	}
 	st, err := statusfile.Read(e.statuses)
-	if err != nil || st.State != statusfile.Installing {
+	if err != nil || st.State != statusfile.Installing || e.updateQueued() {
 		return "", nil
 	}
 	live, _ := e.installed()
@@ -41,6 +42,14 @@ func (e *Engine) Recover(ctx context.Context) (string, error) {
 	r.cur.Progress = st.Progress
 	r.finish(statusfile.Failed, desc)
 	return desc, nil
+}
+
+// updateQueued reports whether an update signal waits in events/signals/:
+// then "installing" means queued, and the supervisor runs the update after
+// this recover, so the status must stay as the manager wrote it.
+func (e *Engine) updateQueued() bool {
+	fi, err := e.root.Lstat(path.Join(approot.SignalsDir, "update"))
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // lockSettled takes the lock and settles a transaction a crash left open,
