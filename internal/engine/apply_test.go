@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
+
 	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/engine"
 	"github.com/hoist-dev/hoist/internal/journal"
@@ -29,7 +31,7 @@ func TestFirstInstallAndUpdate(t *testing.T) {
 				t.Fatalf("config.yml = %q", got)
 			}
 			os.WriteFile(f.path("data/user.db"), []byte("the user's data"), 0o600)
-			userData := snapshot(t, f.path("data"), "script-log")
+			userData := treesnap.Take(t, f.path("data"), "script-log")
 			// Files the releases do not list are the user's, wherever they are.
 			os.WriteFile(f.path("notes.txt"), []byte("mine"), 0o600)
 			os.WriteFile(f.path("app/local.conf"), []byte("mine too"), 0o600)
@@ -46,7 +48,7 @@ func TestFirstInstallAndUpdate(t *testing.T) {
 			if _, err := os.Lstat(f.path("app/legacy.txt")); !os.IsNotExist(err) {
 				t.Errorf("legacy.txt not removed: %v", err)
 			}
-			sameTree(t, "data/", snapshot(t, f.path("data"), "script-log"), userData)
+			treesnap.Same(t, "data/", treesnap.Take(t, f.path("data"), "script-log"), userData)
 			if f.read("notes.txt") != "mine" || f.read("app/local.conf") != "mine too" {
 				t.Error("unlisted user files changed")
 			}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
+
 	"github.com/hoist-dev/hoist/internal/engine"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/statusfile"
@@ -45,16 +47,16 @@ func (f *fixture) copyOf(t *testing.T) *fixture {
 
 // outcome says whether f's root is exactly old or exactly new, and fails
 // the test if it is neither.
-func (f *fixture) outcome(old, new map[string]string) string {
+func (f *fixture) outcome(old, new treesnap.Tree) string {
 	f.t.Helper()
 	got := f.snap(".app-*")
 	switch {
-	case diff(got, old) == "":
+	case treesnap.Diff(got, old) == "":
 		return "old"
-	case diff(got, new) == "":
+	case treesnap.Diff(got, new) == "":
 		return "new"
 	}
-	f.t.Fatalf("root is neither the old nor the new release:\nagainst old:\n%s\nagainst new:\n%s", diff(got, old), diff(got, new))
+	f.t.Fatalf("root is neither the old nor the new release:\nagainst old:\n%s\nagainst new:\n%s", treesnap.Diff(got, old), treesnap.Diff(got, new))
 	return ""
 }
 

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
+
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
@@ -56,7 +58,7 @@ func TestDiskFull(t *testing.T) {
 		if r.code != exitcode.Failure || !strings.Contains(r.stderr, "not enough free disk space") {
 			t.Fatalf("apply: %s", r)
 		}
-		sameTree(t, "root", f.snap(), before)
+		treesnap.Same(t, "root", f.snap(), before)
 	})
 
 	t.Run("download", func(t *testing.T) {
@@ -69,7 +71,7 @@ func TestDiskFull(t *testing.T) {
 		if r.code != exitcode.Failure || !strings.Contains(r.stderr, "no space left on device") {
 			t.Fatalf("apply: %s", r)
 		}
-		sameTree(t, "root", f.snap(), before)
+		treesnap.Same(t, "root", f.snap(), before)
 		if st := f.status(); !strings.Contains(st.Description, "no space left") || !strings.Contains(st.Description, "v1.0.0 is still installed") {
 			t.Errorf("status %+v", st)
 		}
@@ -104,7 +106,7 @@ func TestDiskFull(t *testing.T) {
 			}
 			failedInInstall = failedInInstall || strings.Contains(r.stderr, "install v1.1.0:")
 			t.Logf("%d spare inodes: %s", extra, firstLine(r.stderr[strings.LastIndex(r.stderr, "hoist apply:"):]))
-			sameTree(t, fmt.Sprintf("root after failing with %d spare inodes", extra), f.snap(".app-*"), old)
+			treesnap.Same(t, fmt.Sprintf("root after failing with %d spare inodes", extra), f.snap(".app-*"), old)
 		}
 		if !failedInInstall {
 			t.Error("no run ran out of inodes during the install")

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
+
 	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/statusfile"
@@ -57,7 +59,7 @@ func TestScriptFailures(t *testing.T) {
 			if r.code != exitcode.Failure || !strings.Contains(r.stderr, tt.desc) {
 				t.Fatalf("apply: %s", r)
 			}
-			sameTree(t, "live root", f.snap(".app-*"), before)
+			treesnap.Same(t, "live root", f.snap(".app-*"), before)
 			if st := f.status(); st.State != statusfile.Failed || st.Description != tt.desc || st.UpdateTo != "v1.1.0" {
 				t.Errorf("status %+v", st)
 			}
@@ -96,7 +98,7 @@ func TestFirstInstallFailure(t *testing.T) {
 	if r.code != exitcode.Failure || !strings.Contains(r.stderr, want) {
 		t.Fatalf("apply: %s", r)
 	}
-	sameTree(t, "root", f.snap(".app-*", "data"), before)
+	treesnap.Same(t, "root", f.snap(".app-*", "data"), before)
 	if st := f.status(); st.State != statusfile.Failed || st.Description != want {
 		t.Errorf("status %+v", st)
 	}

@@ -2,24 +2,19 @@ package engine_test
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 	"github.com/hoist-dev/hoist/internal/testutil/testbin"
+	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
 )
 
 // fixture is an app root made by the real `hoist init`, releasing from a
@@ -143,91 +138,9 @@ func (f *fixture) read(rel string) string {
 var liveSkip = []string{".hoist/journal", ".hoist/logs", ".hoist/lock", "statuses", releaserepo.ScriptLog}
 
 // snap is the snapshot of the live root, without liveSkip and extra.
-func (f *fixture) snap(extra ...string) map[string]string {
+func (f *fixture) snap(extra ...string) treesnap.Tree {
 	f.t.Helper()
-	return snapshot(f.t, f.root, append(extra, liveSkip...)...)
-}
-
-// snapshot maps every path below dir to "file MODE SHA256", "link TARGET"
-// or "dir MODE", leaving out paths matching a skip pattern (path.Match
-// syntax) and everything below them. Comparing two snapshots compares the
-// trees byte for byte, modes and symlinks included.
-func snapshot(t testing.TB, dir string, skip ...string) map[string]string {
-	t.Helper()
-	snap := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		rel = filepath.ToSlash(rel)
-		if rel == "." {
-			return nil
-		}
-		for _, pat := range skip {
-			if ok, _ := path.Match(pat, rel); ok {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			snap[rel] = fmt.Sprintf("dir %04o", fi.Mode().Perm())
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			snap[rel] = "link " + target
-		default:
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(data)
-			snap[rel] = fmt.Sprintf("file %04o %s", fi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky), hex.EncodeToString(sum[:8]))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return snap
-}
-
-// diff describes how snapshot got differs from want ("" if equal).
-func diff(got, want map[string]string) string {
-	var lines []string
-	for p, w := range want {
-		if g, ok := got[p]; !ok {
-			lines = append(lines, "missing "+p+": "+w)
-		} else if g != w {
-			lines = append(lines, "changed "+p+": "+g+", want "+w)
-		}
-	}
-	for p, g := range got {
-		if _, ok := want[p]; !ok {
-			lines = append(lines, "extra   "+p+": "+g)
-		}
-	}
-	sort.Strings(lines)
-	if len(lines) > 30 {
-		lines = append(lines[:30], fmt.Sprintf("… and %d more", len(lines)-30))
-	}
-	return strings.Join(lines, "\n")
-}
-
-func sameTree(t testing.TB, what string, got, want map[string]string) {
-	t.Helper()
-	if d := diff(got, want); d != "" {
-		t.Errorf("%s differs:\n%s", what, d)
-	}
+	return treesnap.Take(f.t, f.root, append(extra, liveSkip...)...)
 }
 
 func testbinPath(t *testing.T) string { return testbin.Path(t, "hoist") }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
+
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
@@ -50,7 +52,7 @@ func TestHostileUpdateTo(t *testing.T) {
 	f := newFixture(t, releaserepo.DefaultReleases()[:2]...)
 	f.must("apply", "--to", "v1.0.0")
 	parent := filepath.Dir(f.root)
-	before := snapshot(t, parent, "app")
+	before := treesnap.Take(t, parent, "app")
 	for _, bad := range []string{"v1;rm -rf /", "../x", "v1.1.0/../../x", "$(touch /tmp/pwned)", "v1.1.0 ", "1.1.0"} {
 		f.request(bad)
 		r := f.hoist("apply")
@@ -61,7 +63,7 @@ func TestHostileUpdateTo(t *testing.T) {
 			t.Errorf("updateTo %q: status %+v", bad, st)
 		}
 	}
-	sameTree(t, "the root's parent", snapshot(t, parent, "app"), before)
+	treesnap.Same(t, "the root's parent", treesnap.Take(t, parent, "app"), before)
 	if r := f.hoist("apply", "--to", "../x"); r.code != exitcode.Usage {
 		t.Errorf("--to ../x: %s", r)
 	}

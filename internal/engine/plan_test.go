@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
+
 	"github.com/hoist-dev/hoist/internal/backup"
 	"github.com/hoist-dev/hoist/internal/engine"
 	"github.com/hoist-dev/hoist/internal/install"
@@ -60,7 +62,7 @@ func TestPlanTypeChanges(t *testing.T) {
 	defer root.Close()
 	stg, _ := os.OpenRoot(staging)
 	defer stg.Close()
-	original := snapshot(t, dir, ".app-*")
+	original := treesnap.Take(t, dir, ".app-*")
 
 	want, before, err := engine.Plan(context.Background(), root, stg, old, m, []string{"data/"})
 	if err != nil {
@@ -77,8 +79,8 @@ func TestPlanTypeChanges(t *testing.T) {
 	if err := install.Apply(context.Background(), root, want, install.Options{From: ".app-v2.0.0"}); err != nil {
 		t.Fatal(err)
 	}
-	got := snapshot(t, dir, ".app-*", ".hoist")
-	newTree := snapshot(t, staging)
+	got := treesnap.Take(t, dir, ".app-*", ".hoist")
+	newTree := treesnap.Take(t, staging)
 	for p, s := range newTree {
 		if got[p] != s {
 			t.Errorf("%s: %q, want %q", p, got[p], s)
@@ -102,5 +104,5 @@ func TestPlanTypeChanges(t *testing.T) {
 	if err := backup.Restore(context.Background(), root, ".hoist/undo", idx, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	sameTree(t, "after undo", snapshot(t, dir, ".app-*", ".hoist"), original)
+	treesnap.Same(t, "after undo", treesnap.Take(t, dir, ".app-*", ".hoist"), original)
 }

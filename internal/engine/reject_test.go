@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
+
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
@@ -149,7 +151,7 @@ func TestRejectedReleases(t *testing.T) {
 			if r.code != exitcode.Rejected {
 				t.Fatalf("apply %s: %s", to, r)
 			}
-			sameTree(t, "live root", f.snap(), before)
+			treesnap.Same(t, "live root", f.snap(), before)
 			st := f.status()
 			if st.State != statusfile.Failed || st.UpdateTo != to || !strings.Contains(st.Description, from) {
 				t.Errorf("status %+v", st)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
+
 	"github.com/hoist-dev/hoist/internal/engine"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/statusfile"
@@ -24,7 +26,7 @@ func rollbackReleases() []releaserepo.Release {
 
 // updated returns a fixture updated from v1.0.0 to v1.1.0 and the
 // snapshots of both (without data/, which the tests write to).
-func updated(t *testing.T) (f *fixture, v100, v110 map[string]string) {
+func updated(t *testing.T) (f *fixture, v100, v110 treesnap.Tree) {
 	f = newFixture(t, rollbackReleases()...)
 	f.must("apply", "--to", "v1.0.0")
 	v100 = f.snap("data", ".app-*")
@@ -35,7 +37,7 @@ func updated(t *testing.T) (f *fixture, v100, v110 map[string]string) {
 func TestRollback(t *testing.T) {
 	f, v100, v110 := updated(t)
 	f.must("rollback")
-	sameTree(t, "after rollback", f.snap("data", ".app-*"), v100)
+	treesnap.Same(t, "after rollback", f.snap("data", ".app-*"), v100)
 	if st := f.status(); st.State != statusfile.Success || st.Description != "Rolled back to v1.0.0" {
 		t.Errorf("status %+v", st)
 	}
@@ -52,14 +54,14 @@ func TestRollback(t *testing.T) {
 
 	// A rollback whose 01-run.sh fails puts v1.1.0 back.
 	f.must("apply", "--to", "v1.1.0")
-	sameTree(t, "updated again", f.snap("data", ".app-*"), v110)
+	treesnap.Same(t, "updated again", f.snap("data", ".app-*"), v110)
 	os.WriteFile(f.path("data/fail-01"), nil, 0o644)
 	r := f.hoist("rollback")
 	want := "01-run.sh exited with status 4; restored v1.1.0"
 	if r.code != exitcode.Failure || !strings.Contains(r.stderr, want) {
 		t.Fatalf("failing rollback: %s", r)
 	}
-	sameTree(t, "after failed rollback", f.snap("data", ".app-*"), v110)
+	treesnap.Same(t, "after failed rollback", f.snap("data", ".app-*"), v110)
 	if st := f.status(); st.State != statusfile.Failed || st.Description != want {
 		t.Errorf("status %+v", st)
 	}
@@ -98,7 +100,7 @@ func TestCrashDuringRollback(t *testing.T) {
 				if !failing && slices.Contains(finishes, step) {
 					want, wantSnap = v100, "v1.0.0"
 				}
-				sameTree(t, "root (want "+wantSnap+")", f.snap("data", ".app-*"), want)
+				treesnap.Same(t, "root (want "+wantSnap+")", f.snap("data", ".app-*"), want)
 				if st := f.status(); !strings.Contains(st.Description, wantSnap) {
 					t.Errorf("status %+v", st)
 				}

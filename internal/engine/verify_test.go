@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
+
 	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
@@ -48,7 +50,7 @@ func TestVerify(t *testing.T) {
 	if strings.Count(r.stdout, "fixed: ") != 3 {
 		t.Errorf("verify --fix: %s", r)
 	}
-	sameTree(t, "after fix", f.snap(".hoist/config.json"), clean)
+	treesnap.Same(t, "after fix", f.snap(".hoist/config.json"), clean)
 	f.must("verify")
 
 	// A forged live manifest proves nothing: verify refuses it.
