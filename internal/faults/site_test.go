@@ -1,0 +1,423 @@
+package faults_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/statusfile"
+	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
+	"github.com/hoist-dev/hoist/internal/testutil/testbin"
+	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
+)
+
+// long reports whether HOIST_TEST_LONG asks for the long runs.
+func long() bool { return os.Getenv("HOIST_TEST_LONG") != "" }
+
+// iterations returns short, or long under HOIST_TEST_LONG.
+func iterations(short, long_ int) int {
+	if long() {
+		return long_
+	}
+	return short
+}
+
+// releases are the suite's releases: v1.0.0 and v1.1.0 of DefaultReleases
+// with many more files (many of each only, to be removed or added, and
+// many changed), files in directories only one release has, and a mode
+// change; v1.2.0, whose 02-run.sh fails. See failRollbackEnv.
+func releases(many int) []releaserepo.Release {
+	rels := releaserepo.DefaultReleases()[:2]
+	for i := range many {
+		rels[0].Files[fmt.Sprintf("app/many/f%03d", i)] = releaserepo.File{Content: strings.Repeat("a", i*13)}
+		rels[1].Files[fmt.Sprintf("app/many/f%03d", i+many/3)] = releaserepo.File{Content: strings.Repeat("b", i*17)}
+	}
+	rels[0].Files["app/gone/deep/old.txt"] = releaserepo.File{Content: "only in 1.0.0\n"}
+	rels[0].Files["app/mode"] = releaserepo.File{Content: "mode\n", Mode: 0o755}
+	rels[1].Files["app/mode"] = releaserepo.File{Content: "mode\n", Mode: 0o644}
+	rels[1].Files["app/new/deep/new.txt"] = releaserepo.File{Content: "only in 1.1.0\n"}
+
+	// A rollback's 01-run.sh fails when the test asks for it.
+	s := releaserepo.LoggingScript("1.0.0", 1)
+	s.Content = strings.Replace(s.Content, "set -e\n", "set -e\n[ -z \"$"+failRollbackEnv+"\" ] || exit 4\n", 1)
+	rels[0].Files["scripts/update/01-run.sh"] = s
+
+	failing := releaserepo.DefaultReleases()[1]
+	failing.Version = "1.2.0"
+	failing.Files["scripts/update/02-run.sh"] = releaserepo.Script(`echo "about to fail"; exit 3`)
+	return append(rels, failing)
+}
+
+// failRollbackEnv, set in hoist's environment, makes v1.0.0's 01-run.sh
+// fail: a rollback to v1.0.0 is then undone.
+const failRollbackEnv = "FAULTS_FAIL_01"
+
+// liveSkip leaves out of a live-root snapshot the protected data (checked
+// on its own) and what changes with every run without being part of the
+// installed state: the journal, logs, locks and the manager's statuses/.
+var liveSkip = []string{"data", ".hoist/journal", ".hoist/logs", ".hoist/lock", ".hoist/supervisor.lock", "statuses"}
+
+// scriptLog is the scripts' run log, in data/ so that updates keep it: the
+// only file of the protected data an update writes (its scripts do).
+var scriptLog = strings.TrimPrefix(releaserepo.ScriptLog, "data/")
+
+// site is an app root made by the real `hoist init` and `hoist apply`, with
+// protected data, and the two states an operation on it may leave.
+type site struct {
+	t    *testing.T
+	repo *releaserepo.Repo
+	base string   // the root before the operation: copied, never changed
+	op   []string // the operation, e.g. apply --to v1.1.0
+	// from and to are the live release before and after the operation.
+	from, to string
+	old, new treesnap.Tree // the live root before and after the operation
+	data     treesnap.Tree // the protected data
+}
+
+// shape sizes a site: how many files the releases have beyond
+// DefaultReleases' and how large the protected data's large file is.
+type shape struct{ many, big int }
+
+var (
+	// full is the shape of cases on an ordinary disk.
+	full = shape{many: 120, big: 20 << 20}
+	// slim is the shape of cases repeated tens of times on lazyfs, where
+	// every file operation crosses FUSE twice; HOIST_TEST_LONG runs full.
+	slim = shape{many: 12, big: 1 << 20}
+)
+
+// onLazyfs returns the shape of lazyfs cases.
+func onLazyfs() shape {
+	if long() {
+		return full
+	}
+	return slim
+}
+
+// newSite returns a root with v1.0.0 installed and the protected data, for
+// the operation "apply --to v1.1.0".
+func newSite(t *testing.T, sh shape) *site {
+	t.Helper()
+	s := newBase(t, sh)
+	s.seal([]string{"apply", "--to", "v1.1.0"}, "v1.0.0", "v1.1.0")
+	return s
+}
+
+// newRollbackSite returns a root updated from v1.0.0 to v1.1.0, for the
+// operation "rollback".
+func newRollbackSite(t *testing.T, sh shape) *site {
+	t.Helper()
+	s := newBase(t, sh)
+	s.mustAt(s.base, "apply", "--to", "v1.1.0")
+	s.seal([]string{"rollback"}, "v1.1.0", "v1.0.0")
+	return s
+}
+
+// newBase makes the base root: v1.0.0 and the protected data.
+func newBase(t *testing.T, sh shape) *site {
+	t.Helper()
+	s := &site{t: t, repo: releaserepo.New(t, releases(sh.many)...), base: filepath.Join(t.TempDir(), "app")}
+	s.must("init", s.base, "--repo", s.repo.FileURL(), "--pub", s.repo.PubFile)
+	s.mustAt(s.base, "apply", "--to", "v1.0.0")
+	writeProtected(t, filepath.Join(s.base, "data"), sh.big)
+	s.data = treesnap.Take(t, filepath.Join(s.base, "data"), scriptLog)
+	return s
+}
+
+// seal sets the operation and takes the snapshots of before and after it.
+func (s *site) seal(op []string, from, to string) {
+	s.op, s.from, s.to = op, from, to
+	s.old = treesnap.Take(s.t, s.base, liveSkip...)
+	s.new = s.snapAfterOp()
+}
+
+// snapAfterOp runs the operation on a copy of the base and returns its
+// live snapshot.
+func (s *site) snapAfterOp() treesnap.Tree {
+	ref := s.copy(filepath.Join(s.t.TempDir(), "app"))
+	s.mustAt(ref, s.op...)
+	checkData(s.t, s, ref)
+	if left := leftovers(s.t, ref, nil); len(left) > 0 {
+		s.t.Fatalf("%s left behind: %q", s.op[0], left)
+	}
+	return treesnap.Take(s.t, ref, liveSkip...)
+}
+
+// copy copies the base root to dst (cp -a keeps modes, owners, links, hard
+// links and fifos) and returns dst.
+func (s *site) copy(dst string) string {
+	s.t.Helper()
+	if out, err := exec.Command("cp", "-a", s.base, dst).CombinedOutput(); err != nil {
+		s.t.Fatalf("cp -a: %v %s", err, out)
+	}
+	return dst
+}
+
+// writeProtected writes the protected data tree into dir: everything an
+// update must leave alone, in every odd shape a file can have.
+func writeProtected(t *testing.T, dir string, big int) {
+	t.Helper()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := func(rel string, data []byte, mode fs.FileMode) {
+		p := filepath.Join(dir, rel)
+		must(os.MkdirAll(filepath.Dir(p), 0o755))
+		must(os.WriteFile(p, data, 0o600))
+		must(os.Chmod(p, mode)) // whatever the umask, setuid included
+	}
+	rng := rand.New(rand.NewChaCha8([32]byte{'h', 'o', 'i', 's', 't'}))
+	blob := make([]byte, big)
+	for i := 0; i+8 <= len(blob); i += 8 {
+		v := rng.Uint64()
+		for j := range 8 {
+			blob[i+j] = byte(v >> (8 * j))
+		}
+	}
+	file("db/big.bin", blob, 0o640)
+	file("settings.json", []byte(`{"secret":"keep me"}`), 0o600)
+	file("bin/tool", []byte("#!/bin/sh\necho tool\n"), 0o4755)
+	file("none", []byte("no access"), 0)
+	file("empty", nil, 0o644)
+	file("spaces and ünïcode.txt", []byte("odd name\n"), 0o644)
+	file("shared/note", []byte("setgid dir\n"), 0o664)
+	must(os.Chmod(filepath.Join(dir, "shared"), 0o2775))
+	must(os.MkdirAll(filepath.Join(dir, "tmp"), 0o755))
+	must(os.Chmod(filepath.Join(dir, "tmp"), 0o1777))
+	must(os.MkdirAll(filepath.Join(dir, "emptydir"), 0o700))
+	file("owned/by-user", []byte("the user's\n"), 0o644)
+	must(os.Lchown(filepath.Join(dir, "owned/by-user"), 1000, 1000))
+	must(os.Lchown(filepath.Join(dir, "owned"), 1000, 1000))
+	must(os.Link(filepath.Join(dir, "settings.json"), filepath.Join(dir, "settings.hardlink")))
+	must(syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o620))
+	must(os.MkdirAll(filepath.Join(dir, "links"), 0o755))
+	for name, target := range map[string]string{
+		"relative": "../settings.json", "absolute": "/etc/hostname", "dangling": "../no/such/file",
+		"into-release": "../../app/config.yml", "dir": "../db",
+	} {
+		must(os.Symlink(target, filepath.Join(dir, "links", name)))
+	}
+}
+
+// settled checks the end conditions of every case on root and returns
+// which release the root holds, "old" or "new"; it stops the test if the
+// root holds neither:
+//   - the live root is exactly s.old or exactly s.new;
+//   - the protected data is unchanged;
+//   - no temp file, undo area or staging clone is left (but keep);
+//   - the status file agrees: not installing; success naming s.to for new;
+//     for old, either failed naming s.from or a success not naming s.to;
+//     statuses/info.json is the live info.json.
+func (s *site) settled(t testing.TB, root string, keep ...string) string {
+	t.Helper()
+	checkData(t, s, root)
+	if left := leftovers(t, root, keep); len(left) > 0 {
+		t.Errorf("left behind: %q", left)
+	}
+	outcome, mix := s.outcome(t, root, keep...)
+	if outcome == "" {
+		t.Fatal(mix)
+	}
+	st := readStatus(t, root)
+	switch {
+	case st.State == statusfile.Installing:
+		t.Errorf("root holds the %s release but the status says installing: %+v", outcome, st)
+	case outcome == "new" && (st.State != statusfile.Success || st.UpdateTo != "" || !strings.Contains(st.Description, s.to)):
+		t.Errorf("root holds %s but the status says %+v", s.to, st)
+	case outcome == "old" && st.State == statusfile.Failed && !strings.Contains(st.Description, s.from):
+		t.Errorf("root holds %s but the failure status does not say so: %+v", s.from, st)
+	case outcome == "old" && st.State == statusfile.Success && strings.Contains(st.Description, s.to):
+		t.Errorf("root holds %s but the status claims %s: %+v", s.from, s.to, st)
+	}
+	info, _ := os.ReadFile(filepath.Join(root, "info.json"))
+	if cp, err := os.ReadFile(filepath.Join(root, "statuses/info.json")); err == nil && !bytes.Equal(cp, info) {
+		t.Errorf("statuses/info.json %q is not the live info.json %q", cp, info)
+	}
+	return outcome
+}
+
+// checkData checks that the protected data in root is unchanged.
+func checkData(t testing.TB, s *site, root string) {
+	t.Helper()
+	treesnap.Same(t, "protected data", treesnap.Take(t, filepath.Join(root, "data"), scriptLog), s.data)
+}
+
+// outcome returns "old" or "new" if the live root is exactly s.old or
+// s.new (leaving out keep), else "" and how it differs from both.
+func (s *site) outcome(t testing.TB, root string, keep ...string) (string, string) {
+	t.Helper()
+	got := treesnap.Take(t, root, append(liveSkip, keep...)...)
+	switch {
+	case treesnap.Diff(got, s.old) == "":
+		return "old", ""
+	case treesnap.Diff(got, s.new) == "":
+		return "new", ""
+	}
+	return "", fmt.Sprintf("root is neither %s nor %s:\nagainst %s:\n%s\nagainst %s:\n%s",
+		s.from, s.to, s.from, treesnap.Diff(got, s.old), s.to, treesnap.Diff(got, s.new))
+}
+
+// leftovers lists what a finished operation must not leave in root: temp
+// files anywhere, the undo area, staging clones (but keep).
+func leftovers(t testing.TB, root string, keep []string) []string {
+	t.Helper()
+	var left []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		name := d.Name()
+		switch {
+		case rel == "data":
+			return filepath.SkipDir // the user's: not hoist's to clean
+		case rel == "statuses":
+			return filepath.SkipDir // see statusTemps
+		case strings.HasPrefix(name, ".hoist-tmp-"), rel == ".hoist/undo",
+			filepath.Dir(rel) == "." && strings.HasPrefix(name, ".app-") && !contains(keep, name):
+			left = append(left, rel)
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return left
+}
+
+// statusTemps lists the temp files in root's statuses/. A status write
+// cut short leaves one there, and nothing removes it (reported by the
+// power-cut tests, once, not by every case).
+func statusTemps(t testing.TB, root string) []string {
+	t.Helper()
+	temps, err := filepath.Glob(filepath.Join(root, "statuses", ".hoist-tmp-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range temps {
+		temps[i] = filepath.Base(p)
+	}
+	return temps
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func readStatus(t testing.TB, root string) statusfile.Status {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "statuses", statusfile.Name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return statusfile.Default()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := statusfile.Parse(data)
+	if err != nil {
+		t.Fatalf("status file: %v", err)
+	}
+	return st
+}
+
+// result is how a process ended; code is -1 when a signal killed it.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+}
+
+// processTimeout bounds every hoist run: none of them should take long,
+// and a hang is a failure, not a stuck test.
+const processTimeout = 2 * time.Minute
+
+// hoist runs the real hoist binary with env added to the environment.
+func hoist(t testing.TB, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), processTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testbin.Path(t, "hoist"), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("hoist %s did not finish within %s\n%s", strings.Join(args, " "), processTimeout, errOut.String())
+	}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		t.Fatalf("hoist %v: %v", args, err)
+	}
+	return result{cmd.ProcessState.ExitCode(), out.String(), errOut.String()}
+}
+
+func (s *site) must(args ...string) result {
+	s.t.Helper()
+	r := hoist(s.t, nil, args...)
+	if r.code != 0 {
+		s.t.Fatalf("hoist %s: %s", strings.Join(args, " "), r)
+	}
+	return r
+}
+
+// mustAt runs hoist ARGS --root root and fails unless it exits 0.
+func (s *site) mustAt(root string, args ...string) result {
+	s.t.Helper()
+	return s.must(append(args, "--root", root)...)
+}
+
+// at runs hoist ARGS --root root.
+func at(t testing.TB, root string, env []string, args ...string) result {
+	t.Helper()
+	return hoist(t, env, append(args, "--root", root)...)
+}
+
+// recoverAt runs hoist recover on root, which must succeed, twice: the
+// second run must find nothing to do.
+func recoverAt(t testing.TB, root string) result {
+	t.Helper()
+	r := at(t, root, nil, "recover")
+	if r.code != 0 {
+		t.Fatalf("hoist recover: %s", r)
+	}
+	if again := at(t, root, nil, "recover"); again.code != 0 || strings.TrimSpace(again.stdout) != "nothing to recover" {
+		t.Errorf("second recover: %s", again)
+	}
+	return r
+}
+
+// tally counts outcomes for the log.
+type tally map[string]int
+
+func (c tally) String() string {
+	var parts []string
+	for _, k := range []string{"old", "new"} {
+		parts = append(parts, k+"="+strconv.Itoa(c[k]))
+	}
+	return strings.Join(parts, " ")
+}
