@@ -29,6 +29,8 @@ const watchPoll = time.Second
 // errUpdateFailed is returned when a watched update ends in state failed.
 var errUpdateFailed = errors.New("update failed")
 
+// runStatus prints the status as the status file's JSON, the same bytes
+// GET /v1/system/update-status answers, so scripts can read it with jq.
 func runStatus(ctx context.Context, s streams, args []string) error {
 	fs := newFlags(s, "status", "[--watch]")
 	watch := fs.Bool("watch", false, "show a progress bar until the update succeeds (exit 0) or fails (exit 1)")
