@@ -53,6 +53,11 @@ func releases(many int) []releaserepo.Release {
 	s.Content = strings.Replace(s.Content, "set -e\n", "set -e\n[ -z \"$"+failRollbackEnv+"\" ] || exit 4\n", 1)
 	rels[0].Files["scripts/update/01-run.sh"] = s
 
+	// v1.1.0's 02-run.sh holds while the test asks for it.
+	hold := releaserepo.LoggingScript("1.1.0", 2)
+	hold.Content = strings.Replace(hold.Content, "set -e\n", "set -e\n"+holdScript, 1)
+	rels[1].Files["scripts/update/02-run.sh"] = hold
+
 	failing := releaserepo.DefaultReleases()[1]
 	failing.Version = "1.2.0"
 	failing.Files["scripts/update/02-run.sh"] = releaserepo.Script(`echo "about to fail"; exit 3`)
@@ -62,6 +67,22 @@ func releases(many int) []releaserepo.Release {
 // failRollbackEnv, set in hoist's environment, makes v1.0.0's 01-run.sh
 // fail: a rollback to v1.0.0 is then undone.
 const failRollbackEnv = "FAULTS_FAIL_01"
+
+// holdEnv, set in hoist's environment to a directory DIR, makes v1.1.0's
+// 02-run.sh write its process id to DIR/holding and wait while DIR/hold
+// exists.
+const holdEnv = "FAULTS_HOLD"
+
+const holdScript = `if [ -n "$` + holdEnv + `" ]; then
+	echo $$ > "$` + holdEnv + `/holding.tmp" && mv "$` + holdEnv + `/holding.tmp" "$` + holdEnv + `/holding"
+	while [ -e "$` + holdEnv + `/hold" ]; do sleep 0.05; done
+fi
+`
+
+// recorders are triggers every site's root has besides update and
+// rollback: each appends a line "NAME ARGS" to triggers.log next to the
+// root, so tests see exactly which triggers ran.
+var recorders = []string{"ping", "app", "repo"}
 
 // liveSkip leaves out of a live-root snapshot the protected data (checked
 // on its own) and what changes with every run without being part of the
@@ -130,6 +151,13 @@ func newBase(t *testing.T, sh shape) *site {
 	s := &site{t: t, repo: releaserepo.New(t, releases(sh.many)...), base: filepath.Join(t.TempDir(), "app")}
 	s.must("init", s.base, "--repo", s.repo.FileURL(), "--pub", s.repo.PubFile)
 	s.mustAt(s.base, "apply", "--to", "v1.0.0")
+	for _, name := range recorders {
+		p := filepath.Join(s.base, "triggers", name)
+		script := "#!/bin/sh\necho \"" + name + " $*\" >> \"$HOIST_ROOT/../triggers.log\"\n"
+		if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	writeProtected(t, filepath.Join(s.base, "data"), sh.big)
 	s.data = treesnap.Take(t, filepath.Join(s.base, "data"), scriptLog)
 	return s
@@ -211,6 +239,19 @@ func writeProtected(t *testing.T, dir string, big int) {
 	} {
 		must(os.Symlink(target, filepath.Join(dir, "links", name)))
 	}
+}
+
+// triggerRuns returns the lines the recorders wrote for root.
+func triggerRuns(t testing.TB, root string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(root), "triggers.log"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
 }
 
 // settled checks the end conditions of every case on root and returns

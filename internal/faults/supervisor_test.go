@@ -1,0 +1,202 @@
+package faults_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/request"
+	"github.com/hoist-dev/hoist/internal/statusfile"
+	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
+)
+
+// requestUpdate asks for an update to tg exactly as the manager does.
+func requestUpdate(t *testing.T, root, tg string) {
+	t.Helper()
+	d, err := request.OpenDirs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := request.Update(d, tg); err != nil {
+		t.Fatalf("request update to %s: %v", tg, err)
+	}
+}
+
+// writeSignal writes the signal name as the manager may: any bytes, any
+// number of times.
+func writeSignal(t *testing.T, root, name string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(root, "events/signals", name), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// holding starts holding v1.1.0's 02-run.sh (see holdEnv) and returns the
+// directory to pass in holdEnv.
+func holding(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hold"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// heldPID waits until 02-run.sh holds and returns its process id.
+func heldPID(t *testing.T, dir string) int {
+	t.Helper()
+	var pid int
+	eventually(t, "02-run.sh to hold", func() bool {
+		data, err := os.ReadFile(filepath.Join(dir, "holding"))
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(data)))
+		return err == nil
+	})
+	return pid
+}
+
+// parentPID returns the parent of process pid.
+func parentPID(t *testing.T, pid int) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "pid (comm) state ppid ...": comm may hold spaces; it ends at the last ')'.
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	ppid, err := strconv.Atoi(fields[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ppid
+}
+
+func running(pid int) bool { return syscall.Kill(pid, 0) == nil && !zombie(pid) }
+
+func zombie(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(data, ')')
+	return i+2 < len(data) && (data[i+2] == 'Z' || data[i+2] == 'X')
+}
+
+// TestSupervisorKilledDuringUpdate kills the supervisor while its update
+// trigger runs `hoist apply` (held in v1.1.0's 02-run.sh), writes signals
+// while it is down, and starts it again. The apply's process group and its
+// script's die with the supervisor, as systemd kills a unit's whole cgroup:
+// the new supervisor's recover undoes the update before anything else, then
+// serves the pending update signal, which installs v1.1.0. Every signal
+// written while the supervisor was down is served exactly once (three pings
+// coalesce into one run).
+func TestSupervisorKilledDuringUpdate(t *testing.T) {
+	s := newSite(t, full)
+	root := s.copy(filepath.Join(t.TempDir(), "app"))
+	hold := holding(t)
+	requestUpdate(t, root, s.to)
+	first := startSupervisor(t, root, holdEnv+"="+hold)
+	script := heldPID(t, hold)
+	apply := parentPID(t, script)
+	first.kill()
+	syscall.Kill(-apply, syscall.SIGKILL) // scripts.Run gives each its own process group
+	syscall.Kill(-script, syscall.SIGKILL)
+
+	writeSignal(t, root, "update") // the manager retries
+	for range 3 {
+		writeSignal(t, root, "ping")
+	}
+	second := startSupervisor(t, root) // without the hold
+	eventually(t, "the pending signals to be served", func() bool {
+		return second.count("trigger started", "trigger", "update") == 1 && second.count("trigger started", "trigger", "ping") == 1
+	})
+	second.waitIdle()
+	second.alive()
+	second.stop()
+
+	if got := s.settled(t, root); got != "new" {
+		t.Errorf("root holds the %s release, want v1.1.0", got)
+	}
+	if !strings.Contains(second.text(), "update to v1.1.0 was interrupted; restored v1.0.0") {
+		t.Error("the restarted supervisor's recover did not undo the interrupted update")
+	}
+	runs := releaserepo.ScriptRuns(t, root)
+	restart := slices.IndexFunc(runs, func(l string) bool { return strings.HasPrefix(l, "v1.0.0/01 release=v1.0.0 from=1.1.0 ") })
+	if restart < 0 || restart+1 >= len(runs) || !strings.HasPrefix(runs[restart+1], "v1.1.0/00 ") {
+		t.Errorf("recover did not run v1.0.0's 01-run.sh before the retry; scripts ran:\n%s", strings.Join(runs, "\n"))
+	}
+	if runs := triggerRuns(t, root); len(runs) != 1 || runs[0] != "ping " {
+		t.Errorf("recorded trigger runs %q, want one ping", runs)
+	}
+	for _, trig := range []string{"update", "ping"} {
+		if n := second.count("trigger started", "trigger", trig); n != 1 {
+			t.Errorf("%s ran %d times after the restart, want once", trig, n)
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(root, "events/signals")); len(entries) != 0 {
+		t.Errorf("signals left: %v", entries)
+	}
+}
+
+// TestSupervisorRestartedWhileItsTriggerRuns kills only the supervisor, not
+// its trigger, and starts a new one at once (a restart by hand, or by a
+// service manager that does not kill the old process group). The orphaned
+// apply still holds the lock: the new supervisor's recover and the pending
+// update's apply exit 3 and change nothing. When the orphan's held script
+// ends, the orphan dies at its next log line (its stderr was a pipe to the
+// dead supervisor: SIGPIPE), in the middle of the update. Then the root must
+// not stay a half-installed update with a status saying installing: that
+// blocks every request of the manager (409) until someone runs hoist recover.
+func TestSupervisorRestartedWhileItsTriggerRuns(t *testing.T) {
+	s := newSite(t, full)
+	root := s.copy(filepath.Join(t.TempDir(), "app"))
+	hold := holding(t)
+	requestUpdate(t, root, s.to)
+	first := startSupervisor(t, root, holdEnv+"="+hold)
+	script := heldPID(t, hold)
+	apply := parentPID(t, script)
+	first.kill()
+	t.Cleanup(func() { syscall.Kill(-apply, syscall.SIGKILL); syscall.Kill(-script, syscall.SIGKILL) })
+
+	writeSignal(t, root, "update")
+	for range 3 {
+		writeSignal(t, root, "ping")
+	}
+	second := startSupervisor(t, root)
+	eventually(t, "the pending signals to be served", func() bool {
+		return second.count("trigger started", "trigger", "update") == 1 && second.count("trigger started", "trigger", "ping") == 1
+	})
+	second.waitIdle()
+	if second.count("hoist recover failed; continuing") != 1 || !strings.Contains(second.text(), "hoist apply: an update is already in progress") {
+		t.Error("the restarted supervisor's recover and the pending apply did not meet the orphan's lock")
+	}
+
+	os.Remove(filepath.Join(hold, "hold"))
+	eventually(t, "the orphaned apply to end", func() bool { return !running(apply) })
+	stuck := func() bool { return readStatus(t, root).State == statusfile.Installing }
+	deadline := time.Now().Add(10 * time.Second)
+	for stuck() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if stuck() {
+		t.Errorf("the orphaned apply died mid-update and the running supervisor left it: status %+v (the manager refuses every request until a recover)", readStatus(t, root))
+	}
+	second.alive()
+	second.stop()
+	// A restart recovers it, whatever the running supervisor did.
+	third := startSupervisor(t, root)
+	third.stop()
+	s.settled(t, root)
+	if runs := triggerRuns(t, root); len(runs) != 1 || runs[0] != "ping " {
+		t.Errorf("recorded trigger runs %q, want one ping", runs)
+	}
+}
