@@ -9,18 +9,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/cli"
 	"github.com/hoist-dev/hoist/internal/discovery"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/logging"
@@ -33,18 +31,7 @@ const envToken = "HOIST_MANAGER_TOKEN"
 // maxTokenFile caps the token file; a token is a few dozen bytes.
 const maxTokenFile = 4 << 10
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stderr)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(exitcode.OK)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "hoist-manager: %v\n", err)
-	}
-	os.Exit(exitcode.Code(err))
-}
+func main() { cli.Main("hoist-manager", run) }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("hoist-manager", flag.ContinueOnError)
@@ -58,14 +45,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	fetchTimeout := fs.Duration("fetch-timeout", discovery.DefaultTimeout, "time limit of one read of the release repository")
 	cacheTTL := fs.Duration("cache-ttl", time.Minute, "how long answers of the release repository are reused")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", exitcode.ErrUsage, fs.Arg(0))
+	if err := cli.Parse(fs, args); err != nil {
+		return err
 	}
 	if *releases == "" {
 		return fmt.Errorf("%w: --releases is required", exitcode.ErrUsage)

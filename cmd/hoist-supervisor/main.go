@@ -3,36 +3,23 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/cli"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/logging"
 	"github.com/hoist-dev/hoist/internal/supervisor"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stderr)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(exitcode.OK)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "hoist-supervisor: %v\n", err)
-	}
-	os.Exit(exitcode.Code(err))
-}
+func main() { cli.Main("hoist-supervisor", run) }
 
 // run parses args and supervises the root until ctx is done. It returns
 // flag.ErrHelp for --help and an error wrapping exitcode.ErrUsage for bad
@@ -49,15 +36,10 @@ func run(ctx context.Context, args []string, logOut io.Writer) error {
 			"Watches ROOT/events/signals/ and runs ROOT/triggers/<signal> (run as root, e.g. by systemd).")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
+	if err := cli.Parse(fs, args); err != nil {
+		return err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return fmt.Errorf("%w: unexpected argument %q", exitcode.ErrUsage, fs.Arg(0))
 	case *timeout <= 0:
 		return fmt.Errorf("%w: --trigger-timeout must be positive", exitcode.ErrUsage)
 	case *grace < 0:

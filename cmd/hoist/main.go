@@ -3,8 +3,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +10,7 @@ import (
 	"sort"
 	"syscall"
 
+	"github.com/hoist-dev/hoist/internal/cli"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 )
 
@@ -63,14 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stderr, cmds)
 		return exitcode.Usage
 	}
-	err := cmd.run(ctx, streams{stdout, stderr}, args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		return exitcode.OK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "hoist %s: %v\n", args[0], err)
-	}
-	return exitcode.Code(err)
+	return cli.Report(stderr, "hoist "+args[0], cmd.run(ctx, streams{stdout, stderr}, args[1:]))
 }
 
 func usage(w io.Writer, cmds map[string]command) {
