@@ -186,11 +186,10 @@ func describe(st statusfile.Status) string {
 	return fmt.Sprintf("%-48s", d)
 }
 
+// printJSON prints v as one line of JSON, without HTML escaping, as the
+// manager answers it.
 func printJSON(s streams, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(s.out, "%s\n", data)
-	return err
+	enc := json.NewEncoder(s.out)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }

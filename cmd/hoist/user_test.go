@@ -58,7 +58,7 @@ func TestCheckAndUpdate(t *testing.T) {
 	signal := filepath.Join(root, "events/signals/update")
 
 	out, _ := userCmd(t, 0, "check", "--root", root)
-	if want := `{"version":"1.5.0","name":"Bridge","notes":"A step on the way to 2.0.0.\nMigrates the database.","requires":"\u003e=0.9.0","intermediate":true,"latest":"2.0.0"}` + "\n"; out != want {
+	if want := `{"version":"1.5.0","name":"Bridge","notes":"A step on the way to 2.0.0.\nMigrates the database.","requires":">=0.9.0","intermediate":true,"latest":"2.0.0"}` + "\n"; out != want {
 		t.Errorf("check: %s\nwant %s", out, want)
 	}
 

@@ -219,8 +219,8 @@ func TestInfo(t *testing.T) {
 func TestGetUpdateRequiresWalk(t *testing.T) {
 	url := releaserepo.New(t, managertest.WalkReleases()...).ServeHTTP(t)
 	tests := []struct{ installed, want string }{
-		{"0.9.0", `{"version":"1.5.0","name":"Bridge","notes":"A step on the way to 2.0.0.\nMigrates the database.","requires":"\u003e=0.9.0","intermediate":true,"latest":"2.0.0"}`},
-		{"1.5.0", `{"version":"2.0.0","name":"Two","notes":"The big one","requires":"\u003e=1.5.0"}`},
+		{"0.9.0", `{"version":"1.5.0","name":"Bridge","notes":"A step on the way to 2.0.0.\nMigrates the database.","requires":">=0.9.0","intermediate":true,"latest":"2.0.0"}`},
+		{"1.5.0", `{"version":"2.0.0","name":"Two","notes":"The big one","requires":">=1.5.0"}`},
 		{"2.0.0", `{"message":"up-to-date"}`},
 	}
 	for _, tt := range tests {
