@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 	"github.com/hoist-dev/hoist/internal/testutil/testbin"
@@ -47,6 +48,8 @@ func releases(many int) []releaserepo.Release {
 	rels[0].Files["app/mode"] = releaserepo.File{Content: "mode\n", Mode: 0o755}
 	rels[1].Files["app/mode"] = releaserepo.File{Content: "mode\n", Mode: 0o644}
 	rels[1].Files["app/new/deep/new.txt"] = releaserepo.File{Content: "only in 1.1.0\n"}
+	// Incompressible, so that most of a download is this file's.
+	rels[1].Files["app/blob.bin"] = releaserepo.File{Content: string(pseudoRandom(256 << 10))}
 
 	// A rollback's 01-run.sh fails when the test asks for it.
 	s := releaserepo.LoggingScript("1.0.0", 1)
@@ -86,8 +89,9 @@ var recorders = []string{"ping", "app", "repo"}
 
 // liveSkip leaves out of a live-root snapshot the protected data (checked
 // on its own) and what changes with every run without being part of the
-// installed state: the journal, logs, locks and the manager's statuses/.
-var liveSkip = []string{"data", ".hoist/journal", ".hoist/logs", ".hoist/lock", ".hoist/supervisor.lock", "statuses"}
+// installed state: the journal, logs, locks and the manager's statuses/
+// and events/signals/.
+var liveSkip = []string{"data", ".hoist/journal", ".hoist/logs", ".hoist/lock", ".hoist/supervisor.lock", "statuses", "events/signals"}
 
 // scriptLog is the scripts' run log, in data/ so that updates keep it: the
 // only file of the protected data an update writes (its scripts do).
@@ -170,6 +174,26 @@ func (s *site) seal(op []string, from, to string) {
 	s.new = s.snapAfterOp()
 }
 
+// setRepo points the base root's config at the release repository url
+// and takes the snapshots again.
+func (s *site) setRepo(url string) {
+	s.t.Helper()
+	r, err := os.OpenRoot(s.base)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer r.Close()
+	c, err := config.Load(r)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	c.Repo = url
+	if err := config.Save(r, c); err != nil {
+		s.t.Fatal(err)
+	}
+	s.seal(s.op, s.from, s.to)
+}
+
 // snapAfterOp runs the operation on a copy of the base and returns its
 // live snapshot.
 func (s *site) snapAfterOp() treesnap.Tree {
@@ -208,15 +232,7 @@ func writeProtected(t *testing.T, dir string, big int) {
 		must(os.WriteFile(p, data, 0o600))
 		must(os.Chmod(p, mode)) // whatever the umask, setuid included
 	}
-	rng := rand.New(rand.NewChaCha8([32]byte{'h', 'o', 'i', 's', 't'}))
-	blob := make([]byte, big)
-	for i := 0; i+8 <= len(blob); i += 8 {
-		v := rng.Uint64()
-		for j := range 8 {
-			blob[i+j] = byte(v >> (8 * j))
-		}
-	}
-	file("db/big.bin", blob, 0o640)
+	file("db/big.bin", pseudoRandom(big), 0o640)
 	file("settings.json", []byte(`{"secret":"keep me"}`), 0o600)
 	file("bin/tool", []byte("#!/bin/sh\necho tool\n"), 0o4755)
 	file("none", []byte("no access"), 0)
@@ -252,6 +268,13 @@ func triggerRuns(t testing.TB, root string) []string {
 		t.Fatal(err)
 	}
 	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+}
+
+// pseudoRandom returns n bytes that do not compress, the same every time.
+func pseudoRandom(n int) []byte {
+	b := make([]byte, n)
+	rand.NewChaCha8([32]byte{'h', 'o', 'i', 's', 't'}).Read(b)
+	return b
 }
 
 // settled checks the end conditions of every case on root and returns
