@@ -214,7 +214,7 @@ func TestHostileStatusFile(t *testing.T) {
 		}),
 		{name: "status file is a directory", update: rejected, plant: func(r *rig) {
 			os.Remove(r.path("statuses/" + statusfile.Name))
-		if err := os.Mkdir(r.path("statuses/"+statusfile.Name), 0o777); err != nil {
+			if err := os.Mkdir(r.path("statuses/"+statusfile.Name), 0o777); err != nil {
 				r.t.Fatal(err)
 			}
 			writeSignal(r.t, r.root, "update")
