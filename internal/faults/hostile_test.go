@@ -8,10 +8,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hoist-dev/hoist/internal/statusfile"
+	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 )
 
 // rig is an app root served by a running supervisor, with a directory
@@ -324,5 +328,148 @@ func TestHostileSignals(t *testing.T) {
 			t.Errorf("no %s was refused", kind)
 		}
 	}
+	r.sup.stop()
+}
+
+// TestSignalFlood writes 10,000 signals a second (as far as the machine
+// allows) into events/signals/ for 2 seconds (10 with HOIST_TEST_LONG):
+// a valid signal with a trigger (ping), valid names without one, and
+// invalid names that stay on disk. The supervisor's memory stays bounded,
+// the pings coalesce into fewer runs, nothing but ping runs, and the
+// supervisor is alive and serving afterwards.
+func TestSignalFlood(t *testing.T) {
+	r := newRig(t)
+	r.sync()
+	rssBefore := r.sup.rss()
+	duration := time.Duration(iterations(2, 10)) * time.Second
+	const perSecond, writers = 10_000, 4
+	var pings, invalid, written atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range writers {
+		wg.Go(func() {
+			for i := 0; time.Since(start) < duration; i++ {
+				n := i*writers + w
+				name := "ping"
+				switch n % 4 {
+				case 0, 1:
+					pings.Add(1)
+				case 2:
+					name = fmt.Sprintf("nope-%d", n%5000) // valid, no trigger
+				case 3:
+					name = fmt.Sprintf(".flood-%d", n) // invalid: stays on disk
+					invalid.Add(1)
+				}
+				// Opened for writing and closed: a complete signal.
+				f, err := os.OpenFile(r.path("events/signals/"+name), os.O_WRONLY|os.O_CREATE, 0o644)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				f.Close()
+				written.Add(1)
+				if ahead := time.Duration(n+1)*time.Second/perSecond - time.Since(start); ahead > 0 {
+					time.Sleep(ahead)
+				}
+			}
+		})
+	}
+	peak := rssBefore
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for sampling := true; sampling; {
+		select {
+		case <-done:
+			sampling = false
+		case <-time.After(100 * time.Millisecond):
+			peak = max(peak, r.sup.rss())
+		}
+	}
+	rate := float64(written.Load()) / time.Since(start).Seconds()
+	r.sync()
+	peak = max(peak, r.sup.rss())
+	pingRuns := r.sup.count("trigger started", "trigger", "ping")
+	t.Logf("%d signals in %v (%.0f/s), %d of them ping: %d ping runs; supervisor RSS %d KiB before, %d KiB peak, %d KiB after",
+		written.Load(), duration, rate, pings.Load(), pingRuns, rssBefore, peak, r.sup.rss())
+	if pingRuns == 0 || int64(pingRuns) > pings.Load()/2 {
+		t.Errorf("%d runs for %d pings: not coalesced", pingRuns, pings.Load())
+	}
+	if peak > rssBefore+32<<10 {
+		t.Errorf("supervisor RSS grew from %d KiB to %d KiB", rssBefore, peak)
+	}
+	for _, trig := range []string{"update", "rollback", "app"} {
+		if n := r.sup.count("trigger started", "trigger", trig); n > 0 {
+			t.Errorf("%s ran %d times", trig, n)
+		}
+	}
+	if invalid.Load() > 1024 && r.sup.count("more than 1024 refused names in the signals directory; not logging further ones") != 1 {
+		t.Error("refused names were not capped in the log")
+	}
+	for _, line := range triggerRuns(t, r.root) {
+		if line != "ping " && line != "repo barrier" {
+			t.Errorf("unexpected run: %q", line)
+		}
+	}
+	r.clear()
+	r.sup.alive()
+	if got := r.s.settled(t, r.root); got != "old" {
+		t.Errorf("root holds the %s release", got)
+	}
+	r.out.check(t)
+	// Still serving.
+	n := r.sup.count("trigger started", "trigger", "ping")
+	writeSignal(t, r.root, "ping")
+	eventually(t, "a ping after the flood", func() bool { return r.sup.count("trigger started", "trigger", "ping") > n })
+	r.sup.stop()
+}
+
+// TestSignalsDirReplacedBySymlink replaces events/signals by a symlink to
+// a directory of valid signals outside the root (as root: the manager
+// cannot write events/). The running supervisor loses its watch and exits
+// 1 saying so; a new one refuses to start on the symlink; neither opens
+// anything outside the root or runs a trigger. Once root puts a real
+// directory back, a new supervisor serves it.
+func TestSignalsDirReplacedBySymlink(t *testing.T) {
+	r := newRig(t)
+	r.sync()
+	signals := r.path("events/signals")
+	if err := os.Rename(signals, signals+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(r.out.path(outSignals), signals); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-r.sup.exited:
+	case <-time.After(waitTimeout):
+		t.Fatal("the supervisor still runs on a signals directory that was moved away")
+	}
+	if code := r.sup.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(r.sup.text(), "signals directory was moved; watch lost") {
+		t.Errorf("supervisor exit %d:\n%s", code, r.sup.text())
+	}
+	r.out.check(t)
+
+	// A restart (systemd's Restart=on-failure) refuses the symlink.
+	res := run(t, testbin.Path(t, "hoist-supervisor"), "--root", r.root)
+	if res.code != 1 || !strings.Contains(res.stderr, "signals directory events/signals is a symlink") {
+		t.Errorf("supervisor on a symlinked signals directory: %s", res)
+	}
+	r.out.check(t)
+	if runs := triggerRuns(t, r.root); !slices.Equal(runs, r.runs) {
+		t.Errorf("triggers ran: %q", runs)
+	}
+
+	if err := os.Remove(signals); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(signals+".old", signals); err != nil {
+		t.Fatal(err)
+	}
+	r.sup = startSupervisor(t, r.root)
+	r.sync()
+	if got := r.s.settled(t, r.root); got != "old" {
+		t.Errorf("root holds the %s release", got)
+	}
+	r.out.check(t)
 	r.sup.stop()
 }

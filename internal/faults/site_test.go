@@ -423,19 +423,32 @@ const processTimeout = 2 * time.Minute
 // hoist runs the real hoist binary with env added to the environment.
 func hoist(t testing.TB, env []string, args ...string) result {
 	t.Helper()
+	return runEnv(t, env, testbin.Path(t, "hoist"), args...)
+}
+
+// run runs the program bin.
+func run(t testing.TB, bin string, args ...string) result {
+	t.Helper()
+	return runEnv(t, nil, bin, args...)
+}
+
+// runEnv runs the program bin with env added to the environment, and
+// fails the test if it does not end within processTimeout.
+func runEnv(t testing.TB, env []string, bin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), processTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, testbin.Path(t, "hoist"), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("hoist %s did not finish within %s\n%s", strings.Join(args, " "), processTimeout, errOut.String())
+		t.Fatalf("%s %s did not finish within %s\n%s", filepath.Base(bin), strings.Join(args, " "), processTimeout, errOut.String())
 	}
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {
-		t.Fatalf("hoist %v: %v", args, err)
+		t.Fatalf("%s %v: %v", filepath.Base(bin), args, err)
 	}
 	return result{cmd.ProcessState.ExitCode(), out.String(), errOut.String()}
 }
