@@ -37,7 +37,8 @@ func iterations(short, long_ int) int {
 // releases are the suite's releases: v1.0.0 and v1.1.0 of DefaultReleases
 // with many more files (many of each only, to be removed or added, and
 // many changed), files in directories only one release has, and a mode
-// change; v1.2.0, whose 02-run.sh fails. See failRollbackEnv.
+// change; v1.2.0, whose 02-run.sh fails. See failRollbackEnv, fillAtEnv
+// and holdEnv for what a test's environment makes the scripts do.
 func releases(many int) []releaserepo.Release {
 	rels := releaserepo.DefaultReleases()[:2]
 	for i := range many {
@@ -56,8 +57,15 @@ func releases(many int) []releaserepo.Release {
 	s.Content = strings.Replace(s.Content, "set -e\n", "set -e\n[ -z \"$"+failRollbackEnv+"\" ] || exit 4\n", 1)
 	rels[0].Files["scripts/update/01-run.sh"] = s
 
+	// v1.1.0's scripts fill the disk when the test asks for it.
+	for n := range 4 {
+		p := fmt.Sprintf("scripts/update/%02d-run.sh", n)
+		f := rels[1].Files[p]
+		f.Content += fmt.Sprintf("[ \"${%s:-}\" != %02d ] || cat /dev/zero > \"$%s\" 2>/dev/null || true\n", fillAtEnv, n, fillEnv)
+		rels[1].Files[p] = f
+	}
 	// v1.1.0's 02-run.sh holds while the test asks for it.
-	hold := releaserepo.LoggingScript("1.1.0", 2)
+	hold := rels[1].Files["scripts/update/02-run.sh"]
 	hold.Content = strings.Replace(hold.Content, "set -e\n", "set -e\n"+holdScript, 1)
 	rels[1].Files["scripts/update/02-run.sh"] = hold
 
@@ -70,6 +78,13 @@ func releases(many int) []releaserepo.Release {
 // failRollbackEnv, set in hoist's environment, makes v1.0.0's 01-run.sh
 // fail: a rollback to v1.0.0 is then undone.
 const failRollbackEnv = "FAULTS_FAIL_01"
+
+// fillAtEnv = NN and fillEnv = FILE in hoist's environment make v1.1.0's
+// NN-run.sh, after its work, fill the disk with FILE.
+const (
+	fillAtEnv = "FAULTS_FILL_AT"
+	fillEnv   = "FAULTS_FILL"
+)
 
 // holdEnv, set in hoist's environment to a directory DIR, makes v1.1.0's
 // 02-run.sh write its process id to DIR/holding and wait while DIR/hold
