@@ -70,18 +70,19 @@ func (b *suite) idle(ctx context.Context) ([]bench.Row, error) {
 	took := time.Since(start)
 	h, k := prev[0].Sub(before[0]), prev[1].Sub(before[1])
 	per := fmt.Sprintf("over %.0f s idle", took.Seconds())
-	// "No periodic wakeups": fewer than one per 30 s, which an idle Go
-	// runtime meets (its sysmon and forced GC wake it once a minute or
-	// less) and any timer or polling loop misses.
+	// "No periodic wakeups": the process wakes in fewer than one second
+	// per 30 s, which an idle Go runtime meets (its background work wakes
+	// it once a minute or less, a few threads at a time) and any timer or
+	// polling loop misses.
 	maxWake := math.Floor(took.Seconds() / 30)
 	return []bench.Row{
 		{Group: "2", Measure: fmt.Sprintf("idle RSS (hoist-supervisor; bash loop = %d processes)", k.Procs), Unit: bench.Bytes,
 			Hoist: float64(h.RSS), Base: float64(k.RSS), Goal: bench.AtMost(10<<20, bench.Bytes)},
 		{Group: "2", Measure: "idle CPU time " + per, Unit: bench.Seconds, Hoist: h.CPU.Seconds(), Base: k.CPU.Seconds()},
 		{Group: "2", Measure: "idle wakeups (context switches, all threads) " + per, Unit: bench.Count,
-			Hoist: float64(h.Switches), Base: float64(k.Switches), Goal: bench.AtMost(maxWake, bench.Count)},
+			Hoist: float64(h.Switches), Base: float64(k.Switches)},
 		{Group: "2", Measure: "seconds with any wakeup, " + per, Unit: bench.Count,
-			Hoist: float64(awake[0]), Base: float64(awake[1])},
+			Hoist: float64(awake[0]), Base: float64(awake[1]), Goal: bench.AtMost(maxWake, bench.Count)},
 	}, nil
 }
 
