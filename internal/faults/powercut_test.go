@@ -67,6 +67,18 @@ func (d *disk) check(err error) {
 	}
 }
 
+// lazySite mounts a disk that commits globally (see
+// TestPowerCutAtEveryFsync) and makes a site in the lazyfs shape, for
+// "rollback" if rolling, else for "apply".
+func lazySite(t *testing.T, rolling bool) (*site, *disk) {
+	t.Helper()
+	d := mountDisk(t, lazyfs.Options{GlobalCommit: true})
+	if rolling {
+		return newRollbackSite(t, onLazyfs()), d
+	}
+	return newSite(t, onLazyfs()), d
+}
+
 // fsyncLoop is a run crashed at every fsync in turn.
 type fsyncLoop struct {
 	// before, if set, brings a fresh root into the state the run starts
@@ -133,10 +145,10 @@ func noStatusTemps(t *testing.T, temps []string, points int) {
 func TestPowerCutAtEveryFsync(t *testing.T) {
 	for _, op := range []string{"apply", "rollback"} {
 		t.Run(op, func(t *testing.T) {
-			d := mountDisk(t, lazyfs.Options{GlobalCommit: true})
-			s, every := newSite(t, onLazyfs()), int64(1)
+			s, d := lazySite(t, op == "rollback")
+			every := int64(1)
 			if op == "rollback" {
-				s, every = newRollbackSite(t, onLazyfs()), int64(iterations(4, 1))
+				every = int64(iterations(4, 1))
 			}
 			seen := tally{}
 			temps, points := fsyncLoop{args: s.op, every: every, check: func(t *testing.T, root string, r result, _ int64, crashed bool) {
@@ -185,11 +197,7 @@ func TestPowerCutDuringRecover(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := mountDisk(t, lazyfs.Options{GlobalCommit: true})
-			s := newSite(t, onLazyfs())
-			if c.rolling {
-				s = newRollbackSite(t, onLazyfs())
-			}
+			s, d := lazySite(t, c.rolling)
 			before := func(t *testing.T, root string) {
 				killed(t, root, c.step, nil, s.op...)
 				d.cut()
@@ -238,11 +246,7 @@ func TestKillAtEveryJournalStep(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := mountDisk(t, lazyfs.Options{GlobalCommit: true})
-			s := newSite(t, onLazyfs())
-			if c.rolling {
-				s = newRollbackSite(t, onLazyfs())
-			}
+			s, d := lazySite(t, c.rolling)
 			var temps []string
 			for _, step := range c.steps {
 				t.Run(string(step), func(t *testing.T) {
@@ -273,11 +277,7 @@ func TestKillAtEveryJournalStep(t *testing.T) {
 func TestKillAtRandomMoments(t *testing.T) {
 	for _, op := range []string{"apply", "rollback"} {
 		t.Run(op, func(t *testing.T) {
-			d := mountDisk(t, lazyfs.Options{GlobalCommit: true})
-			s := newSite(t, onLazyfs())
-			if op == "rollback" {
-				s = newRollbackSite(t, onLazyfs())
-			}
+			s, d := lazySite(t, op == "rollback")
 			// How long an undisturbed run takes on this disk.
 			start := time.Now()
 			root := d.place(s, "timing")

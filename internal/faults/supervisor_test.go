@@ -91,6 +91,46 @@ func zombie(pid int) bool {
 	return i+2 < len(data) && (data[i+2] == 'Z' || data[i+2] == 'X')
 }
 
+// held is an update held in v1.1.0's 02-run.sh.
+type held struct {
+	dir           string // the directory passed in holdEnv
+	script, apply int    // process ids of 02-run.sh and of hoist apply
+}
+
+// killedDuringUpdate requests v1.1.0 on a copy of a new site's root,
+// starts a supervisor, and kills it with SIGKILL while its update trigger
+// holds in 02-run.sh; the trigger is left running.
+func killedDuringUpdate(t *testing.T) (*site, string, held) {
+	t.Helper()
+	s := newSite(t, full)
+	root := s.copy(filepath.Join(t.TempDir(), "app"))
+	h := held{dir: holding(t)}
+	requestUpdate(t, root, s.to)
+	first := startSupervisor(t, root, holdEnv+"="+h.dir)
+	h.script = heldPID(t, h.dir)
+	h.apply = parentPID(t, h.script)
+	first.kill()
+	t.Cleanup(func() { syscall.Kill(-h.apply, syscall.SIGKILL); syscall.Kill(-h.script, syscall.SIGKILL) })
+	return s, root, h
+}
+
+// restartWithPending writes signals as the manager may while no supervisor
+// runs (an update again, three pings), starts a supervisor and waits until
+// it has served them.
+func restartWithPending(t *testing.T, root string) *supervisor {
+	t.Helper()
+	writeSignal(t, root, "update")
+	for range 3 {
+		writeSignal(t, root, "ping")
+	}
+	sup := startSupervisor(t, root) // without the hold
+	eventually(t, "the pending signals to be served", func() bool {
+		return sup.count("trigger started", "trigger", "update") == 1 && sup.count("trigger started", "trigger", "ping") == 1
+	})
+	sup.waitIdle()
+	return sup
+}
+
 // TestSupervisorKilledDuringUpdate kills the supervisor while its update
 // trigger runs `hoist apply` (held in v1.1.0's 02-run.sh), writes signals
 // while it is down, and starts it again. The apply's process group and its
@@ -100,26 +140,10 @@ func zombie(pid int) bool {
 // written while the supervisor was down is served exactly once (three pings
 // coalesce into one run).
 func TestSupervisorKilledDuringUpdate(t *testing.T) {
-	s := newSite(t, full)
-	root := s.copy(filepath.Join(t.TempDir(), "app"))
-	hold := holding(t)
-	requestUpdate(t, root, s.to)
-	first := startSupervisor(t, root, holdEnv+"="+hold)
-	script := heldPID(t, hold)
-	apply := parentPID(t, script)
-	first.kill()
-	syscall.Kill(-apply, syscall.SIGKILL) // scripts.Run gives each its own process group
-	syscall.Kill(-script, syscall.SIGKILL)
-
-	writeSignal(t, root, "update") // the manager retries
-	for range 3 {
-		writeSignal(t, root, "ping")
-	}
-	second := startSupervisor(t, root) // without the hold
-	eventually(t, "the pending signals to be served", func() bool {
-		return second.count("trigger started", "trigger", "update") == 1 && second.count("trigger started", "trigger", "ping") == 1
-	})
-	second.waitIdle()
+	s, root, h := killedDuringUpdate(t)
+	syscall.Kill(-h.apply, syscall.SIGKILL) // scripts.Run gives each its own process group
+	syscall.Kill(-h.script, syscall.SIGKILL)
+	second := restartWithPending(t, root)
 	second.alive()
 	second.stop()
 
@@ -157,30 +181,14 @@ func TestSupervisorKilledDuringUpdate(t *testing.T) {
 // not stay a half-installed update with a status saying installing: that
 // blocks every request of the manager (409) until someone runs hoist recover.
 func TestSupervisorRestartedWhileItsTriggerRuns(t *testing.T) {
-	s := newSite(t, full)
-	root := s.copy(filepath.Join(t.TempDir(), "app"))
-	hold := holding(t)
-	requestUpdate(t, root, s.to)
-	first := startSupervisor(t, root, holdEnv+"="+hold)
-	script := heldPID(t, hold)
-	apply := parentPID(t, script)
-	first.kill()
-	t.Cleanup(func() { syscall.Kill(-apply, syscall.SIGKILL); syscall.Kill(-script, syscall.SIGKILL) })
-
-	writeSignal(t, root, "update")
-	for range 3 {
-		writeSignal(t, root, "ping")
-	}
-	second := startSupervisor(t, root)
-	eventually(t, "the pending signals to be served", func() bool {
-		return second.count("trigger started", "trigger", "update") == 1 && second.count("trigger started", "trigger", "ping") == 1
-	})
-	second.waitIdle()
+	s, root, h := killedDuringUpdate(t)
+	apply := h.apply
+	second := restartWithPending(t, root)
 	if second.count("hoist recover failed; continuing") != 1 || !strings.Contains(second.text(), "hoist apply: an update is already in progress") {
 		t.Error("the restarted supervisor's recover and the pending apply did not meet the orphan's lock")
 	}
 
-	os.Remove(filepath.Join(hold, "hold"))
+	os.Remove(filepath.Join(h.dir, "hold"))
 	eventually(t, "the orphaned apply to end", func() bool { return !running(apply) })
 	stuck := func() bool { return readStatus(t, root).State == statusfile.Installing }
 	deadline := time.Now().Add(10 * time.Second)
