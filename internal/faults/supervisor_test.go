@@ -131,6 +131,20 @@ func restartWithPending(t *testing.T, root string) *supervisor {
 	return sup
 }
 
+// settles fails the test unless root's status leaves installing within a
+// few seconds although no update runs any more: a status stuck there makes
+// the manager refuse every request (409) until a supervisor restart.
+func settles(t *testing.T, root, what string) {
+	t.Helper()
+	stuck := func() bool { return readStatus(t, root).State == statusfile.Installing }
+	for deadline := time.Now().Add(5 * time.Second); stuck() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if stuck() {
+		t.Errorf("%s: status %+v (the manager refuses every request until a restart)", what, readStatus(t, root))
+	}
+}
+
 // TestSupervisorKilledDuringUpdate kills the supervisor while its update
 // trigger runs `hoist apply` (held in v1.1.0's 02-run.sh), writes signals
 // while it is down, and starts it again. The apply's process group and its
@@ -190,14 +204,7 @@ func TestSupervisorRestartedWhileItsTriggerRuns(t *testing.T) {
 
 	os.Remove(filepath.Join(h.dir, "hold"))
 	eventually(t, "the orphaned apply to end", func() bool { return !running(apply) })
-	stuck := func() bool { return readStatus(t, root).State == statusfile.Installing }
-	deadline := time.Now().Add(10 * time.Second)
-	for stuck() && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if stuck() {
-		t.Errorf("the orphaned apply died mid-update and the running supervisor left it: status %+v (the manager refuses every request until a recover)", readStatus(t, root))
-	}
+	settles(t, root, "the orphaned apply died mid-update and the running supervisor left it")
 	second.alive()
 	second.stop()
 	// A restart recovers it, whatever the running supervisor did.
@@ -206,5 +213,34 @@ func TestSupervisorRestartedWhileItsTriggerRuns(t *testing.T) {
 	s.settled(t, root)
 	if runs := triggerRuns(t, root); len(runs) != 1 || runs[0] != "ping " {
 		t.Errorf("recorded trigger runs %q, want one ping", runs)
+	}
+}
+
+// TestUpdateKilledUnderRunningSupervisor kills `hoist apply` (held in
+// 02-run.sh) with SIGKILL, as the OOM killer or an impatient admin would,
+// while the supervisor that started it keeps running. The trigger fails;
+// the half-done update must not stay behind a status saying installing,
+// which makes the manager refuse every request, until the supervisor
+// happens to restart.
+func TestUpdateKilledUnderRunningSupervisor(t *testing.T) {
+	s := newSite(t, full)
+	root := s.copy(filepath.Join(t.TempDir(), "app"))
+	hold := holding(t)
+	requestUpdate(t, root, s.to)
+	sup := startSupervisor(t, root, holdEnv+"="+hold)
+	script := heldPID(t, hold)
+	apply := parentPID(t, script)
+	syscall.Kill(-apply, syscall.SIGKILL)
+	syscall.Kill(-script, syscall.SIGKILL)
+	sup.waitIdle()
+	if sup.count("trigger failed", "trigger", "update") != 1 {
+		t.Fatal("the killed update's trigger did not fail")
+	}
+	settles(t, root, "the killed update is left half done while the supervisor runs")
+	sup.alive()
+	sup.stop()
+	startSupervisor(t, root).stop() // a restart recovers, whatever happened before
+	if got := s.settled(t, root); got != "old" {
+		t.Errorf("root holds the %s release", got)
 	}
 }
