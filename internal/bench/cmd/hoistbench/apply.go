@@ -185,6 +185,10 @@ func (s series) addPhases(prefix string, p phases) {
 	s.add(prefix+"total", p.total())
 }
 
+// applyCounterparts names the baseline step doing each phase's work in
+// an apply.
+var applyCounterparts = map[string]string{"clone": "git clone --depth 1", "verify": "sha256sum -c", "install": "cp -a"}
+
 // phaseRows are the rows of an engine run split in phases, each phase
 // next to the baseline step that does the same work (named in
 // counterparts) if there is one.
