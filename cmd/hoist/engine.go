@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/hoist-dev/hoist/internal/engine"
 	"github.com/hoist-dev/hoist/internal/logging"
@@ -35,6 +37,11 @@ func (f engineFlags) open(s streams) (*engine.Engine, error) {
 	if err != nil {
 		return nil, usageError(err.Error())
 	}
+	// The log goes to whoever started the engine, typically a pipe to the
+	// supervisor. If that reader dies, the next log line must not kill an
+	// update halfway (Go exits on SIGPIPE from stdout or stderr): the write
+	// fails, and the update carries on to its end.
+	signal.Ignore(syscall.SIGPIPE)
 	return engine.Open(engine.Options{Root: dir, Log: log, CrashAt: engine.Step(os.Getenv(envCrashAt))})
 }
 
