@@ -40,8 +40,10 @@ func (f engineFlags) open(s streams) (*engine.Engine, error) {
 	// The log goes to whoever started the engine, typically a pipe to the
 	// supervisor. If that reader dies, the next log line must not kill an
 	// update halfway (Go exits on SIGPIPE from stdout or stderr): the write
-	// fails, and the update carries on to its end.
-	signal.Ignore(syscall.SIGPIPE)
+	// fails, and the update carries on to its end. Notify rather than
+	// Ignore: an ignored signal stays ignored across exec, and the release's
+	// scripts must get the default SIGPIPE behaviour their pipelines expect.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	return engine.Open(engine.Options{Root: dir, Log: log, CrashAt: engine.Step(os.Getenv(envCrashAt))})
 }
 

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -142,4 +143,17 @@ func TestRetryReusesStaging(t *testing.T) {
 		f.must("rollback")
 		os.WriteFile(f.path("data/fail-02"), nil, 0o644)
 	}
+}
+
+// TestScriptsGetDefaultSIGPIPE: the engine survives a dead log reader by
+// catching SIGPIPE, but its scripts must still get the default action (an
+// ignored signal stays ignored across exec): in `yes | head -n 1`, yes must
+// die of SIGPIPE (status 141), not see write errors.
+func TestScriptsGetDefaultSIGPIPE(t *testing.T) {
+	rel := releaserepo.DefaultReleases()[1]
+	rel.Files = maps.Clone(rel.Files)
+	rel.Files[scriptPath(1)] = releaserepo.File{Content: "#!/bin/bash\nyes | head -n 1 >/dev/null\n[ \"${PIPESTATUS[0]}\" = 141 ]\n", Mode: 0o755}
+	f := newFixture(t, releaserepo.DefaultReleases()[0], rel)
+	f.must("apply", "--to", "v1.0.0")
+	f.must("apply", "--to", "v1.1.0")
 }
