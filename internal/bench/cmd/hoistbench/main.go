@@ -60,6 +60,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("hoistbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: hoistbench [flags]\n\n"+
+			"Measures hoist's binaries against their baselines and prints one table of ratios (make bench).")
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&o.bin, "bin", os.Getenv("HOIST_BIN"), "directory of hoist, hoist-supervisor, hoist-manager (default $HOIST_BIN)")
 	fs.StringVar(&o.work, "work", "", "work directory (default: a new temp dir, removed at the end)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
@@ -141,7 +146,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.cleanup()
-	machine := describeMachine()
+	machine, loadBefore := describeMachine(), loadAverage()
 	start := time.Now()
 
 	var rows []bench.Row
@@ -177,7 +182,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var out strings.Builder
 	fmt.Fprintf(&out, "Command: `%s`  \n", commandLine(args))
-	fmt.Fprintf(&out, "%s  \nDuration: %s, load average at the end: %s\n\n", machine, time.Since(start).Round(time.Second), loadAverage())
+	fmt.Fprintf(&out, "%s  \nDuration: %s; load average (1, 5, 15 min) at the start: %s, at the end: %s\n\n",
+		machine, time.Since(start).Round(time.Second), loadBefore, loadAverage())
 	fmt.Fprintf(&out, "ratio = hoist ÷ baseline; medians of %d runs where repeated.\n\n", opt.runs)
 	if err := bench.WriteTable(&out, rows); err != nil {
 		return err
