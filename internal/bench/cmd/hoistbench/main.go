@@ -13,32 +13,23 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/bench"
+	"github.com/hoist-dev/hoist/internal/cli"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(exitcode.OK)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "hoistbench: %v\n", err)
-	}
-	os.Exit(exitcode.Code(err))
+	cli.Main("hoistbench", func(ctx context.Context, args []string, stderr io.Writer) error {
+		return run(ctx, args, os.Stdout, stderr)
+	})
 }
 
 // options are the command's flags.
@@ -80,14 +71,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	scale := fs.String("scale", "200,2000,20000", "file counts of measurement 8")
 	fs.IntVar(&o.scaleSize, "scale-file-size", 4096, "bytes per file in measurement 8")
 	fs.DurationVar(&o.wrkDuration, "wrk-duration", 5*time.Second, "duration of each wrk run (measurement 5)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, err
-		}
-		return o, fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("%w: unexpected argument %q", exitcode.ErrUsage, fs.Arg(0))
+	if err := cli.Parse(fs, args); err != nil {
+		return o, err
 	}
 	o.only = map[string]bool{}
 	for _, g := range strings.Split(*only, ",") {
