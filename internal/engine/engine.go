@@ -97,6 +97,7 @@ func (e *Engine) lock() (*lock.Lock, error) {
 	if l.Previous.PID != 0 {
 		e.log.WithFields(logrus.Fields{"pid": l.Previous.PID, "boot_id": l.Previous.BootID}).Warn("took over the lock of a process that died")
 	}
+	e.reserveStatusRoom()
 	return l, nil
 }
 

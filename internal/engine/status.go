@@ -51,7 +51,7 @@ func (r *reporter) progress(pct int, desc string) {
 		return // the next write carries the description
 	}
 	r.cur.State, r.cur.Progress = statusfile.Installing, pct
-	r.write()
+	r.write(false)
 }
 
 // band returns a function mapping a phase's own 0–100 progress into
@@ -78,12 +78,19 @@ func (r *reporter) finish(state statusfile.State, desc string) {
 	if state == statusfile.Success {
 		r.cur.Progress, r.cur.UpdateTo = 100, ""
 	}
-	r.write()
+	r.write(true)
 }
 
-func (r *reporter) write() {
+// write writes the status. Only a final one may use the status reserve:
+// progress lost to a full disk costs nothing, while a status stuck at
+// installing blocks the manager.
+func (r *reporter) write(final bool) {
 	r.written = time.Now()
-	if err := statusfile.Write(r.e.statuses, r.cur); err != nil {
+	err := statusfile.Write(r.e.statuses, r.cur)
+	if final && err != nil && r.e.freeStatusRoom(err) {
+		err = statusfile.Write(r.e.statuses, r.cur)
+	}
+	if err != nil {
 		r.e.log.WithError(err).Warn("could not write the status file")
 		return
 	}
