@@ -70,8 +70,10 @@ func (e *Engine) lockSettled(ctx context.Context) (*lock.Lock, error) {
 // lock. A transaction whose final step is journaled is finished; any other
 // is undone.
 func (e *Engine) recoverOpen(ctx context.Context) (string, error) {
-	// Temp files of writes a crash cut short: the journal's, the reports'.
-	for _, dir := range []string{approot.StateDir, approot.LogsDir} {
+	// Temp files of writes a crash cut short: the journal's, the reports',
+	// the status file's and its companions' (a manager's request in flight
+	// may lose its temp file too; it then fails and can be repeated).
+	for _, dir := range []string{approot.StateDir, approot.LogsDir, approot.StatusesDir} {
 		if err := install.Sweep(e.root, dir); err != nil {
 			return "", err
 		}
