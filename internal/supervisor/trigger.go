@@ -87,9 +87,21 @@ func (s *supervisor) serve(j job) {
 	log = log.WithField("duration", time.Since(start).Round(time.Millisecond).String())
 	if err != nil {
 		log.WithError(err).Error("trigger failed")
+		if killed(err) {
+			// A trigger that did not exit by itself (killed, timed out)
+			// may have left an update half done: settle it now rather than
+			// at the next start, or the status stays at installing.
+			s.recover()
+		}
 		return
 	}
 	log.Info("trigger finished")
+}
+
+// killed reports whether a trigger run ended without exiting by itself.
+func killed(err error) bool {
+	var se *scripts.Error
+	return errors.As(err, &se) && se.ExitStatus < 0
 }
 
 // runProcess runs a trigger or hoist in its own process group, cwd the
