@@ -252,6 +252,40 @@ func TestHostileStatusFile(t *testing.T) {
 		cases = append(cases, hostileCase{name: fmt.Sprintf("updateTo %q", bad), update: rejected, check: statusIsRegular("v1.0.0 is still installed"),
 			plant: func(r *rig) { r.requestTo(bad) }})
 	}
+	// recover sweeps temp files a crash left in statuses/: names the
+	// manager may plant to look like them are unlinked, never followed,
+	// and directories are left alone; a crowd of entries only costs time.
+	cases = append(cases, hostileCase{name: "temp-file names planted in statuses/", update: "exit 1",
+		check: func(r *rig) {
+			if _, err := os.Stat(r.path("statuses/.hoist-tmp-dir/keep")); err != nil {
+				r.t.Errorf("a planted directory was emptied: %v", err)
+			}
+		},
+		plant: func(r *rig) {
+			dir := r.path("statuses/")
+			for name, mk := range map[string]func(p string) error{
+				".hoist-tmp-link":     func(p string) error { return os.Symlink(r.out.path(outSecret), p) },
+				".hoist-tmp-dir-link": func(p string) error { return os.Symlink(r.out.dir, p) },
+				".hoist-tmp-hard":     func(p string) error { return os.Link(r.out.path(outTarget), p) },
+				".hoist-tmp-fifo":     func(p string) error { return syscall.Mkfifo(p, 0o666) },
+				".hoist-tmp-dir": func(p string) error {
+					if err := os.Mkdir(p, 0o777); err != nil {
+						return err
+					}
+					return os.WriteFile(filepath.Join(p, "keep"), nil, 0o644)
+				},
+			} {
+				if err := mk(filepath.Join(dir, name)); err != nil {
+					r.t.Fatal(err)
+				}
+			}
+			for i := range 20_000 {
+				if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf(".hoist-tmp-crowd-%d", i)), nil, 0o644); err != nil {
+					r.t.Fatal(err)
+				}
+			}
+			r.requestTo("v9.9.9")
+		}})
 	cases = append(cases, hostileCase{name: "copies in statuses/ are symlinks outside", update: "exit 1",
 		check: func(r *rig) {
 			for _, name := range []string{"info.json", "last-failure.log"} {
