@@ -20,8 +20,10 @@ lint:
 test: build lint
 	HOIST_BIN=$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
+# Longer crash loops and floods, then every fuzz target for FUZZTIME each.
 test-long: build
 	HOIST_BIN=$(BIN) HOIST_TEST_LONG=1 $(GO) test -count=1 -timeout 120m ./...
+	FUZZTIME=$${FUZZTIME:-5m} ./internal/faults/fuzz.sh
 
 demo: build
 	./deploy/demo.sh
