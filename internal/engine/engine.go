@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -136,20 +135,16 @@ func readInfo(dir *os.Root, name string) (info, error) {
 	return in, nil
 }
 
+// readCapped reads a root-owned file of the live root. Not safefs.ReadFile:
+// live files share inodes with backups by design, so their link count is
+// above one.
 func readCapped(dir *os.Root, name string, limit int64) ([]byte, error) {
 	f, err := dir.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("read %s: %w", name, safefs.ErrTooLarge)
-	}
-	return data, nil
+	return safefs.ReadCapped(f, name, limit)
 }
 
 // installed reads the live release from info.json and hoist-release.json.

@@ -40,7 +40,13 @@ func ReadFile(dir *os.Root, name string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	return ReadCapped(f, name, limit)
+}
+
+// ReadCapped reads all of r, named name in errors, and fails with
+// ErrTooLarge past limit bytes instead of reading on.
+func ReadCapped(r io.Reader, name string, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
