@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -19,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/iobuf"
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
@@ -319,23 +319,11 @@ func hashFile(dir *os.Root, name string) (string, fs.FileInfo, error) {
 		return "", nil, fmt.Errorf("%s: not a regular file", name)
 	}
 	h := sha256.New()
-	buf := hashBuffers.Get().(*[]byte)
-	defer hashBuffers.Put(buf)
-	// Hiding f's WriteTo makes CopyBuffer use buf: io.Copy would allocate
-	// a fresh 32 KiB buffer for every file (os.File.WriteTo falls back to
-	// it for a hash), which costs more than hashing a small file.
-	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, *buf); err != nil {
+	if _, err := iobuf.Copy(h, f); err != nil {
 		return "", nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), fi, nil
 }
-
-// hashBuffers holds the read buffers of hashFile, one per concurrent hash.
-// It is a cache, not state: any buffer serves any call.
-var hashBuffers = sync.Pool{New: func() any {
-	b := make([]byte, 64<<10)
-	return &b
-}}
 
 // parallel calls fn(i) for each i in [0, n) on one worker per CPU. After the
 // first error, or once ctx is done, no further call starts and that error is
