@@ -14,8 +14,9 @@
 //     receives no byte for Options.StallTimeout is aborted.
 //
 // Remote URLs (http, https, ssh, git) are fetched shallow (depth 1), for the
-// tag only, into a temporary object store. A local repository (file:// URL or
-// path) is read in place: go-git's file transport would run git-upload-pack.
+// tag only, into the persistent object store Options.Store (see store.go),
+// or else into a temporary one. A local repository (file:// URL or path) is
+// read in place: go-git's file transport would run git-upload-pack.
 package fetch
 
 import (
@@ -30,17 +31,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/storage"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"golang.org/x/sys/unix"
 
+	"github.com/hoist-dev/hoist/internal/iobuf"
 	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/tag"
 )
@@ -54,6 +55,12 @@ type Options struct {
 	// StallTimeout aborts an HTTP(S) transfer after this long without a
 	// byte received (0 means DefaultStallTimeout).
 	StallTimeout time.Duration
+	// Store, if set, is the directory of an object store kept between
+	// clones of one repository, created when missing: a remote clone then
+	// downloads only the objects that the tags already in it lack. Callers
+	// serialise every use of a store, and call PruneStore once they know
+	// which tag they keep.
+	Store string
 }
 
 // DefaultStallTimeout is how long an HTTP(S) transfer may receive nothing.
@@ -91,6 +98,20 @@ func Clone(ctx context.Context, o Options) error {
 	for _, s := range stale {
 		os.RemoveAll(s)
 	}
+	err := cloneOnce(ctx, o, parent, prefix)
+	var damaged storeDamaged
+	if errors.As(err, &damaged) && o.Store != "" && hasHistory(o.Store) {
+		// Objects the store should hold are unreadable: start it afresh
+		// and download the tag whole.
+		if rmErr := os.RemoveAll(o.Store); rmErr != nil {
+			return errors.Join(err, rmErr)
+		}
+		err = cloneOnce(ctx, o, parent, prefix)
+	}
+	return err
+}
+
+func cloneOnce(ctx context.Context, o Options, parent, prefix string) error {
 	tmp, err := os.MkdirTemp(parent, prefix)
 	if err != nil {
 		return fmt.Errorf("clone %s: %w", o.Tag, err)
@@ -106,30 +127,15 @@ func cloneInto(ctx context.Context, o Options, tmp string) error {
 	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it 0700
 		return err
 	}
-	var s storer.EncodedObjectStorer
-	var ref plumbing.Hash
-	var err error
-	if local, ok := localPath(o.URL); ok {
-		s, ref, err = openLocal(local, o.Tag)
-	} else {
-		s, ref, err = fetchRemote(ctx, o, filepath.Join(tmp, storeDir))
-	}
+	s, ref, closeSource, err := openSource(ctx, o, tmp)
 	if err != nil {
 		return err
 	}
-	tree, err := peelToTree(s, ref)
+	err = checkoutTag(ctx, s, ref, tmp)
+	if closeErr := closeSource(); err == nil {
+		err = closeErr
+	}
 	if err != nil {
-		return err
-	}
-	root, err := os.OpenRoot(tmp)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	if err := checkout(ctx, s, tree, root, "."); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(filepath.Join(tmp, storeDir)); err != nil {
 		return err
 	}
 	// One syncfs flushes every file of the tree; fsyncing each of thousands
@@ -145,6 +151,51 @@ func cloneInto(ctx context.Context, o Options, tmp string) error {
 		return fmt.Errorf("rename into %s: %w", o.Dir, err)
 	}
 	return syncDir(filepath.Dir(o.Dir))
+}
+
+// openSource returns the objects to check out and where the tag points:
+// a local repository in place, or the remote's tag fetched into the store
+// (o.Store, else a temporary one inside tmp). closeSource releases it and
+// removes a temporary store.
+func openSource(ctx context.Context, o Options, tmp string) (s storer.EncodedObjectStorer, ref plumbing.Hash, closeSource func() error, err error) {
+	if local, ok := localPath(o.URL); ok {
+		s, ref, err = openLocal(local, o.Tag)
+		return s, ref, func() error { return nil }, err
+	}
+	dir := o.Store
+	if dir == "" {
+		dir = filepath.Join(tmp, storeDir)
+	}
+	incremental := hasHistory(dir)
+	store, err := openStore(dir)
+	if err != nil {
+		return nil, ref, nil, err
+	}
+	closeSource = func() error {
+		err := store.Close()
+		if o.Store == "" {
+			err = errors.Join(err, os.RemoveAll(dir))
+		}
+		return err
+	}
+	if ref, err = fetchRemote(ctx, o, store, incremental); err != nil {
+		return nil, ref, nil, errors.Join(err, closeSource())
+	}
+	return store, ref, closeSource, nil
+}
+
+// checkoutTag writes the tree the tag at ref points to into dir.
+func checkoutTag(ctx context.Context, s storer.EncodedObjectStorer, ref plumbing.Hash, dir string) error {
+	tree, _, err := peel(s, ref, func(plumbing.Hash) error { return nil })
+	if err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return checkout(ctx, s, tree, root, ".")
 }
 
 // localPath returns the directory of a file:// URL or a plain path.
@@ -176,17 +227,27 @@ func openLocal(dir, tagName string) (storer.EncodedObjectStorer, plumbing.Hash, 
 	return repo.Storer, ref.Hash(), nil
 }
 
-// fetchRemote fetches the tag, depth 1, into a new object store at dir.
-func fetchRemote(ctx context.Context, o Options, dir string) (storer.EncodedObjectStorer, plumbing.Hash, error) {
+// fetchRemote fetches the tag, depth 1, into s and returns where it points.
+// incremental says s holds earlier tags, whose objects the server then
+// leaves out.
+func fetchRemote(ctx context.Context, o Options, s *filesystem.Storage, incremental bool) (plumbing.Hash, error) {
 	installHTTP()
-	s := filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault())
 	refName := plumbing.NewTagReferenceName(o.Tag)
-	remote := git.NewRemote(s, &config.RemoteConfig{Name: "origin", URLs: []string{o.URL}})
 	stall := o.StallTimeout
 	if stall <= 0 {
 		stall = DefaultStallTimeout
 	}
-	err := remote.FetchContext(withStallTimeout(ctx, stall), &git.FetchOptions{
+	fetchCtx := withStallTimeout(ctx, stall)
+	var target storage.Storer = s
+	if incremental {
+		// Only a thin pack leaves out what s has; it holds deltas against
+		// objects outside it, which go-git's pack writer cannot index but
+		// its object-by-object parser can, so s is passed without it.
+		target = struct{ storage.Storer }{s}
+		fetchCtx = withThinPack(fetchCtx)
+	}
+	remote := git.NewRemote(target, &config.RemoteConfig{Name: "origin", URLs: []string{o.URL}})
+	err := remote.FetchContext(fetchCtx, &git.FetchOptions{
 		RefSpecs: []config.RefSpec{config.RefSpec("+" + refName + ":" + refName)},
 		Depth:    1,
 		Tags:     git.NoTags,
@@ -194,39 +255,47 @@ func fetchRemote(ctx context.Context, o Options, dir string) (storer.EncodedObje
 	})
 	switch {
 	case errors.Is(err, git.NoMatchingRefSpecError{}):
-		return nil, plumbing.ZeroHash, ErrTagNotFound
+		return plumbing.ZeroHash, ErrTagNotFound
 	case err != nil && ctx.Err() != nil:
-		return nil, plumbing.ZeroHash, ctx.Err()
+		return plumbing.ZeroHash, ctx.Err()
 	case err != nil:
-		return nil, plumbing.ZeroHash, err
+		return plumbing.ZeroHash, err
 	}
 	ref, err := s.Reference(refName)
 	if err != nil {
-		return nil, plumbing.ZeroHash, fmt.Errorf("fetched tag: %w", err)
+		return plumbing.ZeroHash, fmt.Errorf("fetched tag: %w", err)
 	}
-	return s, ref.Hash(), nil
+	return ref.Hash(), notePeeled(s, ref)
 }
 
 // maxPeel bounds chains of tags pointing at tags.
 const maxPeel = 10
 
-// peelToTree follows annotated tags to the commit and returns its tree.
-func peelToTree(s storer.EncodedObjectStorer, h plumbing.Hash) (*object.Tree, error) {
+// peel follows annotated tags from h to the commit and returns its tree and
+// hash, calling visit with every tag and the commit on the way.
+func peel(s storer.EncodedObjectStorer, h plumbing.Hash, visit func(plumbing.Hash) error) (*object.Tree, plumbing.Hash, error) {
 	for range maxPeel {
 		obj, err := object.GetObject(s, h)
 		if err != nil {
-			return nil, fmt.Errorf("tag target %s: %w", h, err)
+			return nil, h, storeDamaged{fmt.Errorf("tag target %s: %w", h, err)}
+		}
+		if err := visit(h); err != nil {
+			return nil, h, err
 		}
 		switch o := obj.(type) {
 		case *object.Tag:
 			h = o.Target
 		case *object.Commit:
-			return o.Tree()
+			tree, err := o.Tree()
+			if err != nil {
+				return nil, h, storeDamaged{fmt.Errorf("tree of %s: %w", h, err)}
+			}
+			return tree, h, nil
 		default:
-			return nil, fmt.Errorf("tag points at a %s, not a commit", obj.Type())
+			return nil, h, fmt.Errorf("tag points at a %s, not a commit", obj.Type())
 		}
 	}
-	return nil, errors.New("tag chain too long")
+	return nil, h, errors.New("tag chain too long")
 }
 
 // maxLink caps a symlink target read from the repository.
@@ -268,7 +337,7 @@ func checkout(ctx context.Context, s storer.EncodedObjectStorer, tree *object.Tr
 func checkoutDir(ctx context.Context, s storer.EncodedObjectStorer, h plumbing.Hash, root *os.Root, p string) error {
 	sub, err := object.GetTree(s, h)
 	if err != nil {
-		return fmt.Errorf("%s: %w", p, err)
+		return storeDamaged{fmt.Errorf("%s: %w", p, err)}
 	}
 	if err := root.Mkdir(p, 0o755); err != nil {
 		return err
@@ -280,20 +349,16 @@ func checkoutDir(ctx context.Context, s storer.EncodedObjectStorer, h plumbing.H
 }
 
 func checkoutFile(s storer.EncodedObjectStorer, h plumbing.Hash, root *os.Root, p string, perm os.FileMode) error {
-	blob, err := object.GetBlob(s, h)
+	_, r, err := openBlob(s, h, p)
 	if err != nil {
-		return fmt.Errorf("%s: %w", p, err)
-	}
-	r, err := blob.Reader()
-	if err != nil {
-		return fmt.Errorf("%s: %w", p, err)
+		return err
 	}
 	defer r.Close()
 	f, err := root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, r); err != nil {
+	if _, err := iobuf.Copy(f, r); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", p, err)
 	}
@@ -305,23 +370,44 @@ func checkoutFile(s storer.EncodedObjectStorer, h plumbing.Hash, root *os.Root, 
 }
 
 func checkoutLink(s storer.EncodedObjectStorer, h plumbing.Hash, root *os.Root, p string) error {
-	blob, err := object.GetBlob(s, h)
+	blob, r, err := openBlob(s, h, p)
 	if err != nil {
-		return fmt.Errorf("%s: %w", p, err)
+		return err
 	}
+	defer r.Close()
 	if blob.Size > maxLink {
 		return fmt.Errorf("%s: symlink target longer than %d bytes", p, maxLink)
 	}
-	r, err := blob.Reader()
-	if err != nil {
-		return fmt.Errorf("%s: %w", p, err)
-	}
-	defer r.Close()
 	target, err := io.ReadAll(io.LimitReader(r, maxLink))
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, err)
 	}
 	return root.Symlink(string(target), p)
+}
+
+// openBlob opens the content of the blob at h, the file p. An object that
+// cannot be read, or whose content stops short, is a storeDamaged error.
+func openBlob(s storer.EncodedObjectStorer, h plumbing.Hash, p string) (*object.Blob, io.ReadCloser, error) {
+	blob, err := object.GetBlob(s, h)
+	if err != nil {
+		return nil, nil, storeDamaged{fmt.Errorf("%s: %w", p, err)}
+	}
+	r, err := blob.Reader()
+	if err != nil {
+		return nil, nil, storeDamaged{fmt.Errorf("%s: %w", p, err)}
+	}
+	return blob, objectReader{r}, nil
+}
+
+// objectReader marks read errors of an object as the store's.
+type objectReader struct{ io.ReadCloser }
+
+func (r objectReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = storeDamaged{err}
+	}
+	return n, err
 }
 
 func syncFS(dir string) error {

@@ -14,7 +14,8 @@ import (
 )
 
 // go-git v5 picks the HTTP client from a process-wide protocol table and has
-// no per-call option, so the stall guard is installed there once. It only
+// no per-call option, so the stall guard (and the thin-pack request of
+// thinpack.go) is installed there once. It only
 // changes anything for requests whose context carries a stall timeout (set by
 // Clone); every other go-git user in the process keeps plain net/http
 // behaviour.
@@ -24,7 +25,7 @@ func installHTTP() {
 	installOnce.Do(func() {
 		base := http.DefaultTransport.(*http.Transport).Clone()
 		base.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-		c := githttp.NewClient(&http.Client{Transport: stallTransport{base}})
+		c := thinPackTransport{githttp.NewClient(&http.Client{Transport: stallTransport{base}})}
 		client.InstallProtocol("http", c)
 		client.InstallProtocol("https", c)
 	})

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
 	"os"
@@ -32,6 +33,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hoist-dev/hoist/internal/approot"
@@ -70,7 +72,8 @@ type Repo struct {
 	PubFile string
 	PubKey  string // the key line, as in config.json "pubkeys"
 
-	files []string // paths of the current release, to remove when the next one leaves them out
+	files  []string     // paths of the current release, to remove when the next one leaves them out
+	served atomic.Int64 // bytes of the response bodies ServeHTTP sent
 }
 
 // New creates a repository holding releases, tagged in order.
@@ -163,9 +166,26 @@ func (r *Repo) ServeHTTP(t testing.TB) string {
 			"GIT_HTTP_EXPORT_ALL=1",
 		),
 	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		h.ServeHTTP(countingWriter{w, &r.served}, req)
+	}))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/" + filepath.Base(r.Dir)
+}
+
+// BytesServed returns the bytes of the response bodies that ServeHTTP
+// has sent so far: what clients downloaded.
+func (r *Repo) BytesServed() int64 { return r.served.Load() }
+
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (w countingWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	w.n.Add(int64(n))
+	return n, err
 }
 
 // Tamper moves tag v+version to a commit whose tree edit has changed, without
