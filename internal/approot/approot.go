@@ -22,6 +22,9 @@ const (
 	LockFile      = ".hoist/lock"
 	LogsDir       = ".hoist/logs"
 	BackupsDir    = ".hoist/backups"
+	// ObjectsDir keeps the git objects of the releases fetched, so that an
+	// update downloads only what changed.
+	ObjectsDir = ".hoist/objects"
 	// LastFailureLog is the report of the last failed run, kept until the next success.
 	LastFailureLog = ".hoist/logs/last-failure.log"
 	// StatusInfoCopy and StatusFailureCopy are the copies the engine writes

@@ -18,7 +18,6 @@ import (
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
 	"github.com/hoist-dev/hoist/internal/exitcode"
-	"github.com/hoist-dev/hoist/internal/fetch"
 	"github.com/hoist-dev/hoist/internal/install"
 	"github.com/hoist-dev/hoist/internal/manifest"
 	releasepkg "github.com/hoist-dev/hoist/internal/release"
@@ -73,7 +72,11 @@ func (e *Engine) Apply(ctx context.Context, opts ApplyOptions) (string, error) {
 	if err := t.apply(ctx, live); err != nil {
 		return "", t.abort(ctx, err)
 	}
-	return t.commit("")
+	desc, err := t.commit("")
+	if err == nil {
+		e.pruneStore(ctx, tg)
+	}
+	return desc, err
 }
 
 // target returns the tag to install: opts.To, else updateTo from the
@@ -211,11 +214,7 @@ func (t *txn) fetchAndVerify(ctx context.Context, live release) (*os.Root, *mani
 		}
 	}
 	if m == nil {
-		err := fetch.Clone(ctx, fetch.Options{
-			URL: e.cfg.Repo, Tag: tg, Dir: filepath.Join(e.dir, t.begin.Staging),
-			Progress: downloadProgress(st.band(pctDownload, 26)),
-		})
-		if err != nil {
+		if err := e.clone(ctx, tg, t.begin.Staging, downloadProgress(st.band(pctDownload, 26))); err != nil {
 			return nil, nil, fmt.Errorf("download %s: %w", tg, err)
 		}
 	}
@@ -226,6 +225,7 @@ func (t *txn) fetchAndVerify(ctx context.Context, live release) (*os.Root, *mani
 		st.progress(pctVerify, "Verifying the signature and files of "+tg)
 		var err error
 		if m, err = e.verifyRelease(ctx, t.begin.Staging, t.begin.To, live); err != nil {
+			e.distrustStore()
 			return nil, nil, err
 		}
 	}

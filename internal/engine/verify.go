@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"path/filepath"
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
 	"github.com/hoist-dev/hoist/internal/exitcode"
-	"github.com/hoist-dev/hoist/internal/fetch"
 	"github.com/hoist-dev/hoist/internal/install"
 	"github.com/hoist-dev/hoist/internal/manifest"
 	releasepkg "github.com/hoist-dev/hoist/internal/release"
@@ -130,8 +128,7 @@ func (e *Engine) download(ctx context.Context, live release, staging string) err
 	if err := e.root.RemoveAll(staging); err != nil {
 		return err
 	}
-	err := fetch.Clone(ctx, fetch.Options{URL: e.cfg.Repo, Tag: live.tag(), Dir: filepath.Join(e.dir, staging)})
-	if err != nil {
+	if err := e.clone(ctx, live.tag(), staging, nil); err != nil {
 		return err
 	}
 	root, err := e.root.OpenRoot(staging)
@@ -141,6 +138,7 @@ func (e *Engine) download(ctx context.Context, live release, staging string) err
 	defer root.Close()
 	if _, err := releasepkg.VerifyDir(ctx, root, e.cfg.Pubkeys, live.version.String()); err != nil {
 		e.root.RemoveAll(staging)
+		e.distrustStore()
 		return err
 	}
 	return nil

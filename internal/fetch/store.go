@@ -83,7 +83,8 @@ const storeSlack = 256 << 10
 // PruneStore leaves in the object store at dir only what tag needs: the
 // other tags go, and once the store holds more than storeGarbageRatio times
 // the bytes of tag's objects, it is rewritten as one pack of just those
-// objects and swapped in atomically. A missing store is not an error.
+// objects and swapped in atomically. A store without tag is removed; a
+// missing store is not an error.
 func PruneStore(ctx context.Context, dir, tagName string) error {
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -95,6 +96,11 @@ func PruneStore(ctx context.Context, dir, tagName string) error {
 	defer s.Close()
 	keep := plumbing.NewTagReferenceName(tagName)
 	ref, err := s.Reference(keep)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		// The live release did not come through the store (it was wiped,
+		// or the repository is local): nothing in it is worth its space.
+		return errors.Join(s.Close(), os.RemoveAll(dir))
+	}
 	if err != nil {
 		return fmt.Errorf("prune object store: tag %s: %w", tagName, err)
 	}

@@ -1,0 +1,36 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+
+	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/fetch"
+)
+
+// clone downloads release tg into the staging dir, through the object store
+// of the releases fetched before, so that only what changed is downloaded.
+func (e *Engine) clone(ctx context.Context, tg, staging string, progress io.Writer) error {
+	return fetch.Clone(ctx, fetch.Options{
+		URL: e.cfg.Repo, Tag: tg, Dir: filepath.Join(e.dir, staging), Progress: progress,
+		Store: filepath.Join(e.dir, approot.ObjectsDir),
+	})
+}
+
+// distrustStore removes the object store after a clone out of it failed
+// to verify: the fault may be the store's (a torn object), and the next
+// attempt must not get the same tree from it.
+func (e *Engine) distrustStore() {
+	if err := e.root.RemoveAll(approot.ObjectsDir); err != nil {
+		e.log.WithError(err).Warn("could not remove the object store")
+	}
+}
+
+// pruneStore leaves in the object store only what the live release tg
+// needs. It runs after the status says success: it is housekeeping.
+func (e *Engine) pruneStore(ctx context.Context, tg string) {
+	if err := fetch.PruneStore(ctx, filepath.Join(e.dir, approot.ObjectsDir), tg); err != nil {
+		e.log.WithError(err).Warn("could not prune the object store")
+	}
+}
