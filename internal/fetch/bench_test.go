@@ -80,3 +80,60 @@ func BenchmarkCloneLocal(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCloneIncremental clones v1.1.0 (10 of 2,000 files changed) over
+// smart HTTP with an object store holding v1.0.0, against `git fetch
+// --depth 1` + checkout of the same tag in a depth-1 clone of v1.0.0.
+func BenchmarkCloneIncremental(b *testing.B) {
+	v1 := bigRelease(2000, 25<<10)
+	v11 := releaserepo.Release{Version: "1.1.0", Files: map[string]releaserepo.File{}}
+	for p, f := range v1.Files {
+		v11.Files[p] = f
+	}
+	for i := range 10 {
+		p := fmt.Sprintf("app/d%02d/f%04d.bin", i%20, i)
+		v11.Files[p] = releaserepo.File{Content: "changed " + p}
+	}
+	r := releaserepo.New(b, v1, v11)
+	url := r.ServeHTTP(b)
+	seed := filepath.Join(b.TempDir(), "objects")
+	if err := Clone(context.Background(), Options{URL: url, Tag: "v1.0.0", Dir: filepath.Join(b.TempDir(), "app"), Store: seed}); err != nil {
+		b.Fatal(err)
+	}
+	gitSeed := filepath.Join(b.TempDir(), "git")
+	git := func(dir string, args ...string) {
+		runCmd(b, dir, "git", append([]string{"-c", "advice.detachedHead=false"}, args...)...)
+	}
+	git("", "clone", "-q", "--depth", "1", "--branch", "v1.0.0", url, gitSeed)
+	b.Run("go-git", func(b *testing.B) {
+		for i := range b.N {
+			b.StopTimer()
+			store := filepath.Join(b.TempDir(), "objects")
+			runCmd(b, "", "cp", "-a", seed, store)
+			b.StartTimer()
+			dir := filepath.Join(b.TempDir(), fmt.Sprint(i))
+			if err := Clone(context.Background(), Options{URL: url, Tag: "v1.1.0", Dir: dir, Store: store}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("git-cli", func(b *testing.B) {
+		for range b.N {
+			b.StopTimer()
+			work := filepath.Join(b.TempDir(), "work")
+			runCmd(b, "", "cp", "-a", gitSeed, work)
+			b.StartTimer()
+			git(work, "fetch", "-q", "--depth", "1", "origin", "tag", "v1.1.0")
+			git(work, "checkout", "-q", "v1.1.0")
+		}
+	})
+}
+
+func runCmd(b *testing.B, dir, name string, args ...string) {
+	b.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("%s: %v\n%s", name, err, out)
+	}
+}

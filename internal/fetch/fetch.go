@@ -301,31 +301,33 @@ func peel(s storer.EncodedObjectStorer, h plumbing.Hash, visit func(plumbing.Has
 // maxLink caps a symlink target read from the repository.
 const maxLink = 4096
 
-// checkout writes tree into root at dir. Names are checked before use, and
-// each file is created exclusively, so a crafted tree (duplicate names, ..,
-// .git) fails instead of overwriting anything; os.Root keeps every write
-// inside the tree even through symlinks the tree itself made.
-func checkout(ctx context.Context, s storer.EncodedObjectStorer, tree *object.Tree, root *os.Root, dir string) error {
+// checkout writes tree into dir, the directory p of the checkout. Names
+// are checked before use, and each file is created exclusively, so a
+// crafted tree (duplicate names, .., .git) fails instead of overwriting
+// anything; os.Root keeps every write inside the tree even through
+// symlinks the tree itself made. Each directory is opened once and its
+// entries are created by their single names: resolving the whole path for
+// every file through the root cost one openat per component.
+func checkout(ctx context.Context, s storer.EncodedObjectStorer, tree *object.Tree, dir *os.Root, p string) error {
 	for _, e := range tree.Entries {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsRune(e.Name, '/') || strings.EqualFold(e.Name, ".git") {
-			return fmt.Errorf("tree entry %q in %s: unsafe name", e.Name, dir)
+			return fmt.Errorf("tree entry %q in %s: unsafe name", e.Name, p)
 		}
-		p := path.Join(dir, e.Name)
 		var err error
 		switch e.Mode {
 		case filemode.Dir:
-			err = checkoutDir(ctx, s, e.Hash, root, p)
+			err = checkoutDir(ctx, s, e.Hash, dir, e.Name, path.Join(p, e.Name))
 		case filemode.Regular, filemode.Deprecated:
-			err = checkoutFile(s, e.Hash, root, p, 0o644)
+			err = checkoutFile(s, e.Hash, dir, e.Name, path.Join(p, e.Name), 0o644)
 		case filemode.Executable:
-			err = checkoutFile(s, e.Hash, root, p, 0o755)
+			err = checkoutFile(s, e.Hash, dir, e.Name, path.Join(p, e.Name), 0o755)
 		case filemode.Symlink:
-			err = checkoutLink(s, e.Hash, root, p)
+			err = checkoutLink(s, e.Hash, dir, e.Name, path.Join(p, e.Name))
 		default:
-			err = fmt.Errorf("%s: git mode %s (submodule?) is not supported in a release", p, e.Mode)
+			err = fmt.Errorf("%s: git mode %s (submodule?) is not supported in a release", path.Join(p, e.Name), e.Mode)
 		}
 		if err != nil {
 			return err
@@ -334,27 +336,34 @@ func checkout(ctx context.Context, s storer.EncodedObjectStorer, tree *object.Tr
 	return nil
 }
 
-func checkoutDir(ctx context.Context, s storer.EncodedObjectStorer, h plumbing.Hash, root *os.Root, p string) error {
-	sub, err := object.GetTree(s, h)
+// checkoutDir, checkoutFile and checkoutLink create the entry name of
+// dir, the path p of the checkout, from the object at h.
+func checkoutDir(ctx context.Context, s storer.EncodedObjectStorer, h plumbing.Hash, dir *os.Root, name, p string) error {
+	tree, err := object.GetTree(s, h)
 	if err != nil {
 		return storeDamaged{fmt.Errorf("%s: %w", p, err)}
 	}
-	if err := root.Mkdir(p, 0o755); err != nil {
+	if err := dir.Mkdir(name, 0o755); err != nil {
 		return err
 	}
-	if err := root.Chmod(p, 0o755); err != nil {
+	if err := dir.Chmod(name, 0o755); err != nil {
 		return err
 	}
-	return checkout(ctx, s, sub, root, p)
+	sub, err := dir.OpenRoot(name)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	return checkout(ctx, s, tree, sub, p)
 }
 
-func checkoutFile(s storer.EncodedObjectStorer, h plumbing.Hash, root *os.Root, p string, perm os.FileMode) error {
+func checkoutFile(s storer.EncodedObjectStorer, h plumbing.Hash, dir *os.Root, name, p string, perm os.FileMode) error {
 	_, r, err := openBlob(s, h, p)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	f, err := root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	f, err := dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}
@@ -369,7 +378,7 @@ func checkoutFile(s storer.EncodedObjectStorer, h plumbing.Hash, root *os.Root, 
 	return f.Close()
 }
 
-func checkoutLink(s storer.EncodedObjectStorer, h plumbing.Hash, root *os.Root, p string) error {
+func checkoutLink(s storer.EncodedObjectStorer, h plumbing.Hash, dir *os.Root, name, p string) error {
 	blob, r, err := openBlob(s, h, p)
 	if err != nil {
 		return err
@@ -382,7 +391,7 @@ func checkoutLink(s storer.EncodedObjectStorer, h plumbing.Hash, root *os.Root, 
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, err)
 	}
-	return root.Symlink(string(target), p)
+	return dir.Symlink(string(target), name)
 }
 
 // openBlob opens the content of the blob at h, the file p. An object that
