@@ -80,6 +80,11 @@
 //
 // # Decisions
 //
+//   - Releases are downloaded through the object store .hoist/objects
+//     (fetch.Options.Store), so an update downloads only what changed. It
+//     is a cache: a release that fails to verify removes it (the fault may
+//     be a torn object), and after a successful apply it is pruned to the
+//     live release, once the status says success.
 //   - A bad --to is a usage error (exit 2) and touches nothing. A bad
 //     updateTo in the status file — not a tag, or a status file that is a
 //     symlink or hard link — is a rejected request (exit 4), reported in
