@@ -26,7 +26,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -34,14 +33,12 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"golang.org/x/sys/unix"
 
-	"github.com/hoist-dev/hoist/internal/iobuf"
 	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/tag"
 )
@@ -127,12 +124,12 @@ func cloneInto(ctx context.Context, o Options, tmp string) error {
 	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it 0700
 		return err
 	}
-	s, ref, closeSource, err := openSource(ctx, o, tmp)
+	src, err := openSource(ctx, o, tmp)
 	if err != nil {
 		return err
 	}
-	err = checkoutTag(ctx, s, ref, tmp)
-	if closeErr := closeSource(); err == nil {
+	err = src.checkout(ctx, tmp)
+	if closeErr := src.close(); err == nil {
 		err = closeErr
 	}
 	if err != nil {
@@ -153,14 +150,30 @@ func cloneInto(ctx context.Context, o Options, tmp string) error {
 	return syncDir(filepath.Dir(o.Dir))
 }
 
-// openSource returns the objects to check out and where the tag points:
-// a local repository in place, or the remote's tag fetched into the store
-// (o.Store, else a temporary one inside tmp). closeSource releases it and
-// removes a temporary store.
-func openSource(ctx context.Context, o Options, tmp string) (s storer.EncodedObjectStorer, ref plumbing.Hash, closeSource func() error, err error) {
+// source is what a checkout reads: the objects, and where the tag points.
+type source struct {
+	objects storer.EncodedObjectStorer
+	ref     plumbing.Hash
+	// reader opens another reader of the same objects, for one checkout
+	// worker: go-git's storers are not safe for concurrent use.
+	reader func() (storer.EncodedObjectStorer, func() error, error)
+	close  func() error
+}
+
+// openSource opens a local repository in place, or fetches the remote's
+// tag into the store (o.Store, else a temporary one inside tmp, which
+// close removes).
+func openSource(ctx context.Context, o Options, tmp string) (*source, error) {
 	if local, ok := localPath(o.URL); ok {
-		s, ref, err = openLocal(local, o.Tag)
-		return s, ref, func() error { return nil }, err
+		s, ref, err := openLocal(local, o.Tag)
+		if err != nil {
+			return nil, err
+		}
+		reader := func() (storer.EncodedObjectStorer, func() error, error) {
+			s, _, err := openLocal(local, o.Tag)
+			return s, func() error { return nil }, err
+		}
+		return &source{objects: s, ref: ref, reader: reader, close: func() error { return nil }}, nil
 	}
 	dir := o.Store
 	if dir == "" {
@@ -169,33 +182,23 @@ func openSource(ctx context.Context, o Options, tmp string) (s storer.EncodedObj
 	incremental := hasHistory(dir)
 	store, err := openStore(dir)
 	if err != nil {
-		return nil, ref, nil, err
+		return nil, err
 	}
-	closeSource = func() error {
+	src := &source{objects: store, reader: func() (storer.EncodedObjectStorer, func() error, error) {
+		r := openStoreReader(dir)
+		return r, r.Close, nil
+	}}
+	src.close = func() error {
 		err := store.Close()
 		if o.Store == "" {
 			err = errors.Join(err, os.RemoveAll(dir))
 		}
 		return err
 	}
-	if ref, err = fetchRemote(ctx, o, store, incremental); err != nil {
-		return nil, ref, nil, errors.Join(err, closeSource())
+	if src.ref, err = fetchRemote(ctx, o, store, incremental); err != nil {
+		return nil, errors.Join(err, src.close())
 	}
-	return store, ref, closeSource, nil
-}
-
-// checkoutTag writes the tree the tag at ref points to into dir.
-func checkoutTag(ctx context.Context, s storer.EncodedObjectStorer, ref plumbing.Hash, dir string) error {
-	tree, _, err := peel(s, ref, func(plumbing.Hash) error { return nil })
-	if err != nil {
-		return err
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	return checkout(ctx, s, tree, root, ".")
+	return src, nil
 }
 
 // localPath returns the directory of a file:// URL or a plain path.
@@ -296,127 +299,6 @@ func peel(s storer.EncodedObjectStorer, h plumbing.Hash, visit func(plumbing.Has
 		}
 	}
 	return nil, h, errors.New("tag chain too long")
-}
-
-// maxLink caps a symlink target read from the repository.
-const maxLink = 4096
-
-// checkout writes tree into dir, the directory p of the checkout. Names
-// are checked before use, and each file is created exclusively, so a
-// crafted tree (duplicate names, .., .git) fails instead of overwriting
-// anything; os.Root keeps every write inside the tree even through
-// symlinks the tree itself made. Each directory is opened once and its
-// entries are created by their single names: resolving the whole path for
-// every file through the root cost one openat per component.
-func checkout(ctx context.Context, s storer.EncodedObjectStorer, tree *object.Tree, dir *os.Root, p string) error {
-	for _, e := range tree.Entries {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsRune(e.Name, '/') || strings.EqualFold(e.Name, ".git") {
-			return fmt.Errorf("tree entry %q in %s: unsafe name", e.Name, p)
-		}
-		var err error
-		switch e.Mode {
-		case filemode.Dir:
-			err = checkoutDir(ctx, s, e.Hash, dir, e.Name, path.Join(p, e.Name))
-		case filemode.Regular, filemode.Deprecated:
-			err = checkoutFile(s, e.Hash, dir, e.Name, path.Join(p, e.Name), 0o644)
-		case filemode.Executable:
-			err = checkoutFile(s, e.Hash, dir, e.Name, path.Join(p, e.Name), 0o755)
-		case filemode.Symlink:
-			err = checkoutLink(s, e.Hash, dir, e.Name, path.Join(p, e.Name))
-		default:
-			err = fmt.Errorf("%s: git mode %s (submodule?) is not supported in a release", path.Join(p, e.Name), e.Mode)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// checkoutDir, checkoutFile and checkoutLink create the entry name of
-// dir, the path p of the checkout, from the object at h.
-func checkoutDir(ctx context.Context, s storer.EncodedObjectStorer, h plumbing.Hash, dir *os.Root, name, p string) error {
-	tree, err := object.GetTree(s, h)
-	if err != nil {
-		return storeDamaged{fmt.Errorf("%s: %w", p, err)}
-	}
-	if err := dir.Mkdir(name, 0o755); err != nil {
-		return err
-	}
-	if err := dir.Chmod(name, 0o755); err != nil {
-		return err
-	}
-	sub, err := dir.OpenRoot(name)
-	if err != nil {
-		return err
-	}
-	defer sub.Close()
-	return checkout(ctx, s, tree, sub, p)
-}
-
-func checkoutFile(s storer.EncodedObjectStorer, h plumbing.Hash, dir *os.Root, name, p string, perm os.FileMode) error {
-	_, r, err := openBlob(s, h, p)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	f, err := dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := iobuf.Copy(f, r); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func checkoutLink(s storer.EncodedObjectStorer, h plumbing.Hash, dir *os.Root, name, p string) error {
-	blob, r, err := openBlob(s, h, p)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	if blob.Size > maxLink {
-		return fmt.Errorf("%s: symlink target longer than %d bytes", p, maxLink)
-	}
-	target, err := io.ReadAll(io.LimitReader(r, maxLink))
-	if err != nil {
-		return fmt.Errorf("%s: %w", p, err)
-	}
-	return dir.Symlink(string(target), name)
-}
-
-// openBlob opens the content of the blob at h, the file p. An object that
-// cannot be read, or whose content stops short, is a storeDamaged error.
-func openBlob(s storer.EncodedObjectStorer, h plumbing.Hash, p string) (*object.Blob, io.ReadCloser, error) {
-	blob, err := object.GetBlob(s, h)
-	if err != nil {
-		return nil, nil, storeDamaged{fmt.Errorf("%s: %w", p, err)}
-	}
-	r, err := blob.Reader()
-	if err != nil {
-		return nil, nil, storeDamaged{fmt.Errorf("%s: %w", p, err)}
-	}
-	return blob, objectReader{r}, nil
-}
-
-// objectReader marks read errors of an object as the store's.
-type objectReader struct{ io.ReadCloser }
-
-func (r objectReader) Read(p []byte) (int, error) {
-	n, err := r.ReadCloser.Read(p)
-	if err != nil && err != io.EOF {
-		err = storeDamaged{err}
-	}
-	return n, err
 }
 
 func syncFS(dir string) error {

@@ -57,6 +57,17 @@ func notePeeled(s *filesystem.Storage, ref *plumbing.Reference) error {
 	return s.SetReference(plumbing.NewHashReference(peeledRef(ref.Name()), commit))
 }
 
+// readerCache is the object cache of each checkout worker's reader: blobs
+// are read once, so it only has to hold the bases of delta chains.
+const readerCache = 8 << 20
+
+// openStoreReader opens the store at dir for reading only, with a small
+// cache, for one checkout worker.
+func openStoreReader(dir string) *filesystem.Storage {
+	return filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(readerCache),
+		filesystem.Options{ExclusiveAccess: true, KeepDescriptors: true})
+}
+
 // hasHistory reports whether the store at dir holds any tag, i.e. whether
 // a failure to read from it may be the store's fault rather than the
 // server's.
