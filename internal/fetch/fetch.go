@@ -243,10 +243,8 @@ func fetchRemote(ctx context.Context, o Options, s *filesystem.Storage, incremen
 	fetchCtx := withStallTimeout(ctx, stall)
 	var target storage.Storer = s
 	if incremental {
-		// Only a thin pack leaves out what s has; it holds deltas against
-		// objects outside it, which go-git's pack writer cannot index but
-		// its object-by-object parser can, so s is passed without it.
-		target = struct{ storage.Storer }{s}
+		// Only a thin pack leaves out what s has (see thinpack.go).
+		target = thinPackStorage{s}
 		fetchCtx = withThinPack(fetchCtx)
 	}
 	remote := git.NewRemote(target, &config.RemoteConfig{Name: "origin", URLs: []string{o.URL}})

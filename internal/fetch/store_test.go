@@ -83,6 +83,13 @@ func TestStoreMakesFetchesIncremental(t *testing.T) {
 	if n := cloneCounting(t, r, url, store, "v1.1.0"); n > storeFileSize+full/10 {
 		t.Errorf("clone of v1.1.0 (one file changed) downloaded %d bytes; v1.0.0 took %d", n, full)
 	}
+	// A thin pack (deltas against the store's objects: the trees here)
+	// goes in object by object; the fast attempt leaves nothing behind.
+	for _, pattern := range []string{"thin-pack-*", "objects/pack/tmp_pack_*"} {
+		if m, _ := filepath.Glob(filepath.Join(store, pattern)); len(m) > 0 {
+			t.Errorf("temp files left in the store: %v", m)
+		}
+	}
 	// Without the store, the same clone downloads the release again.
 	if n := cloneCounting(t, r, url, "", "v1.1.0"); n < releaseBytes {
 		t.Errorf("clone without a store downloaded only %d bytes", n)

@@ -2,10 +2,16 @@ package fetch
 
 import (
 	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
 
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // go-git never asks for a thin pack (it even drops thin-pack from what the
@@ -43,4 +49,62 @@ func (s thinPackSession) UploadPack(ctx context.Context, req *packp.UploadPackRe
 		}
 	}
 	return s.UploadPackSession.UploadPack(ctx, req)
+}
+
+// thinPackStorage stores a fetched pack the fast way, as one pack file and
+// its index, when the pack is complete, and object by object when it is
+// thin: it then holds deltas against objects in the store, which go-git's
+// pack writer cannot index (it knows no objects outside the pack) but its
+// parser with a storage can. The pack is kept in a temp file meanwhile, so
+// the fast way costs one extra sequential write; writing every object of
+// a large update as a compressed loose file cost 3.6x git in make bench.
+type thinPackStorage struct{ *filesystem.Storage }
+
+func (s thinPackStorage) PackfileWriter() (io.WriteCloser, error) {
+	f, err := os.CreateTemp(s.Filesystem().Root(), "thin-pack-")
+	if err != nil {
+		return nil, err
+	}
+	return &thinPackWriter{File: f, s: s.Storage}, nil
+}
+
+type thinPackWriter struct {
+	*os.File
+	s *filesystem.Storage
+}
+
+func (w *thinPackWriter) Close() error {
+	defer os.Remove(w.Name())
+	defer w.File.Close()
+	err := w.storePack()
+	if !errors.Is(err, packfile.ErrReferenceDeltaNotFound) {
+		return err
+	}
+	// go-git's pack writer leaves its temp pack behind when it fails.
+	stale, _ := filepath.Glob(filepath.Join(w.s.Filesystem().Root(), "objects", "pack", "tmp_pack_*"))
+	for _, p := range stale {
+		os.Remove(p)
+	}
+	if _, err := w.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	p, err := packfile.NewParserWithStorage(packfile.NewScanner(w.File), w.s)
+	if err != nil {
+		return err
+	}
+	_, err = p.Parse()
+	return err
+}
+
+// storePack hands the pack to the store's own pack writer.
+func (w *thinPackWriter) storePack() error {
+	if _, err := w.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	pw, err := w.s.PackfileWriter()
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(pw, w.File)
+	return errors.Join(err, pw.Close())
 }
