@@ -81,18 +81,25 @@ func BenchmarkCloneLocal(b *testing.B) {
 	}
 }
 
-// BenchmarkCloneIncremental clones v1.1.0 (10 of 2,000 files changed) over
-// smart HTTP with an object store holding v1.0.0, against `git fetch
-// --depth 1` + checkout of the same tag in a depth-1 clone of v1.0.0.
+// BenchmarkCloneIncremental clones v1.1.0 over smart HTTP with an object
+// store holding v1.0.0, against `git fetch --depth 1` + checkout of the
+// same tag in a depth-1 clone of v1.0.0, with 10 and with all 2,000 files
+// changed.
 func BenchmarkCloneIncremental(b *testing.B) {
+	for _, changed := range []int{10, 2000} {
+		b.Run(fmt.Sprintf("changed=%d", changed), func(b *testing.B) { benchIncremental(b, changed) })
+	}
+}
+
+func benchIncremental(b *testing.B, changed int) {
 	v1 := bigRelease(2000, 25<<10)
 	v11 := releaserepo.Release{Version: "1.1.0", Files: map[string]releaserepo.File{}}
 	for p, f := range v1.Files {
 		v11.Files[p] = f
 	}
-	for i := range 10 {
+	for i := range changed {
 		p := fmt.Sprintf("app/d%02d/f%04d.bin", i%20, i)
-		v11.Files[p] = releaserepo.File{Content: "changed " + p}
+		v11.Files[p] = releaserepo.File{Content: v1.Files[p].Content[1:] + "changed"}
 	}
 	r := releaserepo.New(b, v1, v11)
 	url := r.ServeHTTP(b)
