@@ -43,6 +43,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hoist-dev/hoist/internal/iobuf"
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
@@ -434,7 +435,7 @@ func openRegular(root *os.Root, name string) (*os.File, fs.FileInfo, error) {
 
 func hashReader(r io.Reader) (string, error) {
 	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
+	if _, err := iobuf.Copy(h, r); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
