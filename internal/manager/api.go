@@ -77,7 +77,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := request.Update(s.dirs, target); err != nil {
+	if err := s.requestUpdate(target); err != nil {
 		return err
 	}
 	s.log.WithField("to", target).Info("update requested")
@@ -86,11 +86,11 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) updateStatus(w http.ResponseWriter, r *http.Request) error {
-	st, err := statusfile.Read(s.dirs.Statuses)
-	if err != nil {
-		return err
+	a := s.status.get()
+	if a.err != nil {
+		return a.err
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeBody(w, http.StatusOK, a.body)
 	return nil
 }
 

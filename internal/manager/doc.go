@@ -18,6 +18,12 @@
 //   - The status is watched once (fsnotify plus polling) and fanned out to
 //     every events stream; a slow stream loses intermediate states, never
 //     the order or the latest one.
+//   - update-status answers from the watcher's copy of the status (encoded
+//     once per change, errors included), so it lags the file no more than
+//     the event streams do. The manager's own writes (update requests)
+//     refresh the copy before they answer, so a client sees its own request
+//     at once. Without fsnotify, update-status reads the file on each
+//     request, as it cannot rely on the poll.
 //
 // Decisions beyond the contract:
 //   - GET /v1/system/events needs the token like the other API routes. The

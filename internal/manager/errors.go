@@ -78,18 +78,32 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, code, map[string]string{"error": msg})
 }
 
-// writeJSON answers v as JSON. HTML escaping is off: the answer is served as
-// application/json, and constraints such as ">=1.0.0" should read as written.
+// writeJSON answers v as JSON.
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	body, err := encodeJSON(v)
+	if err != nil { // only our own types are written; this is a bug
+		code = http.StatusInternalServerError
+		body = []byte(`{"error":"internal error"}` + "\n")
+	}
+	writeBody(w, code, body)
+}
+
+// encodeJSON encodes v as the answers carry it. HTML escaping is off: the
+// answer is served as application/json, and constraints such as ">=1.0.0"
+// should read as written.
+func encodeJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil { // only our own types are written; this is a bug
-		code = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString(`{"error":"internal error"}` + "\n")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
 	}
+	return buf.Bytes(), nil
+}
+
+// writeBody answers body, which is JSON.
+func writeBody(w http.ResponseWriter, code int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	w.Write(buf.Bytes())
+	w.Write(body)
 }

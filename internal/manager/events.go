@@ -1,14 +1,12 @@
 package manager
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
 	"time"
 
-	"github.com/hoist-dev/hoist/internal/request"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 )
 
@@ -70,26 +68,18 @@ func (h *hub) publish(st statusfile.Status) {
 	}
 }
 
-// watchStatus publishes every change of the status file until ctx ends.
-func (s *Server) watchStatus(ctx context.Context) {
-	request.Watch(ctx, s.dirs.Statuses, s.cfg.Poll, func(st statusfile.Status) bool {
-		s.hub.publish(st)
-		return false
-	})
-}
-
 // events streams the status as Server-Sent Events: the current status
 // first, then one "status" event per change.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	// Subscribe before reading, so no change falls between the two.
-	ch, cancel, ok := s.hub.subscribe()
+	ch, cancel, ok := s.status.hub.subscribe()
 	if !ok {
 		return httpErrorf(http.StatusServiceUnavailable, "too many event streams open")
 	}
 	defer cancel()
-	cur, err := statusfile.Read(s.dirs.Statuses)
-	if err != nil {
-		return err
+	cur := s.status.get()
+	if cur.err != nil {
+		return cur.err
 	}
 	rc := http.NewResponseController(w)
 	h := w.Header()
@@ -115,10 +105,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Errors after the header is written end the stream quietly: the client
 	// is gone, and it reconnects on its own.
-	if send("retry: 2000\n\n") != nil || sendStatus(cur) != nil {
+	if send("retry: 2000\n\n") != nil || sendStatus(cur.st) != nil {
 		return nil
 	}
-	last := cur
+	last := cur.st
 	ping := time.NewTicker(heartbeat)
 	defer ping.Stop()
 	for {

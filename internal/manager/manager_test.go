@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,6 +49,19 @@ type options struct {
 // start runs a manager for root reading releases until the test ends.
 func start(t testing.TB, root, releases string, opt options) *server {
 	t.Helper()
+	srv, logs := newServerOpt(t, root, releases, opt)
+	return run(t, srv, root, logs)
+}
+
+// newServer is a manager for root reading releases, not running yet.
+func newServer(t testing.TB, root, releases string) *Server {
+	t.Helper()
+	srv, _ := newServerOpt(t, root, releases, options{})
+	return srv
+}
+
+func newServerOpt(t testing.TB, root, releases string, opt options) (*Server, *syncBuffer) {
+	t.Helper()
 	src, err := discovery.Open(releases)
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +83,18 @@ func start(t testing.TB, root, releases string, opt options) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		srv.Close()
+		if t.Failed() {
+			t.Logf("manager log:\n%s", logs.String())
+		}
+	})
+	return srv, logs
+}
+
+// run serves srv on a loopback port until the test ends.
+func run(t testing.TB, srv *Server, root string, logs *syncBuffer) *server {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -81,9 +107,9 @@ func start(t testing.TB, root, releases string, opt options) *server {
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
-		srv.Close()
-		if t.Failed() {
-			t.Logf("manager log:\n%s", logs.String())
+		// Run waits for its watcher, which empties the cache as it ends.
+		if srv.status.cur.Load() != nil {
+			t.Error("the status cache outlived the watcher")
 		}
 	})
 	return &server{url: "http://" + ln.Addr().String(), root: root, logs: logs}
@@ -352,20 +378,131 @@ func TestRepositoryDown(t *testing.T) {
 func TestUpdateStatus(t *testing.T) {
 	root := managertest.NewRoot(t, "1.0.0")
 	s := start(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL(), options{})
-	code, h, body := call(t, "GET", s.url+"/v1/system/update-status", "", "")
+	url := s.url + "/v1/system/update-status"
+	code, h, body := call(t, "GET", url, "", "")
 	if code != 200 || strings.TrimSpace(body) != `{"state":"success","progress":100,"description":"","updateTo":""}` || h.Get("Content-Type") != "application/json" {
 		t.Errorf("missing file: %d %s", code, body)
 	}
 	managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: 42, Description: "Running 01-run.sh", UpdateTo: "v1.5.0"})
-	_, _, body = call(t, "GET", s.url+"/v1/system/update-status", "", "")
-	if strings.TrimSpace(body) != `{"state":"installing","progress":42,"description":"Running 01-run.sh","updateTo":"v1.5.0"}` {
-		t.Errorf("got %s", body)
-	}
-	if code, _, _ := call(t, "POST", s.url+"/v1/system/update-status", "", ""); code != http.StatusMethodNotAllowed {
+	awaitAnswer(t, url, 200, `{"state":"installing","progress":42,"description":"Running 01-run.sh","updateTo":"v1.5.0"}`)
+	if code, _, _ := call(t, "POST", url, "", ""); code != http.StatusMethodNotAllowed {
 		t.Errorf("POST: %d", code)
 	}
-	if code, _, _ := call(t, "HEAD", s.url+"/v1/system/update-status", "", ""); code != http.StatusOK {
+	if code, _, _ := call(t, "HEAD", url, "", ""); code != http.StatusOK {
 		t.Errorf("HEAD: %d", code)
+	}
+
+	// Whatever replaces the file, the answer follows it as it did when the
+	// file was read on each request.
+	file := filepath.Join(root, "statuses", statusfile.Name)
+	os.Remove(file)
+	awaitAnswer(t, url, 200, `{"state":"success","progress":100,"description":"","updateTo":""}`)
+	writeFile(t, file, `{"state":"exploded"}`) // written in place, not renamed
+	if body := awaitAnswer(t, url, 500, ""); strings.Contains(body, "exploded") {
+		t.Errorf("garbage status: %s", body)
+	}
+	os.Remove(file)
+	elsewhere := filepath.Join(t.TempDir(), "status.json")
+	writeFile(t, elsewhere, `{"state":"failed","progress":7,"description":"planted","updateTo":""}`)
+	if err := os.Symlink(elsewhere, file); err != nil {
+		t.Fatal(err)
+	}
+	if body := awaitAnswer(t, url, 500, ""); strings.Contains(body, "planted") {
+		t.Errorf("symlinked status: %s", body)
+	}
+	os.Remove(file)
+	managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Failed, Progress: 30, Description: "boom", UpdateTo: "v1.5.0"})
+	awaitAnswer(t, url, 200, `{"state":"failed","progress":30,"description":"boom","updateTo":"v1.5.0"}`)
+}
+
+// The manager's own write of the status (an update request) shows in the
+// very next answer, without waiting for the watcher to notice it.
+func TestUpdateStatusReadsOwnWrite(t *testing.T) {
+	root := managertest.NewRoot(t, "0.9.0")
+	srv := newServer(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL())
+	// Serve from memory with no watcher running: only the manager's own
+	// refresh can change the answer.
+	srv.status.setLive(true)
+	srv.status.refresh()
+	managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Failed, Progress: 30, Description: "boom", UpdateTo: "v1.5.0"})
+	h := srv.Handler()
+	get := func() string {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/system/update-status", nil))
+		return strings.TrimSpace(rec.Body.String())
+	}
+	if got, want := get(), `{"state":"success","progress":100,"description":"","updateTo":""}`; got != want {
+		t.Fatalf("answered %s before any refresh, want the cached %s", got, want)
+	}
+	req := httptest.NewRequest("POST", "/v1/system/update", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("update: %d %s", rec.Code, rec.Body)
+	}
+	if got, want := get(), `{"state":"installing","progress":0,"description":"Queued","updateTo":"v1.5.0"}`; got != want {
+		t.Errorf("after the update request: %s, want %s", got, want)
+	}
+	// Stopped, the cache holds nothing and the file is read again.
+	srv.status.setLive(false)
+	managertest.WriteStatus(t, root, statusfile.Default())
+	if got, want := get(), `{"state":"success","progress":100,"description":"","updateTo":""}`; got != want {
+		t.Errorf("not live: %s, want %s", got, want)
+	}
+}
+
+// Without fsnotify the manager reads the status on each request, so the
+// answer never lags the file behind the (here hour-long) poll.
+func TestUpdateStatusWithoutWatcher(t *testing.T) {
+	root := managertest.NewRoot(t, "1.0.0")
+	srv, logs := newServerOpt(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL(), options{})
+	// The manager keeps its descriptor of statuses/, but fsnotify cannot
+	// add the directory's old name any more.
+	moved := filepath.Join(root, "moved")
+	if err := os.Rename(filepath.Join(root, "statuses"), moved); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.OpenRoot(moved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	s := run(t, srv, root, logs)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "cannot watch the status file"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the manager did not say it cannot watch the status file")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for i := range 5 {
+		st := statusfile.Status{State: statusfile.Installing, Progress: i * 10, Description: fmt.Sprintf("step %d", i), UpdateTo: "v1.5.0"}
+		if err := statusfile.Write(dir, st); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf(`{"state":"installing","progress":%d,"description":"step %d","updateTo":"v1.5.0"}`, i*10, i)
+		if code, _, body := call(t, "GET", s.url+"/v1/system/update-status", "", ""); code != 200 || strings.TrimSpace(body) != want {
+			t.Errorf("GET right after the write: %d %s, want %s", code, body, want)
+		}
+	}
+}
+
+// awaitAnswer GETs url until it answers code with body want (any body if
+// want is ""), and returns the body. A status written by another process
+// reaches the manager through its watcher, so the answer may lag the file
+// briefly, as the event streams do.
+func awaitAnswer(t testing.TB, url string, code int, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, _, body := call(t, "GET", url, "", "")
+		if c == code && (want == "" || strings.TrimSpace(body) == want) {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %d %s, want %d %s", url, c, body, code, want)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -579,9 +716,8 @@ func TestHostileInput(t *testing.T) {
 	}
 	// A status file with garbage is a 500 with no detail, not a crash.
 	writeFile(t, filepath.Join(root, "statuses/update-status.json"), `{"state":"exploded"}`)
-	code, _, body := call(t, "GET", s.url+"/v1/system/update-status", "", "")
-	if code != 500 || strings.Contains(body, "exploded") {
-		t.Errorf("garbage status: %d %s", code, body)
+	if body := awaitAnswer(t, s.url+"/v1/system/update-status", 500, ""); strings.Contains(body, "exploded") {
+		t.Errorf("garbage status: %s", body)
 	}
 	if code, _, _ := call(t, "GET", s.url+"/healthz", "", ""); code != 503 && code != 500 {
 		t.Errorf("healthz with a garbage status: %d", code)

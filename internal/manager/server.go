@@ -46,7 +46,7 @@ type Server struct {
 	root   *os.Root     // the app root, for info.json and the failure report
 	dirs   request.Dirs // statuses/ and events/signals/
 	token  [sha256.Size]byte
-	hub    *hub
+	status *statusCache
 	met    *metrics
 	static http.Handler
 }
@@ -77,9 +77,9 @@ func New(cfg Config) (*Server, error) {
 		root:   root,
 		dirs:   dirs,
 		token:  sha256.Sum256([]byte(cfg.Token)),
-		hub:    newHub(),
 		static: staticHandler(),
 	}
+	s.status = &statusCache{dir: dirs.Statuses, hub: newHub()}
 	s.met = newMetrics(s)
 	return s, nil
 }
