@@ -83,15 +83,29 @@ func BenchmarkCloneLocal(b *testing.B) {
 
 // BenchmarkCloneIncremental clones v1.1.0 over smart HTTP with an object
 // store holding v1.0.0, against `git fetch --depth 1` + checkout of the
-// same tag in a depth-1 clone of v1.0.0, with 10 and with all 2,000 files
-// changed.
+// same tag in a depth-1 clone of v1.0.0: with 10 files edited, all 2,000
+// edited (the server sends deltas against the old files: a thin pack), and
+// all 2,000 replaced by new content.
 func BenchmarkCloneIncremental(b *testing.B) {
-	for _, changed := range []int{10, 2000} {
-		b.Run(fmt.Sprintf("changed=%d", changed), func(b *testing.B) { benchIncremental(b, changed) })
+	edit := func(old string) string { return old[1:] + "changed" }
+	rng := rand.New(rand.NewPCG(3, 4))
+	replace := func(old string) string {
+		b := make([]byte, len(old))
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return string(b)
+	}
+	for _, c := range []struct {
+		name    string
+		n       int
+		content func(old string) string
+	}{{"edited=10", 10, edit}, {"edited=2000", 2000, edit}, {"replaced=2000", 2000, replace}} {
+		b.Run(c.name, func(b *testing.B) { benchIncremental(b, c.n, c.content) })
 	}
 }
 
-func benchIncremental(b *testing.B, changed int) {
+func benchIncremental(b *testing.B, changed int, content func(old string) string) {
 	v1 := bigRelease(2000, 25<<10)
 	v11 := releaserepo.Release{Version: "1.1.0", Files: map[string]releaserepo.File{}}
 	for p, f := range v1.Files {
@@ -99,7 +113,7 @@ func benchIncremental(b *testing.B, changed int) {
 	}
 	for i := range changed {
 		p := fmt.Sprintf("app/d%02d/f%04d.bin", i%20, i)
-		v11.Files[p] = releaserepo.File{Content: v1.Files[p].Content[1:] + "changed"}
+		v11.Files[p] = releaserepo.File{Content: content(v1.Files[p].Content)}
 	}
 	r := releaserepo.New(b, v1, v11)
 	url := r.ServeHTTP(b)
