@@ -4,12 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
-
-	"github.com/fsnotify/fsnotify"
 
 	"github.com/hoist-dev/hoist/internal/request"
 	"github.com/hoist-dev/hoist/internal/statusfile"
@@ -90,51 +86,20 @@ func (c *statusCache) setLive(live bool) {
 }
 
 // watchStatus keeps the status cache fresh and the event streams fed until
-// ctx ends. Changes are seen with fsnotify on statuses/ and, in case
-// inotify misses something (some bind mounts, queue overflow), by reading
-// the file every Poll. The cache serves from memory only while fsnotify
-// watches; without it, update-status reads the file on each request as
-// the streams fall back to the poll.
+// ctx ends. The cache serves from memory only while fsnotify watches;
+// without it, update-status reads the file on each request as the streams
+// fall back to the poll.
 func (s *Server) watchStatus(ctx context.Context) {
-	var events <-chan fsnotify.Event
-	var errs <-chan error
-	w, err := fsnotify.NewWatcher()
-	if err == nil {
-		defer w.Close()
-		err = w.Add(s.dirs.Statuses.Name())
-	}
-	if err != nil {
-		s.log.WithError(err).Warn("cannot watch the status file: polling it, and reading it on each request")
-	} else {
-		events, errs = w.Events, w.Errors
-		// Live only after the watch is in place, so no change falls
-		// between the first read below and the first event.
-		s.status.setLive(true)
-		defer s.status.setLive(false)
-	}
-	ticker := time.NewTicker(s.cfg.Poll)
-	defer ticker.Stop()
-	s.status.refresh()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-events:
-			if !ok {
-				s.log.Warn("status watcher stopped: polling the status file, and reading it on each request")
-				s.status.setLive(false)
-				events = nil
-			} else if filepath.Base(ev.Name) != statusfile.Name {
-				continue
-			}
-		case _, ok := <-errs: // an overflow: read the file now
-			if !ok {
-				errs = nil
-			}
-		case <-ticker.C:
+	live := func(on bool) {
+		if !on && ctx.Err() == nil {
+			s.log.Warn("cannot watch the status file: polling it, and reading it on each request")
 		}
-		s.status.refresh()
+		s.status.setLive(on)
 	}
+	request.WatchChanges(ctx, s.dirs.Statuses, s.cfg.Poll, live, func() bool {
+		s.status.refresh()
+		return false
+	})
 }
 
 // requestUpdate requests the update to release t and refreshes the status
