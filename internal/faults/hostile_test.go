@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/statusfile"
+	"github.com/hoist-dev/hoist/internal/testutil/supervisorproc"
 	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 )
 
@@ -26,7 +27,7 @@ type rig struct {
 	s    *site
 	root string
 	out  *outside
-	sup  *supervisor
+	sup  *supervisorproc.Process
 	runs []string // recorder lines so far
 }
 
@@ -65,12 +66,12 @@ func (r *rig) requestTo(updateTo string) {
 // handles events in order) and for every run to end.
 func (r *rig) sync() {
 	r.t.Helper()
-	n := r.sup.count("trigger started", "trigger", "repo", "signal", "repo-barrier")
+	n := r.sup.Count("trigger started", "trigger", "repo", "signal", "repo-barrier")
 	writeSignal(r.t, r.root, "repo-barrier")
-	eventually(r.t, "the barrier signal's run", func() bool {
-		return r.sup.count("trigger finished", "trigger", "repo", "signal", "repo-barrier") > n
+	supervisorproc.Eventually(r.t, "the barrier signal's run", func() bool {
+		return r.sup.Count("trigger finished", "trigger", "repo", "signal", "repo-barrier") > n
 	})
-	r.sup.waitIdle()
+	r.sup.WaitIdle()
 	r.runs = append(r.runs, "repo barrier")
 }
 
@@ -78,16 +79,15 @@ func (r *rig) sync() {
 // exit status as the supervisor logged it (0: finished).
 func (r *rig) lastUpdate() string {
 	var last string
-	for line := range strings.Lines(r.sup.text()) {
-		var e logEntry
-		if json.Unmarshal([]byte(line), &e) != nil || e.str("trigger") != "update" {
+	for _, e := range r.sup.Entries() {
+		if e.Str("trigger") != "update" {
 			continue
 		}
-		switch e.str("msg") {
+		switch e.Str("msg") {
 		case "trigger finished":
 			last = "exit 0"
 		case "trigger failed":
-			last = strings.TrimPrefix(e.str("error"), "update exited with status ")
+			last = strings.TrimPrefix(e.Str("error"), "update exited with status ")
 			last = "exit " + last
 		}
 	}
@@ -132,11 +132,11 @@ func (r *rig) run(cases []hostileCase) {
 	for _, c := range cases {
 		parent.Run(c.name, func(t *testing.T) {
 			r.t = t
-			updates := r.sup.count("trigger started", "trigger", "update")
+			updates := r.sup.Count("trigger started", "trigger", "update")
 			c.plant(r)
 			if c.update != "" {
-				eventually(t, "the update trigger to run", func() bool {
-					return r.sup.count("trigger started", "trigger", "update") > updates
+				supervisorproc.Eventually(t, "the update trigger to run", func() bool {
+					return r.sup.Count("trigger started", "trigger", "update") > updates
 				})
 			}
 			r.sync()
@@ -144,7 +144,7 @@ func (r *rig) run(cases []hostileCase) {
 			if c.update != "" {
 				want = 1
 			}
-			if got := r.sup.count("trigger started", "trigger", "update") - updates; got != want {
+			if got := r.sup.Count("trigger started", "trigger", "update") - updates; got != want {
 				t.Errorf("the update trigger ran %d times, want %d", got, want)
 			}
 			if c.update != "" && r.lastUpdate() != c.update {
@@ -159,7 +159,7 @@ func (r *rig) run(cases []hostileCase) {
 				c.check(r)
 			}
 			r.clear()
-			r.sup.alive()
+			r.sup.Alive()
 			if got := r.s.settled(t, r.root); got != "old" {
 				t.Errorf("root holds the %s release", got)
 			}
@@ -303,7 +303,7 @@ func TestHostileStatusFile(t *testing.T) {
 			r.requestTo("v9.9.9") // a failure writes both copies
 		}})
 	r.run(cases)
-	r.sup.stop()
+	r.sup.Stop()
 }
 
 // TestHostileSignals: everything the manager can put in events/signals/:
@@ -358,11 +358,11 @@ func TestHostileSignals(t *testing.T) {
 	)
 	r.run(cases)
 	for _, kind := range []string{"fifo", "socket", "directory", "symlink"} {
-		if r.sup.count("refusing signal: not a regular file", "reason", kind) == 0 {
+		if r.sup.Count("refusing signal: not a regular file", "reason", kind) == 0 {
 			t.Errorf("no %s was refused", kind)
 		}
 	}
-	r.sup.stop()
+	r.sup.Stop()
 }
 
 // TestSignalFlood writes 10,000 signals a second (as far as the machine
@@ -374,7 +374,7 @@ func TestHostileSignals(t *testing.T) {
 func TestSignalFlood(t *testing.T) {
 	r := newRig(t)
 	r.sync()
-	rssBefore := r.sup.rss()
+	rssBefore := r.sup.RSS()
 	duration := time.Duration(iterations(2, 10)) * time.Second
 	const perSecond, writers = 10_000, 4
 	var pings, invalid, written atomic.Int64
@@ -416,15 +416,15 @@ func TestSignalFlood(t *testing.T) {
 		case <-done:
 			sampling = false
 		case <-time.After(100 * time.Millisecond):
-			peak = max(peak, r.sup.rss())
+			peak = max(peak, r.sup.RSS())
 		}
 	}
 	rate := float64(written.Load()) / time.Since(start).Seconds()
 	r.sync()
-	peak = max(peak, r.sup.rss())
-	pingRuns := r.sup.count("trigger started", "trigger", "ping")
+	peak = max(peak, r.sup.RSS())
+	pingRuns := r.sup.Count("trigger started", "trigger", "ping")
 	t.Logf("%d signals in %v (%.0f/s), %d of them ping: %d ping runs; supervisor RSS %d KiB before, %d KiB peak, %d KiB after",
-		written.Load(), duration, rate, pings.Load(), pingRuns, rssBefore, peak, r.sup.rss())
+		written.Load(), duration, rate, pings.Load(), pingRuns, rssBefore, peak, r.sup.RSS())
 	if pingRuns == 0 || int64(pingRuns) > pings.Load()/2 {
 		t.Errorf("%d runs for %d pings: not coalesced", pingRuns, pings.Load())
 	}
@@ -432,11 +432,11 @@ func TestSignalFlood(t *testing.T) {
 		t.Errorf("supervisor RSS grew from %d KiB to %d KiB", rssBefore, peak)
 	}
 	for _, trig := range []string{"update", "rollback", "app"} {
-		if n := r.sup.count("trigger started", "trigger", trig); n > 0 {
+		if n := r.sup.Count("trigger started", "trigger", trig); n > 0 {
 			t.Errorf("%s ran %d times", trig, n)
 		}
 	}
-	if invalid.Load() > 1024 && r.sup.count("more than 1024 refused names in the signals directory; not logging further ones") != 1 {
+	if invalid.Load() > 1024 && r.sup.Count("more than 1024 refused names in the signals directory; not logging further ones") != 1 {
 		t.Error("refused names were not capped in the log")
 	}
 	for _, line := range triggerRuns(t, r.root) {
@@ -445,16 +445,16 @@ func TestSignalFlood(t *testing.T) {
 		}
 	}
 	r.clear()
-	r.sup.alive()
+	r.sup.Alive()
 	if got := r.s.settled(t, r.root); got != "old" {
 		t.Errorf("root holds the %s release", got)
 	}
 	r.out.check(t)
 	// Still serving.
-	n := r.sup.count("trigger started", "trigger", "ping")
+	n := r.sup.Count("trigger started", "trigger", "ping")
 	writeSignal(t, r.root, "ping")
-	eventually(t, "a ping after the flood", func() bool { return r.sup.count("trigger started", "trigger", "ping") > n })
-	r.sup.stop()
+	supervisorproc.Eventually(t, "a ping after the flood", func() bool { return r.sup.Count("trigger started", "trigger", "ping") > n })
+	r.sup.Stop()
 }
 
 // TestSignalsDirReplacedBySymlink replaces events/signals by a symlink to
@@ -473,13 +473,9 @@ func TestSignalsDirReplacedBySymlink(t *testing.T) {
 	if err := os.Symlink(r.out.path(outSignals), signals); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-r.sup.exited:
-	case <-time.After(waitTimeout):
-		t.Fatal("the supervisor still runs on a signals directory that was moved away")
-	}
-	if code := r.sup.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(r.sup.text(), "signals directory was moved; watch lost") {
-		t.Errorf("supervisor exit %d:\n%s", code, r.sup.text())
+	// It must exit by itself: the signals directory it watches moved away.
+	if code := r.sup.Exit(); code != 1 || !strings.Contains(r.sup.Log(), "signals directory was moved; watch lost") {
+		t.Errorf("supervisor exit %d:\n%s", code, r.sup.Log())
 	}
 	r.out.check(t)
 
@@ -505,5 +501,5 @@ func TestSignalsDirReplacedBySymlink(t *testing.T) {
 		t.Errorf("root holds the %s release", got)
 	}
 	r.out.check(t)
-	r.sup.stop()
+	r.sup.Stop()
 }

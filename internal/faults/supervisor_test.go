@@ -14,7 +14,15 @@ import (
 	"github.com/hoist-dev/hoist/internal/request"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
+	"github.com/hoist-dev/hoist/internal/testutil/supervisorproc"
 )
+
+// startSupervisor starts hoist-supervisor on root with a grace period of
+// 2 s and env added to its environment (and so to its triggers').
+func startSupervisor(t *testing.T, root string, env ...string) *supervisorproc.Process {
+	t.Helper()
+	return supervisorproc.Start(t, root, supervisorproc.Options{Args: []string{"--grace", "2s"}, Env: env})
+}
 
 // requestUpdate asks for an update to tg exactly as the manager does.
 func requestUpdate(t *testing.T, root, tg string) {
@@ -53,7 +61,7 @@ func holding(t *testing.T) string {
 func heldPID(t *testing.T, dir string) int {
 	t.Helper()
 	var pid int
-	eventually(t, "02-run.sh to hold", func() bool {
+	supervisorproc.Eventually(t, "02-run.sh to hold", func() bool {
 		data, err := os.ReadFile(filepath.Join(dir, "holding"))
 		if err != nil {
 			return false
@@ -109,7 +117,7 @@ func killedDuringUpdate(t *testing.T) (*site, string, held) {
 	first := startSupervisor(t, root, holdEnv+"="+h.dir)
 	h.script = heldPID(t, h.dir)
 	h.apply = parentPID(t, h.script)
-	first.kill()
+	first.Kill()
 	t.Cleanup(func() { syscall.Kill(-h.apply, syscall.SIGKILL); syscall.Kill(-h.script, syscall.SIGKILL) })
 	return s, root, h
 }
@@ -117,17 +125,17 @@ func killedDuringUpdate(t *testing.T) (*site, string, held) {
 // restartWithPending writes signals as the manager may while no supervisor
 // runs (an update again, three pings), starts a supervisor and waits until
 // it has served them.
-func restartWithPending(t *testing.T, root string) *supervisor {
+func restartWithPending(t *testing.T, root string) *supervisorproc.Process {
 	t.Helper()
 	writeSignal(t, root, "update")
 	for range 3 {
 		writeSignal(t, root, "ping")
 	}
 	sup := startSupervisor(t, root) // without the hold
-	eventually(t, "the pending signals to be served", func() bool {
-		return sup.count("trigger started", "trigger", "update") == 1 && sup.count("trigger started", "trigger", "ping") == 1
+	supervisorproc.Eventually(t, "the pending signals to be served", func() bool {
+		return sup.Count("trigger started", "trigger", "update") == 1 && sup.Count("trigger started", "trigger", "ping") == 1
 	})
-	sup.waitIdle()
+	sup.WaitIdle()
 	return sup
 }
 
@@ -158,13 +166,13 @@ func TestSupervisorKilledDuringUpdate(t *testing.T) {
 	syscall.Kill(-h.apply, syscall.SIGKILL) // scripts.Run gives each its own process group
 	syscall.Kill(-h.script, syscall.SIGKILL)
 	second := restartWithPending(t, root)
-	second.alive()
-	second.stop()
+	second.Alive()
+	second.Stop()
 
 	if got := s.settled(t, root); got != "new" {
 		t.Errorf("root holds the %s release, want v1.1.0", got)
 	}
-	if !strings.Contains(second.text(), "update to v1.1.0 was interrupted; restored v1.0.0") {
+	if !strings.Contains(second.Log(), "update to v1.1.0 was interrupted; restored v1.0.0") {
 		t.Error("the restarted supervisor's recover did not undo the interrupted update")
 	}
 	runs := releaserepo.ScriptRuns(t, root)
@@ -176,7 +184,7 @@ func TestSupervisorKilledDuringUpdate(t *testing.T) {
 		t.Errorf("recorded trigger runs %q, want one ping", runs)
 	}
 	for _, trig := range []string{"update", "ping"} {
-		if n := second.count("trigger started", "trigger", trig); n != 1 {
+		if n := second.Count("trigger started", "trigger", trig); n != 1 {
 			t.Errorf("%s ran %d times after the restart, want once", trig, n)
 		}
 	}
@@ -197,15 +205,15 @@ func TestSupervisorRestartedWhileItsTriggerRuns(t *testing.T) {
 	s, root, h := killedDuringUpdate(t)
 	apply := h.apply
 	second := restartWithPending(t, root)
-	if second.count("hoist recover failed; continuing") != 1 || !strings.Contains(second.text(), "hoist apply: an update is already in progress") {
+	if second.Count("hoist recover failed; continuing") != 1 || !strings.Contains(second.Log(), "hoist apply: an update is already in progress") {
 		t.Error("the restarted supervisor's recover and the pending apply did not meet the orphan's lock")
 	}
 
 	os.Remove(filepath.Join(h.dir, "hold"))
-	eventually(t, "the orphaned apply to end", func() bool { return !running(apply) })
+	supervisorproc.Eventually(t, "the orphaned apply to end", func() bool { return !running(apply) })
 	settles(t, root, "the orphaned apply died mid-update and the running supervisor left it")
-	second.alive()
-	second.stop()
+	second.Alive()
+	second.Stop()
 	if got := s.settled(t, root); got != "new" {
 		t.Errorf("root holds the %s release: the orphan did not finish the update", got)
 	}
@@ -230,14 +238,14 @@ func TestUpdateKilledUnderRunningSupervisor(t *testing.T) {
 	apply := parentPID(t, script)
 	syscall.Kill(-apply, syscall.SIGKILL)
 	syscall.Kill(-script, syscall.SIGKILL)
-	sup.waitIdle()
-	if sup.count("trigger failed", "trigger", "update") != 1 {
+	sup.WaitIdle()
+	if sup.Count("trigger failed", "trigger", "update") != 1 {
 		t.Fatal("the killed update's trigger did not fail")
 	}
 	settles(t, root, "the killed update is left half done while the supervisor runs")
-	sup.alive()
-	sup.stop()
-	startSupervisor(t, root).stop() // a restart recovers, whatever happened before
+	sup.Alive()
+	sup.Stop()
+	startSupervisor(t, root).Stop() // a restart recovers, whatever happened before
 	if got := s.settled(t, root); got != "old" {
 		t.Errorf("root holds the %s release", got)
 	}

@@ -4,12 +4,9 @@ package supervisor_test
 // inotify, real trigger processes, real signals.
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,12 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/testutil/supervisorproc"
 	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 )
-
-// waitTimeout bounds every wait for something the supervisor should do
-// promptly; generous because the machine is shared.
-const waitTimeout = 10 * time.Second
 
 // appRoot is an app root for one test, with helpers to add triggers and
 // write signals.
@@ -92,7 +86,7 @@ func (r *appRoot) sh(script string) {
 // no more follow for a moment.
 func (r *appRoot) waitRuns(name string, n int) []string {
 	r.t.Helper()
-	eventually(r.t, fmt.Sprintf("%d runs of %s", n, name), func() bool { return len(r.runs(name)) >= n })
+	supervisorproc.Eventually(r.t, fmt.Sprintf("%d runs of %s", n, name), func() bool { return len(r.runs(name)) >= n })
 	time.Sleep(100 * time.Millisecond)
 	runs := r.runs(name)
 	if len(runs) != n {
@@ -101,86 +95,10 @@ func (r *appRoot) waitRuns(name string, n int) []string {
 	return runs
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// daemon is a running hoist-supervisor logging JSON.
-type daemon struct {
-	t       *testing.T
-	cmd     *exec.Cmd
-	logFile string        // its stderr
-	exited  chan struct{} // closed when the process has exited
-	err     error         // Wait's result, set before exited is closed
-	term    bool          // SIGTERM was sent
-}
-
-// startSupervisor starts bin (default: the built hoist-supervisor) on root
-// and waits until it tells systemd it is ready.
-func startSupervisor(t *testing.T, r *appRoot, bin string, args ...string) *daemon {
-	t.Helper()
-	if bin == "" {
-		bin = testbin.Path(t, "hoist-supervisor")
-	}
-	sockDir, err := os.MkdirTemp("", "hs") // short: unix socket paths are limited
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
-	sock := filepath.Join(sockDir, "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-
-	d := &daemon{t: t, logFile: filepath.Join(t.TempDir(), "log"), exited: make(chan struct{})}
-	stderr, err := os.Create(d.logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stderr.Close()
-	d.cmd = exec.Command(bin, append([]string{"--root", r.dir, "--log-format", "json"}, args...)...)
-	d.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
-	d.cmd.Stderr = stderr
-	// A binary or script just written may be briefly held open by a
-	// parallel test's fork (ETXTBSY).
-	for try := 0; ; try++ {
-		err = d.cmd.Start()
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.ETXTBSY) || try == 50 {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-		d.cmd = exec.Command(d.cmd.Path, d.cmd.Args[1:]...)
-		d.cmd.Env, d.cmd.Stderr = append(os.Environ(), "NOTIFY_SOCKET="+sock), stderr
-	}
-	go func() {
-		d.err = d.cmd.Wait()
-		close(d.exited)
-	}()
-	t.Cleanup(func() {
-		d.stop()
-		if t.Failed() {
-			t.Logf("supervisor log:\n%s", d.log())
-		}
-	})
-	conn.SetReadDeadline(time.Now().Add(waitTimeout))
-	buf := make([]byte, 256)
-	n, err := conn.Read(buf)
-	if err != nil || string(buf[:n]) != "READY=1" {
-		t.Fatalf("no READY=1 from the supervisor: %q, %v\n%s", buf[:n], err, d.log())
-	}
-	return d
+// supervise starts the built hoist-supervisor on the root with args.
+func (r *appRoot) supervise(args ...string) *supervisorproc.Process {
+	r.t.Helper()
+	return supervisorproc.Start(r.t, r.dir, supervisorproc.Options{Args: args})
 }
 
 // linkOrCopy puts the file src at dst, by a hard link where possible.
@@ -198,92 +116,11 @@ func linkOrCopy(t *testing.T, src, dst string) {
 	}
 }
 
-// stop sends SIGTERM and waits for the exit, which must be clean (status
-// 0), killing after waitTimeout.
-func (d *daemon) stop() {
-	select {
-	case <-d.exited:
-		if !d.term {
-			d.t.Errorf("supervisor exited on its own: %v", d.err)
-		}
-		return
-	default:
-	}
-	d.term = true
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.exited:
-		if d.err != nil {
-			d.t.Errorf("supervisor exit after SIGTERM: %v, want status 0", d.err)
-		}
-	case <-time.After(waitTimeout):
-		d.cmd.Process.Kill()
-		<-d.exited
-		d.t.Error("supervisor did not stop on SIGTERM")
-	}
-}
-
-// log returns what the supervisor logged so far.
-func (d *daemon) log() string {
-	data, err := os.ReadFile(d.logFile)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	return string(data)
-}
-
-// entry is one JSON log line.
-type entry map[string]any
-
-func (e entry) str(key string) string { s, _ := e[key].(string); return s }
-
-// logs returns the log entries so far.
-func (d *daemon) logs() []entry {
-	var entries []entry
-	sc := bufio.NewScanner(strings.NewReader(d.log()))
-	for sc.Scan() {
-		var e entry
-		if json.Unmarshal(sc.Bytes(), &e) == nil {
-			entries = append(entries, e)
-		}
-	}
-	return entries
-}
-
-// count returns how many log entries have message msg and the given
-// fields (key, value pairs; for "error", a part of the value).
-func (d *daemon) count(msg string, fields ...string) int {
-	n := 0
-	for _, e := range d.logs() {
-		if e.str("msg") != msg {
-			continue
-		}
-		match := true
-		for i := 0; i+1 < len(fields); i += 2 {
-			if got := e.str(fields[i]); fields[i] == "error" {
-				match = match && strings.Contains(got, fields[i+1])
-			} else {
-				match = match && got == fields[i+1]
-			}
-		}
-		if match {
-			n++
-		}
-	}
-	return n
-}
-
-// waitLog waits for a log entry with message msg and the given fields.
-func (d *daemon) waitLog(msg string, fields ...string) {
-	d.t.Helper()
-	eventually(d.t, fmt.Sprintf("log %q %q", msg, fields), func() bool { return d.count(msg, fields...) > 0 })
-}
-
 func TestSignalWritersFireOnce(t *testing.T) {
 	t.Parallel()
 	r := newAppRoot(t)
 	r.recorder("update")
-	startSupervisor(t, r, "")
+	r.supervise()
 
 	r.sh("echo > update")
 	r.waitRuns("update", 1)
@@ -304,7 +141,7 @@ func TestReadersAndOpenWritersDoNotFire(t *testing.T) {
 	t.Parallel()
 	r := newAppRoot(t)
 	r.recorder("update")
-	startSupervisor(t, r, "")
+	r.supervise()
 
 	f, err := os.Create(r.signal("update"))
 	if err != nil {
@@ -336,7 +173,7 @@ mkdir "$HOIST_ROOT/out/running" 2>/dev/null || echo overlap >> "$HOIST_ROOT/out/
 date +%s%N >> "$HOIST_ROOT/out/burst"
 sleep 0.02
 rmdir "$HOIST_ROOT/out/running"`)
-	d := startSupervisor(t, r, "")
+	d := r.supervise()
 
 	const n = 1000
 	var lastWrite int64
@@ -358,7 +195,7 @@ rmdir "$HOIST_ROOT/out/running"`)
 	}
 	// Every write must be followed by a run that started after it: the
 	// last run must start after the last write.
-	eventually(t, "a run after the last write", func() bool {
+	supervisorproc.Eventually(t, "a run after the last write", func() bool {
 		runs := r.runs("burst")
 		if len(runs) == 0 {
 			return false
@@ -366,8 +203,8 @@ rmdir "$HOIST_ROOT/out/running"`)
 		last, _ := strconv.ParseInt(runs[len(runs)-1], 10, 64)
 		return last > lastWrite
 	})
-	eventually(t, "all runs finished", func() bool {
-		return d.count("trigger finished", "trigger", "burst") == d.count("trigger started", "trigger", "burst")
+	supervisorproc.Eventually(t, "all runs finished", func() bool {
+		return d.Count("trigger finished", "trigger", "burst") == d.Count("trigger started", "trigger", "burst")
 	})
 	runs := r.runs("burst")
 	t.Logf("%d signals, %d runs", n, len(runs))
@@ -398,9 +235,9 @@ while [ ! -e `+pair[1]+`.started ]; do
 done
 touch `+pair[0]+`.ok`)
 	}
-	startSupervisor(t, r, "")
+	r.supervise()
 	r.sh("echo > left; echo > right")
-	eventually(t, "both triggers to see each other running", func() bool {
+	supervisorproc.Eventually(t, "both triggers to see each other running", func() bool {
 		_, errL := os.Stat(r.path("out/left.ok"))
 		_, errR := os.Stat(r.path("out/right.ok"))
 		return errL == nil && errR == nil
@@ -417,7 +254,7 @@ func TestHostileSignalsAreRefusedOnce(t *testing.T) {
 	for _, name := range append(append([]string{"update", "hidden", strings.Repeat("a", 64)}, invalid...), unsafe...) {
 		r.recorder(name)
 	}
-	d := startSupervisor(t, r, "")
+	d := r.supervise()
 
 	for _, name := range invalid {
 		for range 2 { // written twice, logged once
@@ -436,14 +273,14 @@ func TestHostileSignalsAreRefusedOnce(t *testing.T) {
 	r.sh("sleep 0.2 > fifo & exec 3<fifo; wait")
 
 	for _, name := range invalid {
-		d.waitLog("ignoring entry in signals directory: invalid signal name", "name", name)
+		d.WaitLog("ignoring entry in signals directory: invalid signal name", "name", name)
 	}
 	for name, kind := range map[string]string{"fifo": "fifo", "dir": "directory", "link": "symlink", "movedlink": "symlink"} {
-		d.waitLog("refusing signal: not a regular file", "name", name, "reason", kind)
+		d.WaitLog("refusing signal: not a regular file", "name", name, "reason", kind)
 	}
 	time.Sleep(100 * time.Millisecond)
 	for _, name := range invalid {
-		if n := d.count("ignoring entry in signals directory: invalid signal name", "name", name); n != 1 {
+		if n := d.Count("ignoring entry in signals directory: invalid signal name", "name", name); n != 1 {
 			t.Errorf("%q logged %d times, want once", name, n)
 		}
 		if _, err := os.Stat(r.signal(name)); err != nil {
@@ -451,7 +288,7 @@ func TestHostileSignalsAreRefusedOnce(t *testing.T) {
 		}
 	}
 	for _, name := range unsafe {
-		if n := d.count("refusing signal: not a regular file", "name", name); n != 1 {
+		if n := d.Count("refusing signal: not a regular file", "name", name); n != 1 {
 			t.Errorf("%s refused %d times in the log, want once", name, n)
 		}
 		if _, err := os.Lstat(r.signal(name)); err != nil {
@@ -492,12 +329,12 @@ func TestUnsafeTriggersAreRefused(t *testing.T) {
 		"symlink":       "symlink",
 		"dir":           "not a regular file (directory)",
 	}
-	d := startSupervisor(t, r, "")
+	d := r.supervise()
 	for name := range reasons {
 		r.sh("echo > " + name)
 	}
 	for name, reason := range reasons {
-		d.waitLog("refusing trigger triggers/"+name, "trigger", name, "error", reason)
+		d.WaitLog("refusing trigger triggers/"+name, "trigger", name, "error", reason)
 	}
 	r.sh("echo > update")
 	r.waitRuns("update", 1)
@@ -520,7 +357,7 @@ func TestAppAndRepoSignalsAndMissingTriggers(t *testing.T) {
 	for _, name := range []string{"app", "repo", "app-special"} {
 		r.recorder(name)
 	}
-	d := startSupervisor(t, r, "")
+	d := r.supervise()
 	r.sh("echo > app-nextcloud && echo > repo-main-2 && echo > app-special && echo > nothing && echo > app-")
 	if got := r.waitRuns("app", 1); !strings.HasSuffix(got[0], " nextcloud") {
 		t.Errorf("app ran with %q, want argument nextcloud", got[0])
@@ -531,8 +368,8 @@ func TestAppAndRepoSignalsAndMissingTriggers(t *testing.T) {
 	if got := r.waitRuns("app-special", 1); len(strings.Fields(got[0])) != 1 {
 		t.Errorf("app-special ran with arguments: %q", got[0])
 	}
-	d.waitLog("no trigger for signal nothing", "signal", "nothing")
-	d.waitLog("no trigger for signal app-", "signal", "app-")
+	d.WaitLog("no trigger for signal nothing", "signal", "nothing")
+	d.WaitLog("no trigger for signal app-", "signal", "app-")
 	for _, name := range []string{"nothing", "app-"} {
 		if _, err := os.Lstat(r.signal(name)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("signal %s without trigger not dropped: %v", name, err)
@@ -551,11 +388,11 @@ func TestHangingTriggerIsKilledWithItsChildren(t *testing.T) {
 	r := newAppRoot(t)
 	hangingTrigger(r, "hang")
 	r.recorder("update")
-	d := startSupervisor(t, r, "", "--trigger-timeout", "500ms")
+	d := r.supervise("--trigger-timeout", "500ms")
 	r.sh("echo > hang")
 	child := waitPidFile(t, r.path("out/hang.pid"))
-	d.waitLog("trigger failed", "trigger", "hang", "error", "timed out after 500ms")
-	eventually(t, "the trigger's child to die", func() bool { return !alive(child) })
+	d.WaitLog("trigger failed", "trigger", "hang", "error", "timed out after 500ms")
+	supervisorproc.Eventually(t, "the trigger's child to die", func() bool { return !alive(child) })
 	r.sh("echo > update")
 	r.waitRuns("update", 1)
 }
@@ -563,7 +400,7 @@ func TestHangingTriggerIsKilledWithItsChildren(t *testing.T) {
 func TestSecondSupervisorExits3(t *testing.T) {
 	t.Parallel()
 	r := newAppRoot(t)
-	startSupervisor(t, r, "")
+	r.supervise()
 	cmd := exec.Command(testbin.Path(t, "hoist-supervisor"), "--root", r.dir)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -584,14 +421,14 @@ func TestSIGTERMWaitsForGraceThenKills(t *testing.T) {
 	r := newAppRoot(t)
 	hangingTrigger(r, "hang")
 	r.trigger("quick", `sleep 0.4; touch "$HOIST_ROOT/out/quick.done"`)
-	d := startSupervisor(t, r, "", "--grace", "1s")
+	d := r.supervise("--grace", "1s")
 	r.sh("echo > hang && echo > quick")
 	child := waitPidFile(t, r.path("out/hang.pid"))
-	d.waitLog("trigger started", "trigger", "quick")
+	d.WaitLog("trigger started", "trigger", "quick")
 	r.sh("echo > quick") // pending behind the running quick: left for the next start
 
 	start := time.Now()
-	d.stop()
+	d.Stop()
 	took := time.Since(start)
 	if took < time.Second {
 		t.Errorf("exited after %s, before the grace period", took)
@@ -602,7 +439,7 @@ func TestSIGTERMWaitsForGraceThenKills(t *testing.T) {
 	if alive(child) {
 		t.Error("the hanging trigger's child survived the shutdown")
 	}
-	d.waitLog("trigger failed", "trigger", "hang", "error", "killed at shutdown")
+	d.WaitLog("trigger failed", "trigger", "hang", "error", "killed at shutdown")
 	if _, err := os.Stat(r.signal("quick")); err != nil {
 		t.Errorf("pending signal not kept for the next start: %v", err)
 	}
@@ -614,11 +451,11 @@ func TestSignalsPresentAtStartAreServed(t *testing.T) {
 	r.recorder("update")
 	r.recorder("rollback")
 	r.sh("echo > update && touch rollback && mkfifo fifo && echo > .hidden")
-	d := startSupervisor(t, r, "")
+	d := r.supervise()
 	r.waitRuns("update", 1)
 	r.waitRuns("rollback", 1)
-	d.waitLog("refusing signal: not a regular file", "name", "fifo")
-	d.waitLog("ignoring entry in signals directory: invalid signal name", "name", ".hidden")
+	d.WaitLog("refusing signal: not a regular file", "name", "fifo")
+	d.WaitLog("ignoring entry in signals directory: invalid signal name", "name", ".hidden")
 }
 
 // The supervisor runs `hoist recover` from its own directory before it
@@ -634,18 +471,18 @@ func TestRecoverAndTriggerEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.trigger("update", `{ command -v hoist; echo "$HOIST_ROOT"; pwd; echo "${NOTIFY_SOCKET:-unset}"; } > "$HOIST_ROOT/out/env"`)
-	d := startSupervisor(t, r, filepath.Join(bin, "hoist-supervisor"))
+	d := supervisorproc.Start(t, r.dir, supervisorproc.Options{Bin: filepath.Join(bin, "hoist-supervisor")})
 
 	if got, _ := os.ReadFile(r.path("out/recover")); string(got) != "recover --root "+r.dir+"\n" {
 		t.Errorf("hoist ran with %q, want recover --root ROOT", got)
 	}
-	if d.count("recovering", "script", "hoist recover", "stream", "stdout") != 1 ||
-		d.count("broken", "script", "hoist recover", "stream", "stderr") != 1 ||
-		d.count("hoist recover failed; continuing", "error", "hoist recover exited with status 1") != 1 {
+	if d.Count("recovering", "script", "hoist recover", "stream", "stdout") != 1 ||
+		d.Count("broken", "script", "hoist recover", "stream", "stderr") != 1 ||
+		d.Count("hoist recover failed; continuing", "error", "hoist recover exited with status 1") != 1 {
 		t.Error("recover's output and failure not logged")
 	}
 	r.sh("echo > update")
-	eventually(t, "the trigger's environment", func() bool {
+	supervisorproc.Eventually(t, "the trigger's environment", func() bool {
 		got, _ := os.ReadFile(r.path("out/env"))
 		return bytes.Count(got, []byte("\n")) == 4
 	})
@@ -660,7 +497,7 @@ func TestRecoverAndTriggerEnvironment(t *testing.T) {
 // kills that process when the test ends.
 func waitPidFile(t *testing.T, path string) int {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(supervisorproc.Timeout)
 	for time.Now().Before(deadline) {
 		data, err := os.ReadFile(path)
 		if err == nil && bytes.HasSuffix(data, []byte("\n")) {

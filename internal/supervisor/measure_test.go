@@ -5,9 +5,10 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/hoist-dev/hoist/internal/testutil/supervisorproc"
 )
 
 // TestMeasure prints the signal→trigger-start latency and the idle memory
@@ -19,10 +20,10 @@ func TestMeasure(t *testing.T) {
 	}
 	r := newAppRoot(t)
 	trigger := r.trigger("lat", `date +%s%N >> "$HOIST_ROOT/out/lat"`)
-	d := startSupervisor(t, r, "")
+	d := r.supervise()
 
 	time.Sleep(5 * time.Second)
-	t.Logf("idle VmRSS after 5 s: %s", vmRSS(t, d.cmd.Process.Pid))
+	t.Logf("idle VmRSS after 5 s: %d kB", d.RSS())
 
 	const n = 200
 	latency := make([]time.Duration, 0, n)
@@ -34,7 +35,7 @@ func TestMeasure(t *testing.T) {
 		latency = append(latency, time.Duration(nextStamp(t, r, i+1)-written))
 	}
 	t.Logf("signal → trigger start, %d signals: %s", n, percentiles(latency))
-	t.Logf("VmRSS after %d runs: %s", n, vmRSS(t, d.cmd.Process.Pid))
+	t.Logf("VmRSS after %d runs: %d kB", n, d.RSS())
 
 	// The part of that latency which is the trigger's own start (sh, then
 	// date), measured without the supervisor.
@@ -55,7 +56,7 @@ func TestMeasure(t *testing.T) {
 func nextStamp(t *testing.T, r *appRoot, n int) int64 {
 	t.Helper()
 	var stamp int64
-	eventually(t, "a trigger run", func() bool {
+	supervisorproc.Eventually(t, "a trigger run", func() bool {
 		runs := r.runs("lat")
 		if len(runs) < n {
 			return false
@@ -74,19 +75,4 @@ func percentiles(d []time.Duration) string {
 	return "p50 " + at(0.50).Round(10*time.Microsecond).String() +
 		", p99 " + at(0.99).Round(10*time.Microsecond).String() +
 		", max " + s[len(s)-1].Round(10*time.Microsecond).String()
-}
-
-func vmRSS(t *testing.T, pid int) string {
-	t.Helper()
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	t.Fatal("no VmRSS")
-	return ""
 }
