@@ -74,10 +74,12 @@ func BenchmarkApplyRestore(b *testing.B) {
 func BenchmarkStat(b *testing.B) {
 	root, nodes := benchTree(b)
 	for b.Loop() {
+		t := NewTree(root)
 		for _, n := range nodes {
-			if _, err := Stat(root, "a/"+n.Path); err != nil {
+			if _, err := t.Stat("a/" + n.Path); err != nil {
 				b.Fatal(err)
 			}
 		}
+		t.Close()
 	}
 }

@@ -17,9 +17,12 @@
 //   - Content is checked against the wanted sha256 right before it is put in
 //     place (unless the caller just hashed it), so a source changed since it
 //     was verified is an error, never installed.
-//   - Nothing is written through a symlink: every access goes through an
-//     *os.Root and a path whose parent is not a real directory is treated
-//     as absent and never written below.
+//   - Nothing is written through a symlink: every path is reached from
+//     root's directory one name at a time, each directory opened with
+//     O_NOFOLLOW|O_DIRECTORY, and a path whose parent is not a real
+//     directory is treated as absent and never written below. Apply opens
+//     each directory once and keeps it open (see Tree for what that means
+//     when the tree is changed under a running Apply).
 //   - A directory is only ever removed when empty: files that Apply was not
 //     told about (the user's) are never deleted.
 //   - When Apply returns nil, its changes are on disk (syncfs).
@@ -58,10 +61,6 @@ const (
 	Dir    Kind = "dir"
 )
 
-// modeBits are the mode bits a Node keeps: permissions plus setuid, setgid
-// and sticky, so a restored file has exactly its old mode.
-const modeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
-
 // Node is the state of one path, relative to the tree's root.
 type Node struct {
 	Path   string      `json:"path"`
@@ -95,58 +94,60 @@ var ErrConflict = errors.New("path is in the way")
 
 // Stat returns the current state of p in root, hashing a regular file. A
 // path below something that is not a real directory (a symlink, a file) is
-// Absent: it cannot be reached without following a link.
+// Absent: it cannot be reached without following a link. For many paths,
+// Tree.Stat opens each directory once instead of once per path.
 func Stat(root *os.Root, p string) (Node, error) {
+	t := NewTree(root)
+	defer t.Close()
+	return t.Stat(p)
+}
+
+// Stat returns the current state of p like the package's Stat, through t's
+// open directories.
+func (t *Tree) Stat(p string) (Node, error) {
+	t.trim()
 	n := Node{Path: p, Kind: Absent}
-	if ok, err := parentsAreDirs(root, p); err != nil || !ok {
+	e, err := t.at(p, false)
+	if errors.Is(err, errNoDir) {
+		return n, nil
+	}
+	if err != nil {
 		return n, err
 	}
-	fi, err := root.Lstat(p)
+	st, err := e.lstat()
 	if errors.Is(err, fs.ErrNotExist) {
 		return n, nil
 	}
 	if err != nil {
 		return n, err
 	}
-	switch t := fi.Mode(); {
-	case t.IsDir():
-		n.Kind, n.Mode = Dir, t&modeBits
-	case t&fs.ModeSymlink != 0:
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		n.Kind, n.Mode = Dir, nodeMode(&st)
+	case unix.S_IFLNK:
 		n.Kind = Link
-		if n.Link, err = root.Readlink(p); err != nil {
+		if n.Link, err = e.readlink(); err != nil {
 			return n, err
 		}
-	case t.IsRegular():
-		f, fi, err := openRegular(root, p)
+	case unix.S_IFREG:
+		f, st, err := e.openRegular()
 		if err != nil {
 			return n, err
 		}
 		defer f.Close()
-		n.Kind, n.Mode = File, fi.Mode()&modeBits
+		n.Kind, n.Mode = File, nodeMode(&st)
 		if n.SHA256, err = hashReader(f); err != nil {
 			return n, fmt.Errorf("read %s: %w", p, err)
 		}
 	default:
-		return n, fmt.Errorf("%s is a %s, not a file, symlink or directory", p, t.Type())
+		return n, fmt.Errorf("%s is a %s, not a file, symlink or directory", p, otherTypes[st.Mode&unix.S_IFMT])
 	}
 	return n, nil
 }
 
-// parentsAreDirs reports whether every ancestor of p is a real directory.
-func parentsAreDirs(root *os.Root, p string) (bool, error) {
-	for dir := range Ancestors(p) {
-		fi, err := root.Lstat(dir)
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		if !fi.IsDir() {
-			return false, nil
-		}
-	}
-	return true, nil
+// otherTypes names the file types a Node cannot be.
+var otherTypes = map[uint32]string{
+	unix.S_IFIFO: "fifo", unix.S_IFSOCK: "socket", unix.S_IFCHR: "character device", unix.S_IFBLK: "block device",
 }
 
 // Ancestors yields the directories above p, outermost first ("a", "a/b" for "a/b/c").
@@ -181,14 +182,18 @@ type Options struct {
 // Apply brings every node's path in root to the node's state. Removals run
 // deepest first, creations shallowest first, so a directory can turn into a
 // file and back. A directory that should go but holds files Apply was not
-// told about stays.
+// told about stays. Every directory is opened (and checked) once, through
+// one Tree for the whole call.
 func Apply(ctx context.Context, root *os.Root, nodes []Node, opts Options) error {
+	t := NewTree(root)
+	defer t.Close()
 	nodes = sortedByDepth(nodes)
-	if err := sweep(root, nodes, opts); err != nil {
+	if err := t.sweepAll(nodes, opts); err != nil {
 		return err
 	}
 	for i := len(nodes) - 1; i >= 0; i-- {
-		if err := clear(root, nodes[i], opts.dst(nodes[i].Path)); err != nil {
+		t.trim()
+		if err := t.clear(nodes[i], opts.dst(nodes[i].Path)); err != nil {
 			return err
 		}
 	}
@@ -196,14 +201,15 @@ func Apply(ctx context.Context, root *os.Root, nodes []Node, opts Options) error
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := put(root, n, opts); err != nil {
+		t.trim()
+		if err := t.put(n, opts); err != nil {
 			return err
 		}
 		if opts.Progress != nil {
 			opts.Progress(i+1, len(nodes))
 		}
 	}
-	return Sync(root)
+	return t.sync()
 }
 
 func (o Options) dst(p string) string { return path.Join(o.To, p) }
@@ -220,21 +226,18 @@ func sortedByDepth(nodes []Node) []Node {
 	return s
 }
 
-// sweep removes temp files left in the nodes' directories by a crash, so
-// that directories to be removed are empty again.
-func sweep(root *os.Root, nodes []Node, opts Options) error {
+// sweepAll removes temp files left in the nodes' directories by a crash,
+// so that directories to be removed are empty again.
+func (t *Tree) sweepAll(nodes []Node, opts Options) error {
 	seen := map[string]bool{}
 	for _, n := range nodes {
-		dst := opts.dst(n.Path)
-		dir := path.Dir(dst)
+		dir := path.Dir(opts.dst(n.Path))
 		if seen[dir] {
 			continue
 		}
 		seen[dir] = true
-		if ok, err := parentsAreDirs(root, dst); err != nil || !ok {
-			continue
-		}
-		if err := Sweep(root, dir); err != nil {
+		t.trim()
+		if err := t.sweep(dir); err != nil {
 			return err
 		}
 	}
@@ -244,12 +247,32 @@ func sweep(root *os.Root, nodes []Node, opts Options) error {
 // Sweep removes the temp files (names starting with safefs.TempPrefix)
 // that crashed writers left in the directory dir of root. Directories are
 // left alone: a temp directory is someone else's work in progress (a
-// clone, say), not a torn write. A missing dir is not an error.
+// clone, say), not a torn write. A dir that is missing, or that cannot be
+// reached without following a symlink, is not an error.
 func Sweep(root *os.Root, dir string) error {
-	d, err := root.Open(dir)
+	t := NewTree(root)
+	defer t.Close()
+	return t.sweep(dir)
+}
+
+func (t *Tree) sweep(dir string) error {
+	dir, err := clean(dir)
 	if err != nil {
-		return nil // missing or not a directory: nothing to sweep
+		return err
 	}
+	fd, err := t.dir(dir, false)
+	if errors.Is(err, errNoDir) {
+		return nil // nothing to sweep
+	}
+	if err != nil {
+		return err
+	}
+	// A descriptor of its own to list with: reading moves its offset.
+	lfd, err := openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return &fs.PathError{Op: "open directory", Path: dir, Err: err}
+	}
+	d := os.NewFile(uintptr(lfd), dir)
 	entries, err := d.ReadDir(-1)
 	d.Close()
 	if err != nil {
@@ -257,44 +280,49 @@ func Sweep(root *os.Root, dir string) error {
 	}
 	for _, ent := range entries {
 		if strings.HasPrefix(ent.Name(), safefs.TempPrefix) && !ent.IsDir() {
-			if err := root.Remove(path.Join(dir, ent.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("remove leftover %s: %w", ent.Name(), err)
+			e := entry{dir: fd, name: ent.Name(), path: path.Join(dir, ent.Name())}
+			if err := t.remove(e, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("remove leftover: %w", err)
 			}
 		}
 	}
 	return nil
 }
 
-// clear removes what is at n.Path when it is in the way of n: anything
-// when n is Absent (an empty directory only), a directory when n is a file
-// or symlink, a file or symlink when n is a directory.
-func clear(root *os.Root, n Node, dst string) error {
-	if ok, err := parentsAreDirs(root, dst); err != nil || !ok {
+// clear removes what is at dst when it is in the way of n: anything when n
+// is Absent (an empty directory only), a directory when n is a file or
+// symlink, a file or symlink when n is a directory.
+func (t *Tree) clear(n Node, dst string) error {
+	e, err := t.at(dst, false)
+	if errors.Is(err, errNoDir) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	fi, err := root.Lstat(dst)
+	st, err := e.lstat()
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	isDir := fi.IsDir()
+	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 	switch {
 	case n.Kind == Absent && isDir:
-		if err := root.Remove(dst); err != nil && !notEmpty(err) && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove directory %s: %w", dst, err)
+		if err := t.remove(e, true); err != nil && !notEmpty(err) && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
 	case n.Kind == Absent || (n.Kind == Dir && !isDir):
-		if err := root.Remove(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", dst, err)
+		if err := t.remove(e, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
 	case n.Kind != Dir && isDir:
-		if err := root.Remove(dst); err != nil {
+		if err := t.remove(e, true); err != nil {
 			if notEmpty(err) {
 				return fmt.Errorf("%w: %s is a directory that is not empty", ErrConflict, dst)
 			}
-			return fmt.Errorf("remove directory %s: %w", dst, err)
+			return err
 		}
 	}
 	return nil
@@ -304,16 +332,21 @@ func notEmpty(err error) bool {
 	return errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST)
 }
 
-// put creates n unless its path already is as wanted.
-func put(root *os.Root, n Node, opts Options) error {
+// put creates n unless its path already is as wanted. Missing directories
+// above it are made; one that is not a real directory is refused, since
+// writing below it would follow it.
+func (t *Tree) put(n Node, opts Options) error {
 	if n.Kind == Absent {
 		return nil
 	}
-	dst := opts.dst(n.Path)
-	if err := mkdirParents(root, dst); err != nil {
+	dst, err := t.at(opts.dst(n.Path), true)
+	if errors.Is(err, errNoDir) {
+		return fmt.Errorf("%w: %v, so %s cannot be written", ErrConflict, err, opts.dst(n.Path))
+	}
+	if err != nil {
 		return err
 	}
-	cur, err := root.Lstat(dst)
+	cur, err := dst.lstat()
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -323,60 +356,66 @@ func put(root *os.Root, n Node, opts Options) error {
 		if exists {
 			return nil // clear removed anything else
 		}
-		if err := root.Mkdir(dst, n.Mode.Perm()); err != nil {
-			return fmt.Errorf("create directory %s: %w", dst, err)
-		}
-		return root.Chmod(dst, n.Mode) // the umask must not change it
+		return t.mkdir(dst, n.Mode)
 	case Link:
-		if exists && cur.Mode()&fs.ModeSymlink != 0 {
-			if target, err := root.Readlink(dst); err == nil && target == n.Link {
+		if exists && cur.Mode&unix.S_IFMT == unix.S_IFLNK {
+			if target, err := dst.readlink(); err == nil && target == n.Link {
 				return nil
 			}
 		}
-		tmp := tempName(dst)
-		if err := root.Symlink(n.Link, tmp); err != nil {
-			return fmt.Errorf("create symlink %s: %w", dst, err)
+		tmp := dst.temp()
+		if err := symlink(n.Link, tmp); err != nil {
+			return err
 		}
-		return rename(root, tmp, dst)
+		return rename(tmp, dst)
 	case File:
-		return putFile(root, n, dst, cur, opts)
+		var was *unix.Stat_t
+		if exists {
+			was = &cur
+		}
+		return t.putFile(n, dst, was, opts)
 	}
 	return fmt.Errorf("%s: unknown kind %q", n.Path, n.Kind)
 }
 
-func putFile(root *os.Root, n Node, dst string, cur fs.FileInfo, opts Options) error {
-	src := path.Join(opts.From, n.Path)
-	f, fi, err := openRegular(root, src)
+// putFile puts n's source at dst, whose current stat is cur (nil when
+// absent).
+func (t *Tree) putFile(n Node, dst entry, cur *unix.Stat_t, opts Options) error {
+	src, err := t.at(path.Join(opts.From, n.Path), false)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrSource, src, err)
+		return fmt.Errorf("%w: %v", ErrSource, err)
+	}
+	f, fi, err := src.openRegular()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrSource, err)
 	}
 	defer f.Close()
-	if cur != nil && os.SameFile(cur, fi) {
+	if cur != nil && sameFile(cur, &fi) {
 		return nil // linked in place by an earlier run
 	}
 	if !opts.Trusted {
 		sum, err := hashReader(f)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", src, err)
+			return fmt.Errorf("read %s: %w", src.path, err)
 		}
 		if sum != n.SHA256 {
-			return fmt.Errorf("%w: %s has sha256 %s, want %s", ErrSource, src, sum[:12], n.SHA256[:min(12, len(n.SHA256))])
+			return fmt.Errorf("%w: %s has sha256 %s, want %s", ErrSource, src.path, sum[:12], n.SHA256[:min(12, len(n.SHA256))])
 		}
 	}
-	if !opts.Copy && fi.Mode()&modeBits == n.Mode {
-		tmp := tempName(dst)
-		err := root.Link(src, tmp)
+	if !opts.Copy && nodeMode(&fi) == n.Mode {
+		tmp := dst.temp()
+		err := link(src, tmp)
 		if err == nil {
-			return rename(root, tmp, dst)
+			return rename(tmp, dst)
 		}
 		if !linkUnsupported(err) {
-			return fmt.Errorf("link %s: %w", dst, err)
+			return err
 		}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	return safefs.Write(root, dst, f, n.Mode)
+	return writeCopy(dst, f, n.Mode)
 }
 
 // linkUnsupported reports errors after which copying still works: another
@@ -386,53 +425,40 @@ func linkUnsupported(err error) bool {
 		errors.Is(err, syscall.EMLINK) || errors.Is(err, syscall.EOPNOTSUPP)
 }
 
-func rename(root *os.Root, tmp, name string) error {
-	if err := root.Rename(tmp, name); err != nil {
-		root.Remove(tmp)
-		return fmt.Errorf("rename into %s: %w", name, err)
-	}
-	return nil
-}
-
-// mkdirParents creates p's missing ancestors (mode 0755) and refuses an
-// ancestor that is not a real directory: writing below it would follow it.
-func mkdirParents(root *os.Root, p string) error {
-	for dir := range Ancestors(p) {
-		fi, err := root.Lstat(dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			if err := root.Mkdir(dir, 0o755); err != nil {
-				return fmt.Errorf("create directory %s: %w", dir, err)
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if !fi.IsDir() {
-			return fmt.Errorf("%w: %s is not a directory, so %s cannot be written", ErrConflict, dir, p)
-		}
-	}
-	return nil
-}
-
-// openRegular opens a regular file without following a final symlink.
-func openRegular(root *os.Root, name string) (*os.File, fs.FileInfo, error) {
-	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+// writeCopy puts a copy of r at dst with mode, atomically: like
+// safefs.Write, an exclusive temp name next to dst, fsynced, renamed over
+// it; but in dst's open directory instead of through a path. The directory
+// itself is made durable by Apply's final syncfs.
+func writeCopy(dst entry, r io.Reader, mode fs.FileMode) error {
+	tmp := dst.temp()
+	fd, err := openat(tmp.dir, tmp.name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW)
 	if err != nil {
-		return nil, nil, err
+		return fmt.Errorf("create temp file for %s: %w", dst.path, err)
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, nil, err
+	if err := fill(os.NewFile(uintptr(fd), tmp.path), r, mode); err != nil {
+		unix.Unlinkat(tmp.dir, tmp.name, 0)
+		return fmt.Errorf("write %s: %w", dst.path, err)
 	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, nil, fmt.Errorf("%s is not a regular file", name)
-	}
-	return f, fi, nil
+	return rename(tmp, dst)
 }
 
+// fill writes r to f with mode (the umask must not change it), syncs and
+// closes f.
+func fill(f *os.File, r io.Reader, mode fs.FileMode) error {
+	err := f.Chmod(mode)
+	if err == nil {
+		_, err = io.Copy(f, r) // copy_file_range when r is a file
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// hashReader returns the hex sha256 of r's content.
 func hashReader(r io.Reader) (string, error) {
 	h := sha256.New()
 	if _, err := iobuf.Copy(h, r); err != nil {
@@ -441,24 +467,29 @@ func hashReader(r io.Reader) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// tempName returns a fresh name next to name that sweep recognises, short
-// enough for any file name.
-func tempName(name string) string {
+// temp returns a fresh name next to e that sweep recognises, short enough
+// for any file name.
+func (e entry) temp() entry {
 	var b [8]byte
 	rand.Read(b[:])
-	base := path.Base(name)
-	return path.Join(path.Dir(name), safefs.TempPrefix+base[:min(len(base), 100)]+"-"+hex.EncodeToString(b[:]))
+	name := safefs.TempPrefix + e.name[:min(len(e.name), 100)] + "-" + hex.EncodeToString(b[:])
+	return entry{dir: e.dir, name: name, path: path.Join(path.Dir(e.path), name)}
 }
 
 // Sync makes every change in root's filesystem durable (syncfs(2)): one
 // call after many renames instead of an fsync per directory.
 func Sync(root *os.Root) error {
-	d, err := root.Open(".")
+	t := NewTree(root)
+	defer t.Close()
+	return t.sync()
+}
+
+func (t *Tree) sync() error {
+	fd, err := t.dir(".", false)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	if err := unix.Syncfs(int(d.Fd())); err != nil {
+	if err := unix.Syncfs(fd); err != nil {
 		return fmt.Errorf("syncfs: %w", err)
 	}
 	return nil

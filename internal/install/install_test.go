@@ -3,10 +3,12 @@ package install
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -213,4 +215,155 @@ func TestStatKeepsSpecialModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSame(t, root, []Node{n})
+}
+
+// TestParentSwappedBetweenApplies: a directory that an earlier Apply
+// created and that was then replaced by a symlink is refused by the next
+// one, as every Apply opens its directories anew.
+func TestParentSwappedBetweenApplies(t *testing.T) {
+	outside := t.TempDir()
+	dir := t.TempDir()
+	tree(t, filepath.Join(dir, "src"), map[string]string{"a/x": "x"})
+	root := open(t, dir)
+	want := nodes(t, open(t, filepath.Join(dir, "src")), "a/x")
+	if err := Apply(context.Background(), root, want, Options{From: "src"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "a"), filepath.Join(outside, "a")); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(outside, "a", "x"))
+	if err := os.Symlink(filepath.Join(outside, "a"), filepath.Join(dir, "a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := Apply(context.Background(), root, want, Options{From: "src"}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("err = %v", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(outside, "a")); len(ents) != 0 {
+		t.Fatalf("wrote through the symlink: %v", ents)
+	}
+}
+
+// TestParentSwappedDuringApply: a directory moved away and replaced by a
+// symlink while Apply writes into it. Apply keeps writing into the real
+// directory it opened (now moved), never through the symlink.
+func TestParentSwappedDuringApply(t *testing.T) {
+	outside, moved := t.TempDir(), filepath.Join(t.TempDir(), "moved")
+	dir := t.TempDir()
+	spec := map[string]string{}
+	var paths []string
+	for i := range 10 {
+		p := fmt.Sprintf("d/f%d", i)
+		spec[p] = p
+		paths = append(paths, p)
+	}
+	tree(t, filepath.Join(dir, "src"), spec)
+	root := open(t, dir)
+	want := nodes(t, open(t, filepath.Join(dir, "src")), paths...)
+	swap := func(done, total int) {
+		if done != 3 {
+			return
+		}
+		if err := os.Rename(filepath.Join(dir, "d"), moved); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(outside, filepath.Join(dir, "d")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Apply(context.Background(), root, want, Options{From: "src", Progress: swap}); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Fatalf("wrote through the symlink: %v", ents)
+	}
+	if ents, _ := os.ReadDir(moved); len(ents) != len(paths) {
+		t.Errorf("the opened directory holds %d files, want %d", len(ents), len(paths))
+	}
+	if n, err := Stat(root, "d/f9"); err != nil || n.Kind != Absent {
+		t.Errorf("Stat below the symlink = %+v, %v", n, err)
+	}
+}
+
+// TestManyDirectories goes past maxOpenDirs, so that Apply and Tree.Stat
+// close and reopen directories, and checks no descriptor is left open.
+func TestManyDirectories(t *testing.T) {
+	dir := t.TempDir()
+	spec := map[string]string{}
+	var paths []string
+	for i := range maxOpenDirs + 50 {
+		p := fmt.Sprintf("a/d%03d/f", i)
+		spec[p] = p
+		paths = append(paths, p)
+	}
+	tree(t, filepath.Join(dir, "src"), spec)
+	root := open(t, dir)
+	src := NewTree(open(t, filepath.Join(dir, "src")))
+	defer src.Close()
+	var want []Node
+	for _, p := range paths {
+		n, err := src.Stat(p)
+		if err != nil || n.Kind != File {
+			t.Fatalf("%s: %+v, %v", p, n, err)
+		}
+		want = append(want, n)
+	}
+	fds := openFDs(t)
+	if err := Apply(context.Background(), root, want, Options{From: "src", To: "live"}); err != nil {
+		t.Fatal(err)
+	}
+	if now := openFDs(t); now != fds {
+		t.Errorf("%d descriptors open after Apply, %d before", now, fds)
+	}
+	live := open(t, filepath.Join(dir, "live"))
+	checkSame(t, live, want)
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip(err)
+	}
+	return len(ents)
+}
+
+// TestPathsLeavingRootRefused: Tree walks names itself, so ".." must be
+// refused rather than followed up.
+func TestPathsLeavingRootRefused(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "root")
+	tree(t, dir, map[string]string{"src/x": "x"})
+	root := open(t, dir)
+	if _, err := Stat(root, "../root/src/x"); err == nil {
+		t.Error("Stat of ../ succeeded")
+	}
+	n := nodes(t, open(t, filepath.Join(dir, "src")), "x")[0]
+	n.Path = "../escaped"
+	if err := Apply(context.Background(), root, []Node{n}, Options{From: "src"}); err == nil {
+		t.Error("Apply of ../ succeeded")
+	}
+	if _, err := os.Lstat(filepath.Join(parent, "escaped")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("wrote outside the root: %v", err)
+	}
+}
+
+// TestFifoRefused: a fifo is neither stated as a node nor installed from,
+// and opening it never blocks.
+func TestFifoRefused(t *testing.T) {
+	dir := t.TempDir()
+	tree(t, dir, map[string]string{"src/f": "content"})
+	root := open(t, dir)
+	n := nodes(t, root, "src/f")[0]
+	n.Path = "f"
+	os.Remove(filepath.Join(dir, "src/f"))
+	if err := syscall.Mkfifo(filepath.Join(dir, "src/f"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Stat(root, "src/f"); err == nil || !strings.Contains(err.Error(), "fifo") {
+		t.Errorf("Stat of a fifo: %v", err)
+	}
+	if err := Apply(context.Background(), root, []Node{n}, Options{From: "src"}); !errors.Is(err, ErrSource) {
+		t.Errorf("Apply from a fifo: %v", err)
+	}
 }
