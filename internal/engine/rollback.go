@@ -7,6 +7,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
+	"github.com/hoist-dev/hoist/internal/install"
 	"github.com/hoist-dev/hoist/internal/manifest"
 )
 
@@ -55,7 +56,13 @@ func (e *Engine) Rollback(ctx context.Context) (string, error) {
 	if err := t.rollback(ctx, b); err != nil {
 		return "", t.abort(ctx, err)
 	}
-	return t.commit("")
+	desc, err := t.commit("")
+	if err == nil {
+		// It only logs, so it waits until the status says success and
+		// the journal is closed.
+		e.checkRestored(ctx, b.Index)
+	}
+	return desc, err
 }
 
 func (t *txn) rollback(ctx context.Context, b backup.Kept) error {
@@ -79,23 +86,41 @@ func (t *txn) rollback(ctx context.Context, b backup.Kept) error {
 	if err := t.step(StepInstalled); err != nil {
 		return err
 	}
-	e.checkRestored(ctx, t.begin.To)
 	return t.runScript(ctx, 1, "", pct01, 3*pctScript)
 }
 
-// checkRestored logs files of the restored release that differ from its
-// manifest: ones the update never touched but someone changed since.
-func (e *Engine) checkRestored(ctx context.Context, want string) {
+// checkRestored logs the files of the restored release that differ from
+// its manifest. The paths the update had changed were just restored from
+// idx, whose content Restore checked, so they are compared by the index
+// alone: a difference there was already on disk when the update saved
+// them. Only the files the update never touched are hashed: someone may
+// have changed them since.
+func (e *Engine) checkRestored(ctx context.Context, idx backup.Index) {
 	live, err := e.installed()
-	if err != nil || live.manifest == nil || live.version.String() != want {
-		e.log.WithError(err).Warnf("the restored release is not v%s as expected", want)
+	if err != nil || live.manifest == nil || live.version.String() != idx.Version {
+		e.log.WithError(err).Warnf("the restored release is not v%s as expected", idx.Version)
 		return
 	}
-	problems, err := manifest.Diff(ctx, e.root, live.manifest)
+	restored := make(map[string]install.Node, len(idx.Nodes))
+	for _, n := range idx.Nodes {
+		restored[n.Path] = n
+	}
+	untouched := &manifest.Manifest{Version: live.manifest.Version}
+	var problems []manifest.Problem
+	for _, f := range live.manifest.Files {
+		n, ok := restored[f.Path]
+		switch {
+		case !ok:
+			untouched.Files = append(untouched.Files, f)
+		case !install.Same(n, nodeOf(f)):
+			problems = append(problems, manifest.Problem{Path: f.Path, Reason: "differed already before the update"})
+		}
+	}
+	changed, err := manifest.Diff(ctx, e.root, untouched)
 	if err != nil {
 		e.log.WithError(err).Warn("could not compare the restored release with its manifest")
 	}
-	for _, p := range problems {
+	for _, p := range append(problems, changed...) {
 		e.log.Warnf("restored release differs from its manifest: %s", p)
 	}
 }
