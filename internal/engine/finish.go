@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/hoist-dev/hoist/internal/approot"
@@ -58,7 +60,7 @@ func (t *txn) commit(note string) (string, error) {
 		desc = "Updated to v" + t.begin.To
 		if t.begin.From == "" {
 			desc = "Installed v" + t.begin.To
-			errs = append(errs, e.root.RemoveAll(undoDir))
+			errs = append(errs, e.discard(undoDir))
 		} else {
 			errs = append(errs, backup.Keep(e.root, undoDir, approot.BackupsDir, t.begin.From))
 		}
@@ -67,20 +69,13 @@ func (t *txn) commit(note string) (string, error) {
 			e.removeClones(""),
 			e.removeReports())
 	case opRollback:
-		errs = append(errs, e.root.RemoveAll(t.begin.Backup), e.root.RemoveAll(undoDir))
+		errs = append(errs, e.discard(t.begin.Backup), e.discard(undoDir))
 	}
 	errs = append(errs, e.publishInfo())
 	if note != "" {
 		desc = note + "; " + strings.ToLower(desc[:1]) + desc[1:]
 	}
-	t.st.finish(statusfile.Success, desc)
-	if err := errors.Join(errs...); err != nil {
-		// The release is in place; leave the journal open so that the
-		// next recover finishes the cleanup.
-		e.log.WithError(err).Warn("cleanup after the commit is incomplete")
-		return desc, nil
-	}
-	return desc, t.journalDone()
+	return desc, t.settle(statusfile.Success, desc, errs)
 }
 
 // abort undoes the transaction that cause stopped and returns cause
@@ -178,11 +173,19 @@ func (t *txn) finishAbort(outcome string) error {
 	if t.fail.Script != "" {
 		keep = t.begin.Staging
 	}
-	errs := []error{e.root.RemoveAll(undoDir), e.removeClones(keep), t.writeReport(outcome), e.publishInfo()}
-	t.st.finish(statusfile.Failed, t.fail.Reason+"; "+outcome)
-	if err := errors.Join(errs...); err != nil {
-		e.log.WithError(err).Warn("cleanup after the undo is incomplete")
-		return nil // the root is restored; recover finishes the cleanup
+	errs := []error{e.discard(undoDir), e.removeClones(keep), t.writeReport(outcome), e.publishInfo()}
+	return t.settle(statusfile.Failed, t.fail.Reason+"; "+outcome, errs)
+}
+
+// settle ends the transaction once its cleanup (errs) has moved what goes
+// into the trash: it writes the final status, then empties the trash and
+// journals done. The root is final either way; if any of the cleanup
+// failed, the journal stays open so that the next recover finishes it.
+func (t *txn) settle(state statusfile.State, desc string, errs []error) error {
+	t.st.finish(state, desc)
+	if err := errors.Join(append(errs, t.e.emptyTrash())...); err != nil {
+		t.e.log.WithError(err).Warn("cleanup after the " + t.desc() + " is incomplete; recover finishes it")
+		return nil
 	}
 	return t.journalDone()
 }
@@ -195,6 +198,31 @@ func (t *txn) journalDone() error {
 	}
 	return t.step(StepDone)
 }
+
+// trashDir holds what a cleanup removes — the used backup, the undo area,
+// staging clones — moved there by one rename each, so that the status can
+// report the outcome before thousands of files are deleted. Settling a
+// transaction empties it; a crash before it is empty leaves the journal
+// open, and the recover that settles the transaction again empties it.
+const trashDir = approot.StateDir + "/trash"
+
+// discard moves the tree p (relative to the root) into the trash, or
+// removes it where a rename cannot (p on another filesystem than .hoist/,
+// or no room for the trash directory on a full disk). A missing p is
+// not an error: an earlier run discarded it.
+func (e *Engine) discard(p string) error {
+	// A random suffix: the trash may still hold a tree of the same name
+	// from a run that could not empty it.
+	trashed := path.Join(trashDir, path.Base(p)+"."+rand.Text())
+	if e.root.MkdirAll(trashDir, 0o700) == nil && e.root.Rename(p, trashed) == nil {
+		return nil
+	}
+	return e.root.RemoveAll(p)
+}
+
+// emptyTrash deletes what discard moved into the trash, by this or an
+// earlier run.
+func (e *Engine) emptyTrash() error { return e.root.RemoveAll(trashDir) }
 
 // removeClones removes every staging clone but keep, with the temp dirs of
 // clones cut short: the one just installed, ones kept for a retry by
@@ -213,7 +241,7 @@ func (e *Engine) removeClones(keep string) error {
 	for _, name := range names {
 		clone := strings.HasPrefix(strings.TrimPrefix(name, safefs.TempPrefix), approot.StagingPrefix)
 		if clone && name != keep {
-			errs = append(errs, e.root.RemoveAll(name))
+			errs = append(errs, e.discard(name))
 		}
 	}
 	return errors.Join(errs...)
