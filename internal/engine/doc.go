@@ -27,6 +27,16 @@
 // skipping paths already as wanted. That makes every one of them
 // idempotent, so recovery is simply "do it again".
 //
+// Cleanup never deletes in place: the used backup, the undo area and
+// staging clones are each renamed into the trash (.hoist/trash), one rename
+// however many files they hold, so they vanish from their places
+// atomically. The final status is written next; only then is the trash
+// emptied and done journaled, so the status tells the outcome before
+// thousands of unlinks. A crash before done leaves the journal open, and
+// recover settles the transaction again; every recover also empties the
+// trash. Where a rename cannot work (another filesystem, no room for the
+// trash directory on a full disk), the tree is removed in place.
+//
 // # Steps
 //
 // An apply journals, in order (Steps lists them all, for tests):
@@ -41,7 +51,7 @@
 //	installed    every path of the new release is in place and synced
 //	script-01 … script-03-done   around 01, 02, 03 (from the root)
 //	commit       every step succeeded
-//	done         cleanup, status and reports written: the journal is closed
+//	done         status and reports written, trash emptied: the journal is closed
 //
 // and on a failure: undo {reason} → restored → restart (before the
 // restored release's 01-run.sh, when scripts may have stopped its
@@ -109,6 +119,11 @@
 //     newest, only if it was taken when the live release was installed
 //     (else it would make a mix), and consumes it; the live release's files
 //     are saved only in the rollback's own undo area.
+//   - After a rollback, the files of the restored release that differ
+//     from its manifest are logged, after the status says success and
+//     done is journaled, since this only logs. The restored paths are
+//     compared by the kept backup's index, whose content Restore just
+//     checked; only the files the update never touched are hashed.
 //   - verify --fix restores from the staging clone of the live release or a
 //     kept backup with the same content, and else downloads and verifies
 //     the live release; it copies (never links) so kept backups stay

@@ -27,6 +27,12 @@ const (
 	// undoDir holds the state of every path the transaction in progress
 	// changes; an apply's becomes .hoist/backups/<old version> on commit.
 	undoDir = approot.StateDir + "/undo"
+	// trashDir holds what a cleanup removes — the used backup, the undo
+	// area, staging clones — moved there by one rename each, so that the
+	// status can report the outcome before thousands of files are deleted.
+	// Nothing in it is ever needed again: settling a transaction empties
+	// it, and so does every recover.
+	trashDir = approot.StateDir + "/trash"
 )
 
 // maxInfo caps info.json files read from the root or a release.

@@ -199,13 +199,6 @@ func (t *txn) journalDone() error {
 	return t.step(StepDone)
 }
 
-// trashDir holds what a cleanup removes — the used backup, the undo area,
-// staging clones — moved there by one rename each, so that the status can
-// report the outcome before thousands of files are deleted. Settling a
-// transaction empties it; a crash before it is empty leaves the journal
-// open, and the recover that settles the transaction again empties it.
-const trashDir = approot.StateDir + "/trash"
-
 // discard moves the tree p (relative to the root) into the trash, or
 // removes it where a rename cannot (p on another filesystem than .hoist/,
 // or no room for the trash directory on a full disk). A missing p is

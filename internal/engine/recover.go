@@ -78,6 +78,9 @@ func (e *Engine) recoverOpen(ctx context.Context) (string, error) {
 			return "", err
 		}
 	}
+	if err := e.emptyTrash(); err != nil {
+		return "", err
+	}
 	cur := e.current()
 	st := e.newReporter(cur.UpdateTo)
 	st.cur.Progress = cur.Progress

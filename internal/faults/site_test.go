@@ -351,7 +351,7 @@ func (s *site) outcome(t testing.TB, root string, keep ...string) (string, strin
 }
 
 // leftovers lists what a finished operation must not leave in root: temp
-// files anywhere, the undo area, staging clones (but keep).
+// files anywhere, the undo area, the trash, staging clones (but keep).
 func leftovers(t testing.TB, root string, keep []string) []string {
 	t.Helper()
 	var left []string
@@ -366,7 +366,7 @@ func leftovers(t testing.TB, root string, keep []string) []string {
 			return filepath.SkipDir // the user's: not hoist's to clean
 		case rel == "statuses":
 			return filepath.SkipDir // see statusTemps
-		case strings.HasPrefix(name, ".hoist-tmp-"), rel == ".hoist/undo",
+		case strings.HasPrefix(name, ".hoist-tmp-"), rel == ".hoist/undo", rel == ".hoist/trash",
 			filepath.Dir(rel) == "." && strings.HasPrefix(name, ".app-") && !contains(keep, name):
 			left = append(left, rel)
 			if d.IsDir() {
