@@ -93,8 +93,8 @@ func nodeOf(f manifest.Entry) install.Node {
 	return install.Node{Path: f.Path, Kind: install.File, SHA256: f.SHA256, Mode: f.Perm()}
 }
 
-// statAll returns install.Stat of every node's path, hashing files on one
-// worker per CPU.
+// statAll returns the install.Stat of every node's path, hashing files on
+// one worker per CPU.
 func statAll(ctx context.Context, root *os.Root, nodes []install.Node) ([]install.Node, error) {
 	out := make([]install.Node, len(nodes))
 	idx := make(chan int)
@@ -102,8 +102,12 @@ func statAll(ctx context.Context, root *os.Root, nodes []install.Node) ([]instal
 	var wg sync.WaitGroup
 	for range runtime.NumCPU() {
 		wg.Go(func() {
+			// A Tree opens each directory once; it is not safe for
+			// concurrent use, so each worker has its own.
+			tree := install.NewTree(root)
+			defer tree.Close()
 			for i := range idx {
-				n, err := install.Stat(root, nodes[i].Path)
+				n, err := tree.Stat(nodes[i].Path)
 				if err != nil {
 					select {
 					case errs <- err:
