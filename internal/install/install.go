@@ -406,6 +406,12 @@ func (t *Tree) putFile(n Node, dst entry, cur *unix.Stat_t, opts Options) error 
 		tmp := dst.temp()
 		err := link(src, tmp)
 		if err == nil {
+			// The link is made by name: check that it is the inode just
+			// hashed, not one put in its place since.
+			if linked, err := tmp.lstat(); err != nil || !sameFile(&linked, &fi) {
+				unix.Unlinkat(tmp.dir, tmp.name, 0)
+				return fmt.Errorf("%w: %s changed while it was installed", ErrSource, src.path)
+			}
 			return rename(tmp, dst)
 		}
 		if !linkUnsupported(err) {
