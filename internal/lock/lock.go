@@ -7,10 +7,14 @@
 package lock
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/gofrs/flock"
 
@@ -40,6 +44,16 @@ func Acquire(path string) (*Lock, error) {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	prev := readOwner(path)
+	if !ok && !prev.alive() {
+		// The recorded holder is gone, but a child it was starting when it
+		// died holds the lock's descriptor until its exec closes it.
+		ctx, cancel := context.WithTimeout(context.Background(), orphanGrace)
+		ok, err = fl.TryLockContext(ctx, orphanGrace/50)
+		cancel()
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+	}
 	if !ok {
 		return nil, fmt.Errorf("%w (lock %s held by pid %d)", exitcode.ErrLocked, path, prev.PID)
 	}
@@ -49,6 +63,24 @@ func Acquire(path string) (*Lock, error) {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return &Lock{fl: fl, Previous: prev}, nil
+}
+
+// orphanGrace is how long Acquire waits for a lock whose recorded holder
+// has died: far longer than a fork-to-exec window, far shorter than anyone
+// waiting for an answer notices.
+const orphanGrace = 500 * time.Millisecond
+
+// alive reports whether o may still hold the lock: a process of this boot
+// that exists. A record without a pid (torn, or the holder had not written
+// it yet) counts as alive.
+func (o Owner) alive() bool {
+	if o.PID <= 0 {
+		return true
+	}
+	if o.BootID != BootID() {
+		return false
+	}
+	return !errors.Is(syscall.Kill(o.PID, 0), syscall.ESRCH)
 }
 
 // Release clears the owner record and drops the lock.

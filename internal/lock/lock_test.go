@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/gofrs/flock"
 
 	"github.com/hoist-dev/hoist/internal/exitcode"
 )
@@ -66,5 +69,50 @@ func TestLockOfKilledProcessIsTakenOver(t *testing.T) {
 	defer l.Release()
 	if l.Previous.PID != cmd.Process.Pid || l.Previous.BootID != BootID() {
 		t.Errorf("Previous = %+v, want pid %s", l.Previous, strconv.Itoa(cmd.Process.Pid))
+	}
+}
+
+// A killed holder's child may hold the lock's descriptor for the moment
+// between its fork and its exec: Acquire waits that out when the recorded
+// holder is dead, and fails at once when it lives.
+func TestLockHeldBrieflyAfterItsOwnerDied(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		owner   Owner
+		wantErr bool
+	}{
+		{"owner dead", Owner{PID: dead.Process.Pid, BootID: BootID()}, false},
+		{"owner of an earlier boot", Owner{PID: os.Getpid(), BootID: "earlier"}, false},
+		{"owner alive", Owner{PID: os.Getpid(), BootID: BootID()}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			orphan := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR))
+			if ok, err := orphan.TryLock(); !ok || err != nil {
+				t.Fatalf("take the lock: %v %v", ok, err)
+			}
+			if err := writeOwner(path, tt.owner); err != nil {
+				t.Fatal(err)
+			}
+			time.AfterFunc(100*time.Millisecond, func() { orphan.Unlock() })
+			defer orphan.Unlock()
+			start := time.Now()
+			l, err := Acquire(path)
+			took := time.Since(start)
+			if tt.wantErr {
+				if !errors.Is(err, exitcode.ErrLocked) || took > 50*time.Millisecond {
+					t.Fatalf("Acquire = %v after %v, want ErrLocked at once", err, took)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Acquire: %v after %v, want the lock once the orphan lets go", err, took)
+			}
+			l.Release()
+		})
 	}
 }
