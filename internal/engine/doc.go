@@ -30,11 +30,12 @@
 // Cleanup never deletes in place: the used backup, the undo area and
 // staging clones are each renamed into the trash (.hoist/trash), one rename
 // however many files they hold, so they vanish from their places
-// atomically. The final status is written next; only then is the trash
-// emptied and done journaled, so the status tells the outcome before
-// thousands of unlinks. A crash before done leaves the journal open, and
-// recover settles the transaction again; every recover also empties the
-// trash. Where a rename cannot work (another filesystem, no room for the
+// atomically. The final status is written next, so that it does not wait
+// for thousands of unlinks; then a syncfs makes the renames durable (a
+// power cut must not bring back an undo area the journal calls finished),
+// the trash is emptied and done journaled. A crash before done leaves the
+// journal open, and recover settles the transaction again; every recover
+// also empties the trash. Where a rename cannot work (another filesystem, no room for the
 // trash directory on a full disk), the tree is removed in place.
 //
 // # Steps

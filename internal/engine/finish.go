@@ -178,23 +178,29 @@ func (t *txn) finishAbort(outcome string) error {
 }
 
 // settle ends the transaction once its cleanup (errs) has moved what goes
-// into the trash: it writes the final status, then empties the trash and
-// journals done. The root is final either way; if any of the cleanup
-// failed, the journal stays open so that the next recover finishes it.
+// into the trash: it writes the final status, makes the moves durable,
+// empties the trash and journals done. The root is final either way; if
+// any of the cleanup failed, the journal stays open so that the next
+// recover finishes it. The syncfs comes before the unlinks, not after:
+// a power cut must not bring back an undo area the journal calls
+// finished, but a trash brought back is harmless (every recover empties
+// it), and flushing a few renames is cheap where thousands of unlinks
+// are not.
 func (t *txn) settle(state statusfile.State, desc string, errs []error) error {
 	t.st.finish(state, desc)
-	if err := errors.Join(append(errs, t.e.emptyTrash())...); err != nil {
+	if err := errors.Join(errs...); err != nil {
+		// The trash still goes: on a full disk, its room is what the
+		// next recover needs.
+		err = errors.Join(err, t.e.emptyTrash())
 		t.e.log.WithError(err).Warn("cleanup after the " + t.desc() + " is incomplete; recover finishes it")
 		return nil
 	}
-	return t.journalDone()
-}
-
-// journalDone journals done once the cleanup before it is on disk: a power cut
-// must not bring back an undo area the journal calls finished.
-func (t *txn) journalDone() error {
 	if err := install.Sync(t.e.root); err != nil {
 		return err
+	}
+	// Before done: on a full disk, the room it frees lets done be written.
+	if err := t.e.emptyTrash(); err != nil {
+		t.e.log.WithError(err).Warn("could not empty the trash; the next run empties it")
 	}
 	return t.step(StepDone)
 }
