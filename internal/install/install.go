@@ -273,21 +273,31 @@ func (t *Tree) sweep(dir string) error {
 		return &fs.PathError{Op: "open directory", Path: dir, Err: err}
 	}
 	d := os.NewFile(uintptr(lfd), dir)
-	entries, err := d.ReadDir(-1)
-	d.Close()
-	if err != nil {
-		return fmt.Errorf("list %s: %w", dir, err)
-	}
-	for _, ent := range entries {
-		if strings.HasPrefix(ent.Name(), safefs.TempPrefix) && !ent.IsDir() {
-			e := entry{dir: fd, name: ent.Name(), path: path.Join(dir, ent.Name())}
-			if err := t.remove(e, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("remove leftover: %w", err)
+	defer d.Close()
+	// In batches: dir may be writable by the unprivileged manager, which
+	// could fill it with millions of names. Unlinking names already listed
+	// does not make the listing skip or repeat the others (POSIX readdir).
+	for {
+		entries, err := d.ReadDir(sweepBatch)
+		for _, ent := range entries {
+			if strings.HasPrefix(ent.Name(), safefs.TempPrefix) && !ent.IsDir() {
+				e := entry{dir: fd, name: ent.Name(), path: path.Join(dir, ent.Name())}
+				if err := t.remove(e, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("remove leftover: %w", err)
+				}
 			}
 		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", dir, err)
+		}
 	}
-	return nil
 }
+
+// sweepBatch is how many names Sweep holds in memory at once.
+const sweepBatch = 256
 
 // clear removes what is at dst when it is in the way of n: anything when n
 // is Absent (an empty directory only), a directory when n is a file or

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
 func open(t *testing.T, dir string) *os.Root {
@@ -195,6 +197,47 @@ func TestSweepsLeftovers(t *testing.T) {
 		if _, err := root.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s left: %v", p, err)
 		}
+	}
+}
+
+// TestSweepManyEntries: a directory far larger than one listing batch,
+// its temp files spread among the others, is swept in full while it is
+// being listed, and nothing else in it is touched.
+func TestSweepManyEntries(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "statuses")
+	os.Mkdir(sub, 0o755)
+	keep := map[string]bool{}
+	for i := range 5000 {
+		name := fmt.Sprintf("file-%04d", i)
+		if i%16 == 0 {
+			name = safefs.TempPrefix + name
+		} else {
+			keep[name] = true
+		}
+		if err := os.WriteFile(filepath.Join(sub, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A temp directory is someone's work in progress, never swept.
+	tmpDir := safefs.TempPrefix + "clone"
+	os.Mkdir(filepath.Join(sub, tmpDir), 0o755)
+	keep[tmpDir] = true
+	if err := Sweep(open(t, dir), "statuses"); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ent := range ents {
+		if !keep[ent.Name()] {
+			t.Errorf("%s left", ent.Name())
+		}
+		delete(keep, ent.Name())
+	}
+	if len(keep) != 0 {
+		t.Errorf("%d entries removed that were not temp files", len(keep))
 	}
 }
 
