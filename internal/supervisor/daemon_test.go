@@ -351,6 +351,29 @@ func TestUnsafeTriggersAreRefused(t *testing.T) {
 	}
 }
 
+// A triggers directory others can write to could get a trigger planted in
+// it: nothing runs from it until its mode is safe again.
+func TestUnsafeTriggersDirIsRefused(t *testing.T) {
+	t.Parallel()
+	r := newAppRoot(t)
+	r.recorder("update")
+	d := r.supervise()
+	if err := os.Chmod(r.path("triggers"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	r.sh("echo > update")
+	d.WaitLog("refusing trigger triggers/update", "trigger", "update",
+		"error", "directory triggers: unsafe trigger: writable by group or others (mode 0777)")
+	if _, err := os.Lstat(r.signal("update")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("signal not consumed: %v", err)
+	}
+	if err := os.Chmod(r.path("triggers"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.sh("echo > update")
+	r.waitRuns("update", 1) // and none for the refused signal
+}
+
 func TestAppAndRepoSignalsAndMissingTriggers(t *testing.T) {
 	t.Parallel()
 	r := newAppRoot(t)

@@ -37,16 +37,17 @@ func resolve(root *os.Root, signal string) (signalname.Target, bool) {
 }
 
 // checkTrigger returns an error wrapping ErrUnsafeTrigger unless fi (from
-// lstat) is a regular executable file owned by root or euid and writable by
-// its owner only. Root runs it, so anyone else able to change it would own
-// the machine.
-func checkTrigger(fi fs.FileInfo, euid int) error {
+// lstat) is of type typ (0 for a regular file, fs.ModeDir for the triggers
+// directory), executable (searchable), owned by root or euid and writable by
+// its owner only. Root runs the trigger, so anyone else able to change it, or
+// to replace it in its directory, would own the machine.
+func checkTrigger(fi fs.FileInfo, typ fs.FileMode, euid int) error {
 	mode := fi.Mode()
 	switch {
 	case mode&fs.ModeSymlink != 0:
 		return fmt.Errorf("%w: is a symlink", ErrUnsafeTrigger)
-	case !mode.IsRegular():
-		return fmt.Errorf("%w: not a regular file (%s)", ErrUnsafeTrigger, kind(mode))
+	case mode.Type() != typ:
+		return fmt.Errorf("%w: not a %s (%s)", ErrUnsafeTrigger, kind(typ), kind(mode))
 	case mode.Perm()&0o111 == 0:
 		return fmt.Errorf("%w: not executable (mode %04o)", ErrUnsafeTrigger, mode.Perm())
 	case mode.Perm()&0o022 != 0:
@@ -62,6 +63,24 @@ func checkTrigger(fi fs.FileInfo, euid int) error {
 	return nil
 }
 
+// checkTriggerPath checks the triggers directory, then the trigger rel in
+// it, as checkTrigger does; the error names what is unsafe.
+func (s *supervisor) checkTriggerPath(rel string) error {
+	for _, c := range []struct {
+		what, path string
+		typ        fs.FileMode
+	}{{"directory " + approot.TriggersDir, approot.TriggersDir, fs.ModeDir}, {rel, rel, 0}} {
+		fi, err := s.root.Lstat(c.path)
+		if err == nil {
+			err = checkTrigger(fi, c.typ, s.euid)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.what, err)
+		}
+	}
+	return nil
+}
+
 // serve consumes j's signal and runs its trigger; the dispatcher calls it
 // for one job of a trigger at a time.
 func (s *supervisor) serve(j job) {
@@ -70,11 +89,7 @@ func (s *supervisor) serve(j job) {
 	}
 	log := s.log.WithFields(logrus.Fields{"trigger": j.target.Trigger, "signal": j.signal})
 	rel := path.Join(approot.TriggersDir, j.target.Trigger)
-	fi, err := s.root.Lstat(rel)
-	if err == nil {
-		err = checkTrigger(fi, s.euid)
-	}
-	if err != nil {
+	if err := s.checkTriggerPath(rel); err != nil {
 		log.WithError(err).Errorf("refusing trigger %s", rel)
 		return
 	}
@@ -83,7 +98,7 @@ func (s *supervisor) serve(j job) {
 	}
 	log.Info("trigger started")
 	start := time.Now()
-	err = s.runProcess(log, j.target.Trigger, filepath.Join(s.opt.Root, rel), j.target.Args)
+	err := s.runProcess(log, j.target.Trigger, filepath.Join(s.opt.Root, rel), j.target.Args)
 	log = log.WithField("duration", time.Since(start).Round(time.Millisecond).String())
 	if err != nil {
 		log.WithError(err).Error("trigger failed")
@@ -120,9 +135,11 @@ func (s *supervisor) runProcess(log *logrus.Entry, name, path string, args []str
 	return err
 }
 
-// kind names the type of a file that is not regular.
+// kind names the type of a file.
 func kind(mode fs.FileMode) string {
 	switch {
+	case mode.IsRegular():
+		return "regular file"
 	case mode&fs.ModeSymlink != 0:
 		return "symlink"
 	case mode.IsDir():

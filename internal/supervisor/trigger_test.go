@@ -41,33 +41,51 @@ func TestCheckTrigger(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	for name, mode := range map[string]os.FileMode{"dir-open": 0o777, "dir-unsearchable": 0o600} {
+		if err := os.Mkdir(filepath.Join(dir, name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(filepath.Join(dir, name), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("dir", filepath.Join(dir, "dirlink")); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
+		typ  os.FileMode // what the trigger check wants
 		euid int
 		want string // part of the error; "" for none
 	}{
-		{"ok", 0, ""},
-		{"owner-only", 0, ""},
-		{"foreign", 1234, ""}, // a supervisor run as uid 1234 may run its own triggers
-		{"foreign", 0, "owned by uid 1234"},
-		{"group-writable", 0, "writable by group or others (mode 0775)"},
-		{"world-writable", 0, "writable by group or others (mode 0757)"},
-		{"not-executable", 0, "not executable"},
-		{"link", 0, "symlink"},
-		{"dir", 0, "not a regular file (directory)"},
-		{"fifo", 0, "not a regular file (fifo)"},
+		{"ok", 0, 0, ""},
+		{"owner-only", 0, 0, ""},
+		{"foreign", 0, 1234, ""}, // a supervisor run as uid 1234 may run its own triggers
+		{"foreign", 0, 0, "owned by uid 1234"},
+		{"group-writable", 0, 0, "writable by group or others (mode 0775)"},
+		{"world-writable", 0, 0, "writable by group or others (mode 0757)"},
+		{"not-executable", 0, 0, "not executable"},
+		{"link", 0, 0, "symlink"},
+		{"dir", 0, 0, "not a regular file (directory)"},
+		{"fifo", 0, 0, "not a regular file (fifo)"},
+		// The triggers directory, under the same rules.
+		{"dir", os.ModeDir, 0, ""},
+		{"dir-open", os.ModeDir, 0, "writable by group or others (mode 0777)"},
+		{"dir-unsearchable", os.ModeDir, 0, "not executable (mode 0600)"},
+		{"dirlink", os.ModeDir, 0, "symlink"},
+		{"ok", os.ModeDir, 0, "not a directory (regular file)"},
 	}
 	for _, tt := range tests {
 		fi, err := os.Lstat(filepath.Join(dir, tt.name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = checkTrigger(fi, tt.euid)
+		err = checkTrigger(fi, tt.typ, tt.euid)
 		switch {
 		case tt.want == "" && err != nil:
-			t.Errorf("%s (euid %d): %v, want nil", tt.name, tt.euid, err)
+			t.Errorf("%s as %v (euid %d): %v, want nil", tt.name, tt.typ, tt.euid, err)
 		case tt.want != "" && (!errors.Is(err, ErrUnsafeTrigger) || !strings.Contains(err.Error(), tt.want)):
-			t.Errorf("%s (euid %d): %v, want ErrUnsafeTrigger saying %q", tt.name, tt.euid, err, tt.want)
+			t.Errorf("%s as %v (euid %d): %v, want ErrUnsafeTrigger saying %q", tt.name, tt.typ, tt.euid, err, tt.want)
 		}
 	}
 }
