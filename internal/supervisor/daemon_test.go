@@ -374,6 +374,100 @@ func TestUnsafeTriggersDirIsRefused(t *testing.T) {
 	r.waitRuns("update", 1) // and none for the refused signal
 }
 
+const unusableMsg = "signals directory unusable: serving no signals, checking again every 1s"
+
+// A signals directory replaced by a symlink, or removed, while the
+// supervisor runs serves nothing and is logged once; the supervisor stays up
+// and serves a real directory again as soon as it is back.
+func TestSignalsDirLostAndBack(t *testing.T) {
+	t.Parallel()
+	r := newAppRoot(t)
+	r.recorder("update")
+	d := r.supervise()
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "update"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	signals := r.path("events/signals")
+	if err := os.Rename(signals, signals+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, signals); err != nil {
+		t.Fatal(err)
+	}
+	d.WaitLog("lost the signals directory; watching it again once it is a real directory", "error", "signals directory was moved; watch lost")
+	d.WaitLog(unusableMsg, "error", "signals directory events/signals is a symlink")
+	// Written while it is down; served once it is back.
+	if err := os.WriteFile(filepath.Join(signals+".old", "update"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // two rechecks more
+	d.Alive()
+	if n := d.Count(unusableMsg); n != 1 {
+		t.Errorf("unusable directory logged %d times, want once", n)
+	}
+	if runs := r.runs("update"); len(runs) != 0 {
+		t.Errorf("update ran from the symlinked directory: %q", runs)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "update")); err != nil {
+		t.Errorf("signal behind the symlink touched: %v", err)
+	}
+
+	if err := os.Remove(signals); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(signals+".old", signals); err != nil {
+		t.Fatal(err)
+	}
+	r.waitRuns("update", 1)
+	if n := d.Count("watching signals"); n != 2 {
+		t.Errorf("watching signals logged %d times, want 2", n)
+	}
+
+	// Removed without any inotify event: found by the recheck.
+	if err := os.RemoveAll(signals); err != nil {
+		t.Fatal(err)
+	}
+	d.WaitLog("lost the signals directory; watching it again once it is a real directory", "error", "no such file or directory")
+	d.WaitLog(unusableMsg, "error", "no such file or directory")
+	if err := os.Mkdir(signals, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.WaitLog("watching signals")
+	supervisorproc.Eventually(t, "the new directory watched", func() bool { return d.Count("watching signals") == 3 })
+	r.sh("echo > update")
+	r.waitRuns("update", 2)
+}
+
+// A supervisor started on a symlinked signals directory starts, serves
+// nothing from it, and serves the real directory once it is there.
+func TestSignalsDirSymlinkedAtStart(t *testing.T) {
+	t.Parallel()
+	r := newAppRoot(t)
+	r.recorder("update")
+	signals := r.path("events/signals")
+	if err := os.Rename(signals, signals+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("signals.old", signals); err != nil {
+		t.Fatal(err)
+	}
+	r.sh("echo > update")
+	d := r.supervise()
+	d.WaitLog(unusableMsg, "error", "signals directory events/signals is a symlink")
+	time.Sleep(1500 * time.Millisecond)
+	if runs := r.runs("update"); len(runs) != 0 {
+		t.Errorf("update ran through the symlink: %q", runs)
+	}
+	if err := os.Remove(signals); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(signals+".old", signals); err != nil {
+		t.Fatal(err)
+	}
+	r.waitRuns("update", 1)
+}
+
 func TestAppAndRepoSignalsAndMissingTriggers(t *testing.T) {
 	t.Parallel()
 	r := newAppRoot(t)

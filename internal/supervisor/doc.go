@@ -23,16 +23,31 @@
 // run concurrently.
 //
 // A trigger runs only if it is a regular, executable file owned by root (or
-// the supervisor's user) and not writable by group or others. It runs as
+// the supervisor's user) and not writable by group or others, in a triggers/
+// directory that is checked by the same rules (a real directory, not a
+// symlink), so that nobody else can plant or swap a trigger. It runs as
 // argv, never through a shell, in its own process group with a timeout; the
 // whole group is killed when the timeout passes or when the shutdown grace
 // period ends. Its output goes to the log line by line.
+//
+// # The signals directory
+//
+// ROOT/events/signals must be a real directory; a symlink there is never
+// followed. When it is missing, not a directory or a symlink, at start or
+// because it was moved, removed or replaced while watched, the supervisor
+// stays up but serves no signal: it logs the reason once (error level),
+// drops the runs waiting for the lost directory (their files stay where they
+// are), and checks events/signals again every second. Once it is a real
+// directory again, it is watched and rescanned, so signals written meanwhile
+// are served. A check every second also catches what inotify does not
+// report, such as the removal of the watched directory. Exiting instead
+// would make systemd restart it in a loop without serving anything either.
 //
 // # Lifetime
 //
 // Run takes ROOT/.hoist/supervisor.lock (one supervisor per root), runs
 // `hoist recover`, starts watching, rescans, and notifies systemd that it is
-// ready. On cancellation it stops watching, lets running triggers finish
+// ready (also while it waits for its signals directory). On cancellation it stops watching, lets running triggers finish
 // within the grace period, then kills their process groups. Pending signals
 // stay on disk for the next start.
 package supervisor

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -14,7 +15,7 @@ import (
 // rescan handles every entry of the signals directory as complete: what
 // is there at start or after lost events.
 func (s *supervisor) rescan() {
-	if err := rescan(s.signals, func(name string) { s.sighted(name, true) }); err != nil {
+	if err := rescan(s.signals.Load(), func(name string) { s.sighted(name, true) }); err != nil {
 		s.log.WithError(err).Error("rescan failed")
 	}
 }
@@ -29,7 +30,7 @@ func (s *supervisor) sighted(name string, complete bool) {
 		s.refuse(name, err.Error(), "ignoring entry in signals directory: invalid signal name")
 		return
 	}
-	if !s.regular(name) || !complete {
+	if !s.regular(s.signals.Load(), name) || !complete {
 		return // gone, refused, or still being written: its close-write comes later
 	}
 	t, ok := resolve(s.root, name)
@@ -45,12 +46,13 @@ func (s *supervisor) sighted(name string, complete bool) {
 	}
 }
 
-// regular reports whether the entry name is a regular file, reporting it
-// (once) when it is anything else. It never opens the entry.
-func (s *supervisor) regular(name string) bool {
-	fi, err := s.signals.Lstat(name)
+// regular reports whether the entry name of signals is a regular file,
+// reporting it (once) when it is anything else. It never opens the entry.
+func (s *supervisor) regular(signals *os.Root, name string) bool {
+	fi, err := signals.Lstat(name)
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
+		// Closed: the directory was lost while a run was about to take it.
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, os.ErrClosed) {
 			s.log.WithError(err).WithField("signal", name).Error("cannot inspect signal")
 		}
 		return false
@@ -73,13 +75,15 @@ func (s *supervisor) refuse(name, reason, msg string) {
 }
 
 // take removes the signal file name if it is a regular file, reporting
-// whether it did: only then is the signal consumed.
+// whether it did: only then is the signal consumed. Nothing is taken while
+// the signals directory is unusable.
 func (s *supervisor) take(name string) bool {
-	if !s.regular(name) {
+	signals := s.signals.Load()
+	if signals == nil || !s.regular(signals, name) {
 		return false
 	}
-	if err := s.signals.Remove(name); err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
+	if err := signals.Remove(name); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, os.ErrClosed) {
 			s.log.WithError(err).WithField("signal", name).Error("cannot remove signal file")
 		}
 		return false

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -18,6 +19,12 @@ import (
 
 // LockName is the supervisor's lock file in ROOT/.hoist/.
 const LockName = "supervisor.lock"
+
+// recheckEvery is how often the supervisor checks that events/signals is
+// still the directory it watches and, while it is unusable, whether a real
+// directory is back. inotify does not report every way of losing it: the
+// removal of a watched directory ends the watch silently.
+const recheckEvery = time.Second
 
 // Options configure Run.
 type Options struct {
@@ -36,8 +43,8 @@ type Options struct {
 type supervisor struct {
 	opt     Options
 	log     *logrus.Logger
-	root    *os.Root // the app root
-	signals *os.Root // ROOT/events/signals
+	root    *os.Root                // the app root
+	signals atomic.Pointer[os.Root] // ROOT/events/signals; nil while it is unusable
 	euid    int
 	env     []string        // added to the environment of every process
 	kill    context.Context // done when every process must die (end of the shutdown grace)
@@ -91,11 +98,6 @@ func Run(ctx context.Context, opt Options) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	// Open until every run is over: runs take their signal file through it.
-	if s.signals, err = openSignals(root); err != nil {
-		return err
-	}
-	defer s.signals.Close()
 	err = s.watch(ctx)
 	cancel()
 	s.notify("STOPPING=1")
@@ -103,6 +105,10 @@ func Run(ctx context.Context, opt Options) error {
 		s.log.Infof("stopping: waiting up to %s for %d running trigger(s)", opt.Grace, n)
 	}
 	s.runs.wait()
+	// Open until every run is over: runs take their signal file through it.
+	if d := s.signals.Load(); d != nil {
+		d.Close()
+	}
 	s.log.Info("stopped")
 	return err
 }
@@ -128,15 +134,23 @@ func killAfterGrace(ctx context.Context, grace time.Duration, kill context.Cance
 	return func() { close(done) }
 }
 
-// openSignals opens ROOT/events/signals, which must be a real directory,
-// not a symlink.
-func openSignals(root *os.Root) (*os.Root, error) {
+// lstatSignals returns the lstat of ROOT/events/signals, which must be a
+// real directory, not a symlink.
+func lstatSignals(root *os.Root) (fs.FileInfo, error) {
 	fi, err := root.Lstat(approot.SignalsDir)
 	if err != nil {
 		return nil, fmt.Errorf("signals directory: %w", err)
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("signals directory %s is a %s", approot.SignalsDir, kind(fi.Mode()))
+	}
+	return fi, nil
+}
+
+// openSignals opens ROOT/events/signals, which must be a real directory.
+func openSignals(root *os.Root) (*os.Root, error) {
+	if _, err := lstatSignals(root); err != nil {
+		return nil, err
 	}
 	signals, err := root.OpenRoot(approot.SignalsDir)
 	if err != nil {
@@ -145,22 +159,79 @@ func openSignals(root *os.Root) (*os.Root, error) {
 	return signals, nil
 }
 
-// watch handles the signals directory until ctx is done (nil) or the watch
-// is lost (error).
+// watch serves the signals directory until ctx is done. While it is
+// unusable (missing, not a directory, a symlink), no signal is served: the
+// reason is logged once, and the directory is checked again every
+// recheckEvery until a real one is back, which is then watched and
+// rescanned. So a mistake on the directory neither loses the signals
+// written once it is fixed nor makes systemd restart the supervisor in a
+// loop. Only an fsnotify unable to report close-writes is fatal.
 func (s *supervisor) watch(ctx context.Context) error {
-	w, err := watchDir(filepath.Join(s.opt.Root, approot.SignalsDir), s.signals)
-	if err != nil {
-		return err
+	tick := time.NewTicker(recheckEvery)
+	defer tick.Stop()
+	var unusable string // why the signals directory is unusable, as last logged
+	for ready := false; ; ready = true {
+		w, err := s.startWatch()
+		switch {
+		case errors.Is(err, errNoCloseWrite):
+			return err
+		case err == nil:
+			unusable = ""
+			s.rescan()
+			s.log.WithField("dir", w.dir).Info("watching signals")
+		case err.Error() != unusable:
+			unusable = err.Error()
+			s.log.WithError(err).Errorf("signals directory unusable: serving no signals, checking again every %s", recheckEvery)
+		}
+		if !ready {
+			s.notify("READY=1") // up, even if waiting for its directory
+		}
+		if w == nil {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
+			continue
+		}
+		err = s.follow(ctx, w)
+		w.close()
+		if ctx.Err() != nil {
+			return nil // s.signals stays open for the runs still finishing
+		}
+		s.log.WithError(err).Warn("lost the signals directory; watching it again once it is a real directory")
+		// Pending runs find no signal to take: nothing is served from the
+		// directory that moved away.
+		s.signals.Swap(nil).Close()
 	}
-	defer w.close()
-	s.rescan()
-	s.log.WithField("dir", w.dir).Info("watching signals")
-	s.notify("READY=1")
+}
+
+// startWatch opens and watches events/signals, and makes it s.signals.
+func (s *supervisor) startWatch() (*watcher, error) {
+	d, err := openSignals(s.root)
+	if err != nil {
+		return nil, err
+	}
+	w, err := watchDir(filepath.Join(s.opt.Root, approot.SignalsDir), d)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	s.signals.Store(d)
+	return w, nil
+}
+
+// follow handles the watch's events until ctx is done (nil) or the watch is
+// lost (why).
+func (s *supervisor) follow(ctx context.Context, w *watcher) error {
+	ctx, lose := context.WithCancelCause(ctx)
+	defer lose(nil)
+	go s.recheck(ctx, lose)
 	for {
 		seen, err := w.next(ctx)
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return nil
+			return context.Cause(ctx)
 		case err != nil:
 			return err
 		case seen.lost != nil:
@@ -168,6 +239,33 @@ func (s *supervisor) watch(ctx context.Context) error {
 			s.rescan()
 		case seen.name != "":
 			s.sighted(seen.name, seen.complete)
+		}
+	}
+}
+
+// recheck calls lose with the reason once events/signals is no longer the
+// directory s.signals is open on, checking every recheckEvery until ctx is
+// done.
+func (s *supervisor) recheck(ctx context.Context, lose context.CancelCauseFunc) {
+	d := s.signals.Load()
+	t := time.NewTicker(recheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fi, err := lstatSignals(s.root)
+		if err == nil {
+			var opened fs.FileInfo
+			if opened, err = d.Stat("."); err == nil && !os.SameFile(fi, opened) {
+				err = fmt.Errorf("signals directory %s was replaced", approot.SignalsDir)
+			}
+		}
+		if err != nil {
+			lose(err)
+			return
 		}
 	}
 }

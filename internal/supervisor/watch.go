@@ -16,7 +16,8 @@ import (
 const rescanBatch = 256
 
 // errDirGone means the signals directory itself was moved away, so the
-// watch is lost; a restart of the supervisor watches the new one.
+// watch is lost; the supervisor watches events/signals again once it is a
+// real directory.
 var errDirGone = errors.New("signals directory was moved; watch lost")
 
 // watcher reports names appearing in the signals directory. Two inotify
