@@ -221,12 +221,12 @@ func (s *supervisor) startWatch() (*watcher, error) {
 	return w, nil
 }
 
-// follow handles the watch's events until ctx is done (nil) or the watch is
-// lost (why).
+// follow handles the watch's events until ctx is done or the watch is lost,
+// and returns why it stopped.
 func (s *supervisor) follow(ctx context.Context, w *watcher) error {
 	ctx, lose := context.WithCancelCause(ctx)
 	defer lose(nil)
-	go s.recheck(ctx, lose)
+	go s.recheck(ctx, s.signals.Load(), lose)
 	for {
 		seen, err := w.next(ctx)
 		switch {
@@ -244,10 +244,8 @@ func (s *supervisor) follow(ctx context.Context, w *watcher) error {
 }
 
 // recheck calls lose with the reason once events/signals is no longer the
-// directory s.signals is open on, checking every recheckEvery until ctx is
-// done.
-func (s *supervisor) recheck(ctx context.Context, lose context.CancelCauseFunc) {
-	d := s.signals.Load()
+// directory d, checking every recheckEvery until ctx is done.
+func (s *supervisor) recheck(ctx context.Context, d *os.Root, lose context.CancelCauseFunc) {
 	t := time.NewTicker(recheckEvery)
 	defer t.Stop()
 	for {
