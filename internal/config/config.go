@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/fetch"
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
@@ -21,6 +22,25 @@ type Config struct {
 	KeepBackups   int      `json:"keep_backups"`
 	Protect       []string `json:"protect"`
 	ScriptTimeout Duration `json:"script_timeout"`
+	// StallTimeout, optional, aborts a release download that receives no
+	// byte for this long (absent: fetch.DefaultStallTimeout). A pointer, so
+	// that an explicit "0s" is an error rather than the default.
+	StallTimeout *Duration `json:"stall_timeout,omitempty"`
+}
+
+// Bounds of stall_timeout: shorter would abort a slow but live server,
+// longer would leave an update hanging on a dead one.
+const (
+	MinStallTimeout = 5 * time.Second
+	MaxStallTimeout = time.Hour
+)
+
+// FetchStallTimeout is the stall timeout to give fetch.
+func (c Config) FetchStallTimeout() time.Duration {
+	if c.StallTimeout == nil {
+		return fetch.DefaultStallTimeout
+	}
+	return time.Duration(*c.StallTimeout)
 }
 
 // Default returns the settings `hoist init` writes.
@@ -75,6 +95,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: keep_backups is %d, must be at least 1", c.KeepBackups)
 	case c.ScriptTimeout <= 0:
 		return errors.New("config: script_timeout must be positive")
+	case c.StallTimeout != nil && (*c.StallTimeout < Duration(MinStallTimeout) || *c.StallTimeout > Duration(MaxStallTimeout)):
+		return fmt.Errorf("config: stall_timeout is %s, must be between %s and %s",
+			time.Duration(*c.StallTimeout), MinStallTimeout, MaxStallTimeout)
 	}
 	return nil
 }
@@ -102,7 +125,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (a duration is a string like \"30m\")", err)
 	}
 	*d = Duration(v)
 	return nil

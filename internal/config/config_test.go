@@ -28,7 +28,8 @@ func TestSaveLoad(t *testing.T) {
 		t.Errorf("got %+v", got)
 	}
 	raw, _ := os.ReadFile(filepath.Join(dir, ".hoist/config.json"))
-	if !strings.Contains(string(raw), `"script_timeout": "30m"`) {
+	// stall_timeout is optional: init does not write it (CONTRACT §2).
+	if !strings.Contains(string(raw), `"script_timeout": "30m"`) || strings.Contains(string(raw), "stall_timeout") {
 		t.Errorf("config.json = %s", raw)
 	}
 }
@@ -47,5 +48,57 @@ func TestValidate(t *testing.T) {
 		if c.Validate() == nil {
 			t.Errorf("case %d: invalid config accepted", i)
 		}
+	}
+}
+
+// TestStallTimeout loads config.json files that differ only in
+// stall_timeout.
+func TestStallTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name, field string
+		want        time.Duration // 0: Load must fail
+		errHas      string
+	}{
+		{name: "absent", field: "", want: 2 * time.Minute},
+		{name: "valid", field: `"30s"`, want: 30 * time.Second},
+		{name: "lowest", field: `"5s"`, want: 5 * time.Second},
+		{name: "highest", field: `"1h"`, want: time.Hour},
+		{name: "too small", field: `"1s"`, errHas: "stall_timeout is 1s, must be between 5s and 1h0m0s"},
+		{name: "zero", field: `"0s"`, errHas: "stall_timeout is 0s"},
+		{name: "negative", field: `"-1m"`, errHas: "stall_timeout is -1m0s"},
+		{name: "too large", field: `"2h"`, errHas: "stall_timeout is 2h0m0s"},
+		{name: "garbage", field: `"soon"`, errHas: `invalid duration "soon" (a duration is a string like "30m")`},
+		{name: "number", field: `120`, errHas: `duration must be a string like "30m"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.Mkdir(filepath.Join(dir, ".hoist"), 0o700)
+			field := ""
+			if tc.field != "" {
+				field = `, "stall_timeout": ` + tc.field
+			}
+			data := `{"repo": "file:///r", "pubkeys": ["k"], "keep_backups": 2, "protect": [], "script_timeout": "30m"` + field + "}"
+			if err := os.WriteFile(filepath.Join(dir, ".hoist/config.json"), []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			root, err := os.OpenRoot(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer root.Close()
+			c, err := Load(root)
+			if tc.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+					t.Fatalf("err = %v, want it to say %q", err, tc.errHas)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.FetchStallTimeout(); got != tc.want {
+				t.Errorf("stall timeout = %s, want %s", got, tc.want)
+			}
+		})
 	}
 }

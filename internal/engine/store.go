@@ -14,7 +14,7 @@ import (
 func (e *Engine) clone(ctx context.Context, tg, staging string, progress io.Writer) error {
 	return fetch.Clone(ctx, fetch.Options{
 		URL: e.cfg.Repo, Tag: tg, Dir: filepath.Join(e.dir, staging), Progress: progress,
-		Store: filepath.Join(e.dir, approot.ObjectsDir),
+		Store: filepath.Join(e.dir, approot.ObjectsDir), StallTimeout: e.cfg.FetchStallTimeout(),
 	})
 }
 
