@@ -76,7 +76,12 @@ func copyTemplates(root *os.Root, templates fs.FS) error {
 			return err
 		}
 		if d.IsDir() {
-			return root.MkdirAll(p, 0o755)
+			// Explicit modes, whatever the umask: the supervisor refuses
+			// triggers from a triggers/ others can write to.
+			if err := root.MkdirAll(p, 0o755); err != nil {
+				return err
+			}
+			return root.Chmod(p, 0o755)
 		}
 		if path.Base(p) == ".gitkeep" {
 			return nil
