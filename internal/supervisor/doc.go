@@ -37,11 +37,14 @@
 // because it was moved, removed or replaced while watched, the supervisor
 // stays up but serves no signal: it logs the reason once (error level),
 // drops the runs waiting for the lost directory (their files stay where they
-// are), and checks events/signals again every second. Once it is a real
-// directory again, it is watched and rescanned, so signals written meanwhile
-// are served. A check every second also catches what inotify does not
-// report, such as the removal of the watched directory. Exiting instead
-// would make systemd restart it in a loop without serving anything either.
+// are), and checks events/signals again every second until it is a real
+// directory again, which is then watched and rescanned, so signals written
+// meanwhile are served. While the directory is usable, the supervisor also
+// watches its parent events/ and checks the name on every change there:
+// inotify does not report every way of losing a watched directory (its
+// removal ends the watch silently), and polling would wake an idle
+// supervisor every second. Exiting instead would make systemd restart it
+// in a loop without serving anything either.
 //
 // # Lifetime
 //

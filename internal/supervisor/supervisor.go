@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sync/atomic"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
 	"github.com/sirupsen/logrus"
 
 	"github.com/hoist-dev/hoist/internal/approot"
@@ -20,10 +22,9 @@ import (
 // LockName is the supervisor's lock file in ROOT/.hoist/.
 const LockName = "supervisor.lock"
 
-// recheckEvery is how often the supervisor checks that events/signals is
-// still the directory it watches and, while it is unusable, whether a real
-// directory is back. inotify does not report every way of losing it: the
-// removal of a watched directory ends the watch silently.
+// recheckEvery is how often the supervisor checks, while events/signals is
+// unusable, whether a real directory is back (and, where events/ cannot be
+// watched, whether events/signals is still the directory it watches).
 const recheckEvery = time.Second
 
 // Options configure Run.
@@ -244,28 +245,69 @@ func (s *supervisor) follow(ctx context.Context, w *watcher) error {
 }
 
 // recheck calls lose with the reason once events/signals is no longer the
-// directory d, checking every recheckEvery until ctx is done.
+// directory d. inotify does not report every way of losing a watched
+// directory (its removal ends the watch silently), so the name is checked
+// whenever its parent events/ reports a change, and once at the start in
+// case it changed before that watch was set. Only if events/ cannot be
+// watched is it polled, every recheckEvery: an idle supervisor must not
+// wake up.
 func (s *supervisor) recheck(ctx context.Context, d *os.Root, lose context.CancelCauseFunc) {
-	t := time.NewTicker(recheckEvery)
-	defer t.Stop()
-	for {
+	var changes <-chan fsnotify.Event
+	var overflows <-chan error
+	if pw, err := fsnotify.NewWatcher(); err == nil {
+		defer pw.Close()
+		if pw.Add(filepath.Join(s.opt.Root, path.Dir(approot.SignalsDir))) == nil {
+			changes, overflows = pw.Events, pw.Errors
+		}
+	}
+	var poll <-chan time.Time
+	startPolling := func() {
+		t := time.NewTicker(recheckEvery)
+		context.AfterFunc(ctx, func() { t.Stop() })
+		poll = t.C
+	}
+	if changes == nil {
+		startPolling()
+	}
+	for check := true; ; {
+		if check {
+			if err := s.stillSignals(d); err != nil {
+				lose(err)
+				return
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-		}
-		fi, err := lstatSignals(s.root)
-		if err == nil {
-			var opened fs.FileInfo
-			if opened, err = d.Stat("."); err == nil && !os.SameFile(fi, opened) {
-				err = fmt.Errorf("signals directory %s was replaced", approot.SignalsDir)
+		case ev, ok := <-changes:
+			if !ok {
+				changes, overflows = nil, nil
+				startPolling()
 			}
-		}
-		if err != nil {
-			lose(err)
-			return
+			check = !ok || path.Base(ev.Name) == path.Base(approot.SignalsDir)
+		case _, ok := <-overflows:
+			if !ok {
+				overflows = nil
+			}
+			check = true
+		case <-poll:
+			check = true
 		}
 	}
+}
+
+// stillSignals returns why events/signals is no longer the directory d, or
+// nil.
+func (s *supervisor) stillSignals(d *os.Root) error {
+	fi, err := lstatSignals(s.root)
+	if err != nil {
+		return err
+	}
+	opened, err := d.Stat(".")
+	if err == nil && !os.SameFile(fi, opened) {
+		err = fmt.Errorf("signals directory %s was replaced", approot.SignalsDir)
+	}
+	return err
 }
 
 func (s *supervisor) notify(state string) {
