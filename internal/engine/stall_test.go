@@ -1,8 +1,6 @@
 package engine_test
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,21 +14,9 @@ import (
 // a download from a server that stops sending (the default is 2 minutes).
 func TestStallTimeoutFromConfig(t *testing.T) {
 	f := newFixture(t, releaserepo.DefaultReleases()...)
-	done := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		// The start of a ref advertisement, then nothing.
-		w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
-		w.Write([]byte("001e# service=git-upload-pack\n"))
-		w.(http.Flusher).Flush()
-		select {
-		case <-req.Context().Done():
-		case <-done:
-		}
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(done) })
+	url := releaserepo.ServeStalled(t)
 	stall := config.Duration(config.MinStallTimeout)
-	f.editConfig(func(c *config.Config) { c.Repo = srv.URL + "/repo"; c.StallTimeout = &stall })
+	f.editConfig(func(c *config.Config) { c.Repo = url; c.StallTimeout = &stall })
 
 	start := time.Now()
 	r := f.hoist("apply", "--to", "v1.0.0")

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,17 +167,7 @@ func stallingServers(t *testing.T) (silent, midBody string) {
 			go func() { <-done; c.Close() }()
 		}
 	}()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
-		w.Write([]byte("001e# service=git-upload-pack\n"))
-		w.(http.Flusher).Flush()
-		select {
-		case <-req.Context().Done():
-		case <-done:
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return "http://" + ln.Addr().String() + "/repo", srv.URL + "/repo"
+	return "http://" + ln.Addr().String() + "/repo", releaserepo.ServeStalled(t)
 }
 
 func TestCloneStalledServer(t *testing.T) {

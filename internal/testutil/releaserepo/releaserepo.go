@@ -173,6 +173,26 @@ func (r *Repo) ServeHTTP(t testing.TB) string {
 	return srv.URL + "/" + filepath.Base(r.Dir)
 }
 
+// ServeStalled serves, on 127.0.0.1 until the test ends, a smart-HTTP git
+// server that sends the headers and the start of a ref advertisement, then
+// nothing: a stalled transfer. It returns the URL of its repository.
+func ServeStalled(t testing.TB) string {
+	t.Helper()
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
+		w.Write([]byte("001e# service=git-upload-pack\n"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-req.Context().Done():
+		case <-done:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(done) }) // runs first: ends the handlers Close waits for
+	return srv.URL + "/repo"
+}
+
 // BytesServed returns the bytes of the response bodies that ServeHTTP
 // has sent so far: what clients downloaded.
 func (r *Repo) BytesServed() int64 { return r.served.Load() }
