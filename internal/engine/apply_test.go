@@ -38,7 +38,7 @@ func TestFirstInstallAndUpdate(t *testing.T) {
 
 			f.request("v1.1.0")
 			r := f.must("apply")
-			t.Log(r.stdout)
+			t.Log(r.Stdout)
 			if st := f.status(); st != (statusfile.Status{State: statusfile.Success, Progress: 100, Description: "Updated to v1.1.0"}) {
 				t.Errorf("status = %+v", st)
 			}
@@ -68,7 +68,7 @@ func TestFirstInstallAndUpdate(t *testing.T) {
 			if !slices.Contains(runs, want[0]) {
 				t.Errorf("script runs %q lack %q", runs, want[0])
 			}
-			if r := f.hoist("verify"); r.code != 0 || !strings.Contains(r.stdout, "all files match") {
+			if r := f.hoist("verify"); r.Code != 0 || !strings.Contains(r.Stdout, "all files match") {
 				t.Errorf("verify after update: %s", r)
 			}
 		})
@@ -146,7 +146,7 @@ func TestDowngradeAndStuckStatus(t *testing.T) {
 	if err := os.WriteFile(signal, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r := f.must("recover"); strings.TrimSpace(r.stdout) != "nothing to recover" {
+	if r := f.must("recover"); strings.TrimSpace(r.Stdout) != "nothing to recover" {
 		t.Errorf("recover with the request queued: %s", r)
 	}
 	if st := f.status(); st.State != statusfile.Installing || st.Description != "Queued" {
@@ -157,9 +157,9 @@ func TestDowngradeAndStuckStatus(t *testing.T) {
 	r := f.must("recover")
 	want := "update to v1.1.0 was interrupted before it started; v1.0.0 is still installed"
 	if st := f.status(); st.State != statusfile.Failed || st.Description != want || st.UpdateTo != "v1.1.0" {
-		t.Errorf("status %+v (recover said %q)", st, r.stdout)
+		t.Errorf("status %+v (recover said %q)", st, r.Stdout)
 	}
-	if r := f.must("recover"); strings.TrimSpace(r.stdout) != "nothing to recover" {
+	if r := f.must("recover"); strings.TrimSpace(r.Stdout) != "nothing to recover" {
 		t.Errorf("second recover: %s", r)
 	}
 }

@@ -35,14 +35,14 @@ func TestCrashBeforeTrashEmptied(t *testing.T) {
 			t.Fatalf("the kill came after the trash was emptied: %v", err)
 		}
 		rec := f.must("recover")
-		if !strings.Contains(rec.stdout, "finished by recover") {
+		if !strings.Contains(rec.Stdout, "finished by recover") {
 			t.Errorf("recover: %s", rec)
 		}
 		treesnap.Same(t, "after recover", f.snap("data", ".app-*"), v100)
 		if st := f.status(); st.State != statusfile.Success || !strings.Contains(st.Description, "v1.0.0") {
 			t.Errorf("status %+v", st)
 		}
-		if again := f.must("recover"); strings.TrimSpace(again.stdout) != "nothing to recover" {
+		if again := f.must("recover"); strings.TrimSpace(again.Stdout) != "nothing to recover" {
 			t.Errorf("second recover: %s", again)
 		}
 		return

@@ -86,7 +86,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 			t.Run(string(step)+"/"+target, func(t *testing.T) {
 				f := base.copyOf(t)
 				r := f.exec([]string{crashEnv + string(step)}, "apply", "--to", target, "--root", f.root)
-				if r.code != -1 {
+				if r.Code != -1 {
 					t.Skipf("step not reached on this path (%s)", r)
 				}
 				rec := f.must("recover")
@@ -95,7 +95,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 					want = "new"
 				}
 				if got := f.outcome(old, new); got != want {
-					t.Fatalf("root is the %s release, want the %s one (recover: %s)", got, want, rec.stdout)
+					t.Fatalf("root is the %s release, want the %s one (recover: %s)", got, want, rec.Stdout)
 				}
 				st := f.status()
 				if want == "new" {
@@ -113,7 +113,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 					}
 				}
 				again := f.must("recover")
-				if strings.TrimSpace(again.stdout) != "nothing to recover" {
+				if strings.TrimSpace(again.Stdout) != "nothing to recover" {
 					t.Errorf("second recover: %s", again)
 				}
 				if got := f.outcome(old, new); got != want {
@@ -134,10 +134,10 @@ func TestCrashDuringRecover(t *testing.T) {
 	for _, step := range []engine.Step{engine.StepUndo, engine.StepRestored, engine.StepRestart, engine.StepDone} {
 		t.Run(string(step), func(t *testing.T) {
 			f := base.copyOf(t)
-			if r := f.exec([]string{crashEnv + "installed"}, "apply", "--to", "v1.1.0", "--root", f.root); r.code != -1 {
+			if r := f.exec([]string{crashEnv + "installed"}, "apply", "--to", "v1.1.0", "--root", f.root); r.Code != -1 {
 				t.Fatalf("apply was not killed: %s", r)
 			}
-			if r := f.exec([]string{crashEnv + string(step)}, "recover", "--root", f.root); r.code != -1 {
+			if r := f.exec([]string{crashEnv + string(step)}, "recover", "--root", f.root); r.Code != -1 {
 				t.Fatalf("recover was not killed: %s", r)
 			}
 			f.must("recover")
@@ -210,7 +210,7 @@ func TestDamagedJournal(t *testing.T) {
 	for name, fn := range damage {
 		t.Run(name, func(t *testing.T) {
 			f := base.copyOf(t)
-			if r := f.exec([]string{crashEnv + "installed"}, "apply", "--to", "v1.1.0", "--root", f.root); r.code != -1 {
+			if r := f.exec([]string{crashEnv + "installed"}, "apply", "--to", "v1.1.0", "--root", f.root); r.Code != -1 {
 				t.Fatalf("apply was not killed: %s", r)
 			}
 			fn(f.path(".hoist/journal"))
@@ -229,13 +229,13 @@ func TestDamagedJournal(t *testing.T) {
 func TestDamagedUndoArea(t *testing.T) {
 	f := newFixture(t, releaserepo.DefaultReleases()[:2]...)
 	f.must("apply", "--to", "v1.0.0")
-	if r := f.exec([]string{crashEnv + "installed"}, "apply", "--to", "v1.1.0", "--root", f.root); r.code != -1 {
+	if r := f.exec([]string{crashEnv + "installed"}, "apply", "--to", "v1.1.0", "--root", f.root); r.Code != -1 {
 		t.Fatalf("apply was not killed: %s", r)
 	}
 	os.WriteFile(f.path(".hoist/undo/files/app/config.yml"), []byte("rotten"), 0o644)
 	for range 2 {
 		r := f.hoist("recover")
-		if r.code != exitcode.Failure || !strings.Contains(r.stderr, "undoing it failed") {
+		if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, "undoing it failed") {
 			t.Fatalf("recover: %s", r)
 		}
 		if st := f.status(); st.State != statusfile.Failed || !strings.Contains(st.Description, "undoing it failed") {

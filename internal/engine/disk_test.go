@@ -55,7 +55,7 @@ func TestDiskFull(t *testing.T) {
 		f.must("apply", "--to", "v1.0.0")
 		before := f.snap()
 		r := f.hoist("apply", "--to", "v1.1.0")
-		if r.code != exitcode.Failure || !strings.Contains(r.stderr, "not enough free disk space") {
+		if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, "not enough free disk space") {
 			t.Fatalf("apply: %s", r)
 		}
 		treesnap.Same(t, "root", f.snap(), before)
@@ -68,7 +68,7 @@ func TestDiskFull(t *testing.T) {
 		f.must("apply", "--to", "v1.0.0")
 		before := f.snap()
 		r := f.hoist("apply", "--to", "v1.1.0")
-		if r.code != exitcode.Failure || !strings.Contains(r.stderr, "no space left on device") {
+		if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, "no space left on device") {
 			t.Fatalf("apply: %s", r)
 		}
 		treesnap.Same(t, "root", f.snap(), before)
@@ -97,15 +97,15 @@ func TestDiskFull(t *testing.T) {
 		for extra := links; extra <= 2*links+60; extra += 20 {
 			remount(t, mnt, fmt.Sprintf("nr_inodes=%d", used+extra))
 			r := f.hoist("apply", "--to", "v1.1.0")
-			if r.code == 0 {
+			if r.Code == 0 {
 				t.Logf("%d spare inodes: installed", extra)
 				break
 			}
-			if r.code != exitcode.Failure {
+			if r.Code != exitcode.Failure {
 				t.Fatalf("%d spare inodes: %s", extra, r)
 			}
-			failedInInstall = failedInInstall || strings.Contains(r.stderr, "install v1.1.0:")
-			t.Logf("%d spare inodes: %s", extra, firstLine(r.stderr[strings.LastIndex(r.stderr, "hoist apply:"):]))
+			failedInInstall = failedInInstall || strings.Contains(r.Stderr, "install v1.1.0:")
+			t.Logf("%d spare inodes: %s", extra, firstLine(r.Stderr[strings.LastIndex(r.Stderr, "hoist apply:"):]))
 			treesnap.Same(t, fmt.Sprintf("root after failing with %d spare inodes", extra), f.snap(".app-*"), old)
 		}
 		if !failedInInstall {

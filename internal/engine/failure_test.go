@@ -57,7 +57,7 @@ func TestScriptFailures(t *testing.T) {
 			before := f.snap()
 			f.request("v1.1.0")
 			r := f.hoist("apply")
-			if r.code != exitcode.Failure || !strings.Contains(r.stderr, tt.desc) {
+			if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, tt.desc) {
 				t.Fatalf("apply: %s", r)
 			}
 			treesnap.Same(t, "live root", f.snap(".app-*"), before)
@@ -96,7 +96,7 @@ func TestFirstInstallFailure(t *testing.T) {
 	before := f.snap()
 	r := f.hoist("apply", "--to", "v1.1.0")
 	want := "02-run.sh exited with status 3; removed the partial install of v1.1.0"
-	if r.code != exitcode.Failure || !strings.Contains(r.stderr, want) {
+	if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, want) {
 		t.Fatalf("apply: %s", r)
 	}
 	treesnap.Same(t, "root", f.snap(".app-*", "data"), before)
@@ -121,7 +121,7 @@ func TestRetryReusesStaging(t *testing.T) {
 	os.MkdirAll(f.path("data"), 0o755)
 	os.WriteFile(f.path("data/fail-02"), nil, 0o644)
 	for _, tamper := range []bool{false, true} {
-		if r := f.hoist("apply", "--to", "v1.1.0"); r.code != exitcode.Failure {
+		if r := f.hoist("apply", "--to", "v1.1.0"); r.Code != exitcode.Failure {
 			t.Fatalf("apply: %s", r)
 		}
 		if _, err := os.Stat(f.path(".app-v1.1.0/info.json")); err != nil {
@@ -134,8 +134,8 @@ func TestRetryReusesStaging(t *testing.T) {
 		}
 		os.Remove(f.path("data/fail-02"))
 		r := f.must("apply", "--to", "v1.1.0")
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("retry log lacks %q:\n%s", want, r.stderr)
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("retry log lacks %q:\n%s", want, r.Stderr)
 		}
 		if got := f.read("app/config.yml"); got != "version: 1.1.0\n" {
 			t.Errorf("config.yml = %q", got)

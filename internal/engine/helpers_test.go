@@ -1,12 +1,8 @@
 package engine_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -33,48 +29,29 @@ func newFixture(t *testing.T, rels ...releaserepo.Release) *fixture {
 func newFixtureAt(t *testing.T, root string, repo *releaserepo.Repo) *fixture {
 	t.Helper()
 	f := &fixture{t: t, repo: repo, root: root}
-	if r := f.exec(nil, "init", root, "--repo", repo.FileURL(), "--pub", repo.PubFile); r.code != 0 {
-		t.Fatalf("hoist init: %d %s", r.code, r.stderr)
+	if r := f.exec(nil, "init", root, "--repo", repo.FileURL(), "--pub", repo.PubFile); r.Code != 0 {
+		t.Fatalf("hoist init: %d %s", r.Code, r.Stderr)
 	}
 	return f
 }
 
-// result is how a hoist process ended. code is -1 when it was killed.
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
-}
-
 // exec runs the real hoist binary with env added to the environment.
-func (f *fixture) exec(env []string, args ...string) result {
+func (f *fixture) exec(env []string, args ...string) testbin.Result {
 	f.t.Helper()
-	cmd := exec.Command(testbin.Path(f.t, "hoist"), args...)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var exitErr *exec.ExitError
-	if err != nil && !errors.As(err, &exitErr) {
-		f.t.Fatalf("hoist %v: %v", args, err)
-	}
-	return result{cmd.ProcessState.ExitCode(), out.String(), errOut.String()}
+	return testbin.Run(f.t, env, testbin.Path(f.t, "hoist"), args...)
 }
 
 // hoist runs hoist COMMAND ARGS --root ROOT.
-func (f *fixture) hoist(args ...string) result {
+func (f *fixture) hoist(args ...string) testbin.Result {
 	f.t.Helper()
 	return f.exec(nil, append(args, "--root", f.root)...)
 }
 
 // must runs hoist and fails the test unless it exits 0.
-func (f *fixture) must(args ...string) result {
+func (f *fixture) must(args ...string) testbin.Result {
 	f.t.Helper()
 	r := f.hoist(args...)
-	if r.code != 0 {
+	if r.Code != 0 {
 		f.t.Fatalf("hoist %v: %s", args, r)
 	}
 	return r

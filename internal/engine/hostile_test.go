@@ -56,7 +56,7 @@ func TestHostileUpdateTo(t *testing.T) {
 	for _, bad := range []string{"v1;rm -rf /", "../x", "v1.1.0/../../x", "$(touch /tmp/pwned)", "v1.1.0 ", "1.1.0"} {
 		f.request(bad)
 		r := f.hoist("apply")
-		if r.code != exitcode.Rejected {
+		if r.Code != exitcode.Rejected {
 			t.Errorf("updateTo %q: %s", bad, r)
 		}
 		if st := f.status(); st.State != statusfile.Failed || !strings.Contains(st.Description, "not a release tag") {
@@ -64,7 +64,7 @@ func TestHostileUpdateTo(t *testing.T) {
 		}
 	}
 	treesnap.Same(t, "the root's parent", treesnap.Take(t, parent, "app"), before)
-	if r := f.hoist("apply", "--to", "../x"); r.code != exitcode.Usage {
+	if r := f.hoist("apply", "--to", "../x"); r.Code != exitcode.Usage {
 		t.Errorf("--to ../x: %s", r)
 	}
 }
@@ -91,7 +91,7 @@ func TestStatusFileSymlinks(t *testing.T) {
 	// apply reads updateTo from the status file: a symlink is refused.
 	o := newOutside(t)
 	plant(statusfile.Name, o, false)
-	if r := f.hoist("apply"); r.code != exitcode.Rejected || !strings.Contains(r.stderr, "not a regular file") {
+	if r := f.hoist("apply"); r.Code != exitcode.Rejected || !strings.Contains(r.Stderr, "not a regular file") {
 		t.Errorf("apply with a symlinked status: %s", r)
 	}
 	o.check(t)
@@ -122,7 +122,7 @@ func TestStatusFileSymlinks(t *testing.T) {
 	fi, _ := os.Stat(tmp)
 	hard.mod = fi.ModTime()
 	plant(statusfile.Name, hard, true)
-	if r := f.hoist("apply"); r.code != exitcode.Rejected || !strings.Contains(r.stderr, "hard links") {
+	if r := f.hoist("apply"); r.Code != exitcode.Rejected || !strings.Contains(r.Stderr, "hard links") {
 		t.Errorf("apply with a hard-linked status: %s", r)
 	}
 	hard.check(t)
@@ -155,7 +155,7 @@ func TestLock(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	for _, cmd := range [][]string{{"apply", "--to", "v1.1.0"}, {"recover"}, {"rollback"}} {
-		if r := f.hoist(cmd...); r.code != exitcode.Locked || !strings.Contains(r.stderr, "an update is already in progress") {
+		if r := f.hoist(cmd...); r.Code != exitcode.Locked || !strings.Contains(r.Stderr, "an update is already in progress") {
 			t.Errorf("%v while an apply runs: %s", cmd, r)
 		}
 	}
@@ -167,7 +167,7 @@ func TestLock(t *testing.T) {
 	first.Wait()
 	os.Remove(f.path("data/hold"))
 	r := f.must("apply", "--to", "v1.1.0")
-	if !strings.Contains(r.stderr, "took over the lock") || !strings.Contains(r.stderr, "interrupted") {
+	if !strings.Contains(r.Stderr, "took over the lock") || !strings.Contains(r.Stderr, "interrupted") {
 		t.Errorf("second apply did not take over and recover: %s", r)
 	}
 	if st := f.status(); st.State != statusfile.Success {

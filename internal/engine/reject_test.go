@@ -148,7 +148,7 @@ func TestRejectedReleases(t *testing.T) {
 			before := f.snap()
 			f.request(to)
 			r := f.hoist("apply")
-			if r.code != exitcode.Rejected {
+			if r.Code != exitcode.Rejected {
 				t.Fatalf("apply %s: %s", to, r)
 			}
 			treesnap.Same(t, "live root", f.snap(), before)
@@ -156,7 +156,7 @@ func TestRejectedReleases(t *testing.T) {
 			if st.State != statusfile.Failed || st.UpdateTo != to || !strings.Contains(st.Description, from) {
 				t.Errorf("status %+v", st)
 			}
-			t.Log(strings.TrimSpace(r.stderr[strings.LastIndex(strings.TrimSpace(r.stderr), "\n")+1:]))
+			t.Log(strings.TrimSpace(r.Stderr[strings.LastIndex(strings.TrimSpace(r.Stderr), "\n")+1:]))
 		})
 	}
 }

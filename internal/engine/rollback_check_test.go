@@ -26,12 +26,12 @@ func TestRollbackReportsDrift(t *testing.T) {
 
 	r := f.must("rollback")
 	for _, want := range []string{"app/config.yml: differed already before the update", "app/same.txt: content changed"} {
-		if !strings.Contains(r.stderr, "restored release differs from its manifest: "+want) {
-			t.Errorf("no warning %q:\n%s", want, r.stderr)
+		if !strings.Contains(r.Stderr, "restored release differs from its manifest: "+want) {
+			t.Errorf("no warning %q:\n%s", want, r.Stderr)
 		}
 	}
-	if n := strings.Count(r.stderr, "restored release differs"); n != 2 {
-		t.Errorf("%d warnings, want 2:\n%s", n, r.stderr)
+	if n := strings.Count(r.Stderr, "restored release differs"); n != 2 {
+		t.Errorf("%d warnings, want 2:\n%s", n, r.Stderr)
 	}
 	if got := f.read("app/config.yml"); got != "edited under v1.0.0\n" {
 		t.Errorf("app/config.yml is %q, not as v1.0.0 left it", got)

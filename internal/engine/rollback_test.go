@@ -48,7 +48,7 @@ func TestRollback(t *testing.T) {
 	if want := "v1.0.0/01 release=v1.0.0 from=1.1.0 args=v1.0.0 " + f.root; runs[len(runs)-1] != want {
 		t.Errorf("last run %q, want %q", runs[len(runs)-1], want)
 	}
-	if r := f.hoist("rollback"); r.code != exitcode.Failure || !strings.Contains(r.stderr, engine.ErrNoBackup.Error()) {
+	if r := f.hoist("rollback"); r.Code != exitcode.Failure || !strings.Contains(r.Stderr, engine.ErrNoBackup.Error()) {
 		t.Errorf("second rollback: %s", r)
 	}
 
@@ -58,7 +58,7 @@ func TestRollback(t *testing.T) {
 	os.WriteFile(f.path("data/fail-01"), nil, 0o644)
 	r := f.hoist("rollback")
 	want := "01-run.sh exited with status 4; restored v1.1.0"
-	if r.code != exitcode.Failure || !strings.Contains(r.stderr, want) {
+	if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, want) {
 		t.Fatalf("failing rollback: %s", r)
 	}
 	treesnap.Same(t, "after failed rollback", f.snap("data", ".app-*"), v110)
@@ -92,8 +92,8 @@ func TestCrashDuringRollback(t *testing.T) {
 					os.WriteFile(f.path("data/fail-01"), nil, 0o644)
 				}
 				r := f.exec([]string{crashEnv + string(step)}, "rollback", "--root", f.root)
-				if r.code != -1 {
-					t.Skipf("step not reached (%s)", firstLine(r.stderr))
+				if r.Code != -1 {
+					t.Skipf("step not reached (%s)", firstLine(r.Stderr))
 				}
 				f.must("recover")
 				want, wantSnap := v110, "v1.1.0"

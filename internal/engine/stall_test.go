@@ -21,7 +21,7 @@ func TestStallTimeoutFromConfig(t *testing.T) {
 	start := time.Now()
 	r := f.hoist("apply", "--to", "v1.0.0")
 	took := time.Since(start)
-	if r.code != 1 || !strings.Contains(r.stderr, "stalled") {
+	if r.Code != 1 || !strings.Contains(r.Stderr, "stalled") {
 		t.Fatalf("apply from a stalled server: %s", r)
 	}
 	if took < config.MinStallTimeout || took > 30*time.Second {

@@ -52,7 +52,7 @@ func TestTamperedReleaseDropsTheObjectStore(t *testing.T) {
 	f.repo.Tamper(t, "1.1.0", func(work string) {
 		os.WriteFile(filepath.Join(work, "app", "config.yml"), []byte("evil\n"), 0o644)
 	})
-	if r := f.hoist("apply", "--to", "v1.1.0"); r.code != 4 {
+	if r := f.hoist("apply", "--to", "v1.1.0"); r.Code != 4 {
 		t.Fatalf("tampered release: %s", r)
 	}
 	if _, err := os.Stat(f.path(".hoist/objects")); !os.IsNotExist(err) {

@@ -29,25 +29,25 @@ func TestVerify(t *testing.T) {
 	}
 	damage()
 	r := f.hoist("verify")
-	if r.code != exitcode.Rejected {
+	if r.Code != exitcode.Rejected {
 		t.Fatalf("verify: %s", r)
 	}
 	for _, want := range []string{"app/config.yml: content changed", "app/bin/app: missing", "scripts/update/01-run.sh: mode 0644, want 0755", "app/current.yml: missing"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("verify output lacks %q:\n%s", want, r.stdout)
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("verify output lacks %q:\n%s", want, r.Stdout)
 		}
 	}
 
 	repo := ""
 	f.editConfig(func(c *config.Config) { repo, c.Repo = c.Repo, "file:///nonexistent/repo" })
 	r = f.hoist("verify", "--fix")
-	if r.code != exitcode.Rejected || !strings.Contains(r.stdout, "could not fix: app/config.yml") || !strings.Contains(r.stdout, "fixed: app/current.yml") {
+	if r.Code != exitcode.Rejected || !strings.Contains(r.Stdout, "could not fix: app/config.yml") || !strings.Contains(r.Stdout, "fixed: app/current.yml") {
 		t.Errorf("verify --fix without the repository: %s", r)
 	}
 
 	f.editConfig(func(c *config.Config) { c.Repo = repo })
 	r = f.must("verify", "--fix")
-	if strings.Count(r.stdout, "fixed: ") != 3 {
+	if strings.Count(r.Stdout, "fixed: ") != 3 {
 		t.Errorf("verify --fix: %s", r)
 	}
 	treesnap.Same(t, "after fix", f.snap(".hoist/config.json"), clean)
@@ -55,7 +55,7 @@ func TestVerify(t *testing.T) {
 
 	// A forged live manifest proves nothing: verify refuses it.
 	os.WriteFile(f.path("hoist-release.json"), []byte(f.read("hoist-release.json")+" "), 0o644)
-	if r := f.hoist("verify"); r.code != exitcode.Rejected || !strings.Contains(r.stderr, "signature") {
+	if r := f.hoist("verify"); r.Code != exitcode.Rejected || !strings.Contains(r.Stderr, "signature") {
 		t.Errorf("verify with a forged manifest: %s", r)
 	}
 }

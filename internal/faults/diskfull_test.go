@@ -102,14 +102,14 @@ func TestDiskFull(t *testing.T) {
 				fillLeaving(t, filler, p.free)
 			}
 			r := at(t, root, []string{fillAtEnv + "=" + p.at, fillEnv + "=" + filler}, append([]string{"apply"}, p.args...)...)
-			t.Logf("apply: exit %d: %s", r.code, lastLine(r.stderr))
-			if p.want == "old" && (r.code != exitcode.Failure || !strings.Contains(r.stderr, p.says)) {
+			t.Logf("apply: exit %d: %s", r.Code, lastLine(r.Stderr))
+			if p.want == "old" && (r.Code != exitcode.Failure || !strings.Contains(r.Stderr, p.says)) {
 				t.Errorf("apply: %s", r)
 			}
 			// What the manager shows while the disk is still full, until
 			// the next recover (at the next update or supervisor start).
 			if st := readStatus(t, root); st.State == statusfile.Installing {
-				t.Errorf("apply exited %d and left the status at installing, while the disk is full: %+v", r.code, st)
+				t.Errorf("apply exited %d and left the status at installing, while the disk is full: %+v", r.Code, st)
 			}
 			if err := os.Remove(filler); err != nil {
 				t.Fatal(err)
@@ -119,8 +119,8 @@ func TestDiskFull(t *testing.T) {
 			if p.want != "" && got != p.want {
 				t.Errorf("root holds the %s release, want the %s one", got, p.want)
 			}
-			if (got == "new") != (r.code == 0) {
-				t.Errorf("apply exited %d but the root holds the %s release", r.code, got)
+			if (got == "new") != (r.Code == 0) {
+				t.Errorf("apply exited %d but the root holds the %s release", r.Code, got)
 			}
 			if temps := statusTemps(t, root); len(temps) > 0 {
 				t.Errorf("temp files left in statuses/: %q", temps)
@@ -131,7 +131,7 @@ func TestDiskFull(t *testing.T) {
 				if grown := used(t, disk) - before; grown > 256<<10 {
 					t.Errorf("%d KiB more in use than before the update", grown>>10)
 				}
-				if r := at(t, root, nil, "apply", "--to", "v1.1.0"); r.code != 0 {
+				if r := at(t, root, nil, "apply", "--to", "v1.1.0"); r.Code != 0 {
 					t.Fatalf("retry: %s", r)
 				}
 				if got := s.settled(t, root); got != "new" {

@@ -68,9 +68,9 @@ func newReleaseServer(t *testing.T, s *site) *releaseServer {
 // failedCleanly checks an apply that a network fault stopped: exit 1, the
 // old release in place with nothing left behind, and a status saying the
 // download failed, and why (want).
-func failedCleanly(t *testing.T, s *site, root string, r result, want string) {
+func failedCleanly(t *testing.T, s *site, root string, r testbin.Result, want string) {
 	t.Helper()
-	if r.code != exitcode.Failure {
+	if r.Code != exitcode.Failure {
 		t.Errorf("apply: %s", r)
 	}
 	if got := s.settled(t, root); got != "old" {
@@ -91,7 +91,7 @@ func (rs *releaseServer) retried(t *testing.T, s *site, root string) int64 {
 	rs.fail.Store("")
 	rs.proxy.Set(netfault.Fault{})
 	requestUpdate(t, root, s.to)
-	if r := at(t, root, nil, "apply"); r.code != 0 {
+	if r := at(t, root, nil, "apply"); r.Code != 0 {
 		t.Fatalf("retry: %s", r)
 	}
 	if got := s.settled(t, root); got != "new" {
@@ -161,7 +161,7 @@ func TestNetworkFaults(t *testing.T) {
 		start := time.Now()
 		cmd.Wait()
 		t.Logf("apply ended %v after the stall was noticed (or SIGTERM)", time.Since(start).Round(time.Millisecond))
-		failedCleanly(t, s, root, result{code: cmd.ProcessState.ExitCode(), stderr: stderr.String()}, want)
+		failedCleanly(t, s, root, testbin.Result{Code: cmd.ProcessState.ExitCode(), Stderr: stderr.String()}, want)
 		rs.retried(t, s, root)
 	})
 }

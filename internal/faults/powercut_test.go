@@ -1,7 +1,6 @@
 package faults_test
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -28,23 +27,10 @@ type disk struct {
 	dir string
 }
 
-// mountDisk mounts a lazyfs for the test. Where FUSE is unavailable the
-// test is skipped, unless $HOIST_REQUIRE_FUSE is set.
+// mountDisk mounts a lazyfs for the test (lazyfs.MountForTest).
 func mountDisk(t *testing.T, o lazyfs.Options) *disk {
 	t.Helper()
-	dir := t.TempDir()
-	f, err := lazyfs.Mount(dir, o)
-	if errors.Is(err, lazyfs.ErrUnavailable) && os.Getenv("HOIST_REQUIRE_FUSE") == "" {
-		t.Skipf("cannot mount FUSE here (set HOIST_REQUIRE_FUSE=1 to fail instead): %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := f.Unmount(); err != nil {
-			t.Errorf("unmount: %v", err)
-		}
-	})
+	f, dir := lazyfs.MountForTest(t, o)
 	return &disk{t: t, fs: f, dir: dir}
 }
 
@@ -89,7 +75,7 @@ type fsyncLoop struct {
 	every  int64 // try every every-th fsync only (1: all of them)
 	// check judges the root after the power cut; crashed says whether the
 	// disk died after the run's n-th fsync or the run completed first.
-	check func(t *testing.T, root string, r result, n int64, crashed bool)
+	check func(t *testing.T, root string, r testbin.Result, n int64, crashed bool)
 }
 
 // run places a fresh copy of the site's base root for n = 0, every,
@@ -151,9 +137,9 @@ func TestPowerCutAtEveryFsync(t *testing.T) {
 				every = int64(iterations(4, 1))
 			}
 			seen := tally{}
-			temps, points := fsyncLoop{args: s.op, every: every, check: func(t *testing.T, root string, r result, _ int64, crashed bool) {
+			temps, points := fsyncLoop{args: s.op, every: every, check: func(t *testing.T, root string, r testbin.Result, _ int64, crashed bool) {
 				if !crashed {
-					if got := s.settled(t, root); r.code != 0 || got != "new" {
+					if got := s.settled(t, root); r.Code != 0 || got != "new" {
 						t.Fatalf("%s without a crash left the %s release: %s", op, got, r)
 					}
 					return
@@ -173,7 +159,7 @@ func TestPowerCutAtEveryFsync(t *testing.T) {
 // killed kills hoist ARGS at journal step, which must be reached.
 func killed(t *testing.T, root string, step engine.Step, env []string, args ...string) {
 	t.Helper()
-	if r := at(t, root, append(env, crashEnv+string(step)), args...); r.code != -1 {
+	if r := at(t, root, append(env, crashEnv+string(step)), args...); r.Code != -1 {
 		t.Fatalf("hoist %s was not killed at %s: %s", args[0], step, r)
 	}
 }
@@ -202,10 +188,10 @@ func TestPowerCutDuringRecover(t *testing.T) {
 				killed(t, root, c.step, nil, s.op...)
 				d.cut()
 			}
-			temps, points := fsyncLoop{before: before, args: []string{"recover"}, every: 1, check: func(t *testing.T, root string, r result, _ int64, crashed bool) {
+			temps, points := fsyncLoop{before: before, args: []string{"recover"}, every: 1, check: func(t *testing.T, root string, r testbin.Result, _ int64, crashed bool) {
 				if crashed {
 					recoverAt(t, root)
-				} else if r.code != 0 {
+				} else if r.Code != 0 {
 					t.Fatalf("recover: %s", r)
 				}
 				if got := s.settled(t, root); got != "old" {
@@ -281,7 +267,7 @@ func TestKillAtRandomMoments(t *testing.T) {
 			// How long an undisturbed run takes on this disk.
 			start := time.Now()
 			root := d.place(s, "timing")
-			if r := at(t, root, nil, s.op...); r.code != 0 {
+			if r := at(t, root, nil, s.op...); r.Code != 0 {
 				t.Fatalf("%s: %s", op, r)
 			}
 			full := time.Since(start)
@@ -322,17 +308,17 @@ func TestPowerCutStrict(t *testing.T) {
 	s := newSite(t, onLazyfs())
 	seen := map[string][]int64{}
 	var n int64
-	fsyncLoop{args: s.op, every: int64(iterations(6, 1)), check: func(t *testing.T, root string, r result, _ int64, crashed bool) {
+	fsyncLoop{args: s.op, every: int64(iterations(6, 1)), check: func(t *testing.T, root string, r testbin.Result, _ int64, crashed bool) {
 		defer func() { n += int64(iterations(6, 1)) }()
 		rec := at(t, root, nil, "recover")
 		kind := "recover failed"
-		if rec.code == 0 {
+		if rec.Code == 0 {
 			if got, _ := s.outcome(t, root); got != "" {
 				kind = got
 			} else {
 				kind = "mix"
 			}
-		} else if rec.code != 1 {
+		} else if rec.Code != 1 {
 			t.Errorf("recover: %s", rec)
 		}
 		seen[kind] = append(seen[kind], n)

@@ -2,7 +2,6 @@ package faults_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,7 +13,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/statusfile"
@@ -421,83 +419,48 @@ func readStatus(t testing.TB, root string) statusfile.Status {
 	return st
 }
 
-// result is how a process ended; code is -1 when a signal killed it.
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
-}
-
-// processTimeout bounds every hoist run: none of them should take long,
-// and a hang is a failure, not a stuck test.
-const processTimeout = 2 * time.Minute
-
 // hoist runs the real hoist binary with env added to the environment.
-func hoist(t testing.TB, env []string, args ...string) result {
+func hoist(t testing.TB, env []string, args ...string) testbin.Result {
 	t.Helper()
-	return runEnv(t, env, testbin.Path(t, "hoist"), args...)
+	return testbin.Run(t, env, testbin.Path(t, "hoist"), args...)
 }
 
 // run runs the program bin.
-func run(t testing.TB, bin string, args ...string) result {
+func run(t testing.TB, bin string, args ...string) testbin.Result {
 	t.Helper()
-	return runEnv(t, nil, bin, args...)
+	return testbin.Run(t, nil, bin, args...)
 }
 
-// runEnv runs the program bin with env added to the environment, and
-// fails the test if it does not end within processTimeout.
-func runEnv(t testing.TB, env []string, bin string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), processTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("%s %s did not finish within %s\n%s", filepath.Base(bin), strings.Join(args, " "), processTimeout, errOut.String())
-	}
-	var exitErr *exec.ExitError
-	if err != nil && !errors.As(err, &exitErr) {
-		t.Fatalf("%s %v: %v", filepath.Base(bin), args, err)
-	}
-	return result{cmd.ProcessState.ExitCode(), out.String(), errOut.String()}
-}
-
-func (s *site) must(args ...string) result {
+func (s *site) must(args ...string) testbin.Result {
 	s.t.Helper()
 	r := hoist(s.t, nil, args...)
-	if r.code != 0 {
+	if r.Code != 0 {
 		s.t.Fatalf("hoist %s: %s", strings.Join(args, " "), r)
 	}
 	return r
 }
 
 // mustAt runs hoist ARGS --root root and fails unless it exits 0.
-func (s *site) mustAt(root string, args ...string) result {
+func (s *site) mustAt(root string, args ...string) testbin.Result {
 	s.t.Helper()
 	return s.must(append(args, "--root", root)...)
 }
 
 // at runs hoist ARGS --root root.
-func at(t testing.TB, root string, env []string, args ...string) result {
+func at(t testing.TB, root string, env []string, args ...string) testbin.Result {
 	t.Helper()
 	return hoist(t, env, append(args, "--root", root)...)
 }
 
 // recoverAt runs hoist recover on root, which must succeed, twice: the
 // second run must find nothing to do.
-func recoverAt(t testing.TB, root string) result {
+func recoverAt(t testing.TB, root string) testbin.Result {
 	t.Helper()
 	r := at(t, root, nil, "recover")
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("hoist recover: %s", r)
 	}
-	if again := at(t, root, nil, "recover"); again.code != 0 || strings.TrimSpace(again.stdout) != "nothing to recover" {
+	if again := at(t, root, nil, "recover"); again.Code != 0 || strings.TrimSpace(again.Stdout) != "nothing to recover" {
 		t.Errorf("second recover: %s", again)
 	}
 	return r

@@ -51,7 +51,7 @@ var (
 // cuts the power after each prefix of them; it returns f after each cut
 // (index k: after the first k steps).
 func cutAfterEachStep(t *testing.T, o Options, steps []replaceStep) []string {
-	f, d := mount(t, o)
+	f, d := MountForTest(t, o)
 	var got []string
 	for k := 0; k <= len(steps); k++ {
 		dir := filepath.Join(d, fmt.Sprint(k))
@@ -121,7 +121,7 @@ func TestSafefsWriteFileAtEveryCrashPoint(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("UnsyncedAsEmpty=%v,step=%d", tt.opts.UnsyncedAsEmpty, tt.step), func(t *testing.T) {
-			f, d := mount(t, tt.opts)
+			f, d := MountForTest(t, tt.opts)
 			seen := map[string]int{}
 			for n := int64(0); ; n++ {
 				if n > 100 {
@@ -172,7 +172,7 @@ func TestSafefsWriteFileAtEveryCrashPoint(t *testing.T) {
 // hang: the server runs in a process of its own.
 func TestExternalProcesses(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	f, d := mount(t, Options{})
+	f, d := MountForTest(t, Options{})
 	script := `set -e
 echo synced > a
 sync a
@@ -213,7 +213,7 @@ flock lock true
 // TestConcurrentRequestsAndCuts hammers the mount from several goroutines
 // while cutting the power, and fails if anything hangs.
 func TestConcurrentRequestsAndCuts(t *testing.T) {
-	f, d := mount(t, Options{})
+	f, d := MountForTest(t, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for w := range 4 {
@@ -260,7 +260,7 @@ func TestConcurrentRequestsAndCuts(t *testing.T) {
 // TestUnmountBusy: a file left open (a test failing midway) does not keep
 // the mount point busy, and its user gets errors, not a hang.
 func TestUnmountBusy(t *testing.T) {
-	f, d := mount(t, Options{})
+	f, d := MountForTest(t, Options{})
 	fd, err := os.Create(filepath.Join(d, "open"))
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +280,7 @@ func TestUnmountBusy(t *testing.T) {
 // TestDaemonUnmountsWhenInputEnds: if the test process dies, the daemon's
 // input ends and it unmounts.
 func TestDaemonUnmountsWhenInputEnds(t *testing.T) {
-	f, d := mount(t, Options{})
+	f, d := MountForTest(t, Options{})
 	f.mu.Lock()
 	f.in.Close() // what the death of this process does
 	f.in = nil
@@ -295,7 +295,7 @@ func TestDaemonUnmountsWhenInputEnds(t *testing.T) {
 
 // TestUnmountCrashed: a test that stops with the disk crashed still unmounts.
 func TestUnmountCrashed(t *testing.T) {
-	f, d := mount(t, Options{})
+	f, d := MountForTest(t, Options{})
 	if err := f.CrashAfter(0, AnyChange); err != nil {
 		t.Fatal(err)
 	}

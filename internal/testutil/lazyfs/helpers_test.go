@@ -1,33 +1,11 @@
 package lazyfs
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 )
-
-// mount mounts a fresh file system for the test and unmounts it at the end,
-// even if the test fails. Where FUSE is unavailable the test is skipped,
-// unless $HOIST_REQUIRE_FUSE is set (CI machines that must run it).
-func mount(t *testing.T, o Options) (*FS, string) {
-	t.Helper()
-	dir := t.TempDir()
-	f, err := Mount(dir, o)
-	if errors.Is(err, ErrUnavailable) && os.Getenv("HOIST_REQUIRE_FUSE") == "" {
-		t.Skipf("cannot mount FUSE here (set HOIST_REQUIRE_FUSE=1 to fail instead): %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := f.Unmount(); err != nil {
-			t.Errorf("unmount: %v", err)
-		}
-	})
-	return f, dir
-}
 
 // put replaces the content of path in place (no atomic replace), fsyncing
 // the file if sync is set.

@@ -141,7 +141,7 @@ func TestPowerCutKeepsOnlyDurable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, d := mount(t, tt.opts)
+			f, d := MountForTest(t, tt.opts)
 			durable(t, d, map[string]string{"f": "old"})
 			tt.do(t, d)
 			cut(t, f)
@@ -173,7 +173,7 @@ func installWithSyncfs(t *testing.T, d string) {
 // in its target leaves the file under both names, and a directory listed
 // durably in two places is kept in the first one, breadth-first by name.
 func TestCrossDirectoryRename(t *testing.T) {
-	f, d := mount(t, Options{})
+	f, d := MountForTest(t, Options{})
 	a, b := filepath.Join(d, "a"), filepath.Join(d, "b")
 	mkdir(t, a)
 	mkdir(t, b)
@@ -204,7 +204,7 @@ func TestCrossDirectoryRename(t *testing.T) {
 }
 
 func TestMetadataNeedsFsync(t *testing.T) {
-	f, d := mount(t, Options{})
+	f, d := MountForTest(t, Options{})
 	p := filepath.Join(d, "f")
 	durable(t, d, map[string]string{"f": "x"})
 	if err := os.Chmod(p, 0o600); err != nil {
@@ -228,7 +228,7 @@ func TestMetadataNeedsFsync(t *testing.T) {
 }
 
 func TestHardLinksCountedAfterCut(t *testing.T) {
-	f, d := mount(t, Options{})
+	f, d := MountForTest(t, Options{})
 	durable(t, d, map[string]string{"f": "x"})
 	if err := os.Link(filepath.Join(d, "f"), filepath.Join(d, "h")); err != nil {
 		t.Fatal(err)
@@ -249,7 +249,7 @@ func TestHardLinksCountedAfterCut(t *testing.T) {
 }
 
 func TestOpenFilesFailAfterCut(t *testing.T) {
-	f, d := mount(t, Options{})
+	f, d := MountForTest(t, Options{})
 	durable(t, d, map[string]string{"f": "content"})
 	fd, err := os.OpenFile(filepath.Join(d, "f"), os.O_RDWR, 0)
 	if err != nil {
@@ -272,7 +272,7 @@ func TestOpenFilesFailAfterCut(t *testing.T) {
 }
 
 func TestCreateExclusive(t *testing.T) {
-	_, d := mount(t, Options{})
+	_, d := MountForTest(t, Options{})
 	p := filepath.Join(d, "f")
 	for i, want := range []error{nil, os.ErrExist} {
 		fd, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -286,7 +286,7 @@ func TestCreateExclusive(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	f, d := mount(t, Options{})
+	f, d := MountForTest(t, Options{})
 	durable(t, d, map[string]string{"a": "aaaa", "b": "bb"}) // 2 file fsyncs, 1 dir fsync
 	put(t, filepath.Join(d, "a"), "123456", false)           // rolled back: 6 bytes lost
 	remove(t, filepath.Join(d, "b"))                         // comes back
@@ -302,7 +302,7 @@ func TestStats(t *testing.T) {
 
 func TestStatfsAndFullDisk(t *testing.T) {
 	const size = 1 << 20
-	_, d := mount(t, Options{Size: size})
+	_, d := MountForTest(t, Options{Size: size})
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(d, &st); err != nil {
 		t.Fatal(err)
@@ -331,7 +331,7 @@ func TestStatfsAndFullDisk(t *testing.T) {
 }
 
 func TestCrashAfter(t *testing.T) {
-	f, d := mount(t, Options{})
+	f, d := MountForTest(t, Options{})
 	if err := f.CrashAfter(2, Sync); err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +390,7 @@ func nlink(t *testing.T, path string) uint64 {
 // TestLargeDirectory lists a directory bigger than one readdir reply, before
 // and after a cut.
 func TestLargeDirectory(t *testing.T) {
-	f, d := mount(t, Options{})
+	f, d := MountForTest(t, Options{})
 	want := map[string]string{}
 	for i := range 500 {
 		name := fmt.Sprintf("file-with-a-longish-name-%03d", i)
@@ -436,7 +436,7 @@ func TestDaemonCommands(t *testing.T) {
 // TestSync: FS.Sync makes a state built without any fsync durable, so a
 // test can start from it.
 func TestSync(t *testing.T) {
-	f, d := mount(t, Options{})
+	f, d := MountForTest(t, Options{})
 	cmd := exec.Command("sh", "-c", "mkdir -p a/b && echo x > a/b/x && ln -s b/x a/l && echo y > y && mv y z")
 	cmd.Dir = d
 	if out, err := cmd.CombinedOutput(); err != nil {
