@@ -237,6 +237,19 @@ func (p *Process) WaitLog(msg string, fields ...string) {
 	Eventually(p.t, fmt.Sprintf("log %q %q", msg, fields), func() bool { return p.Count(msg, fields...) > 0 })
 }
 
+// WaitSignalsLost waits for the supervisor to log that it lost its signals
+// directory, and fails unless it logged that once. The reason is not
+// checked: when the directory is moved or replaced, its own watch and the
+// watch on events/ race to see it first, and each names it differently.
+func (p *Process) WaitSignalsLost() {
+	p.t.Helper()
+	const lost = "lost the signals directory; watching it again once it is a real directory"
+	p.WaitLog(lost)
+	if n := p.Count(lost); n != 1 {
+		p.t.Errorf("loss of the signals directory logged %d times, want once", n)
+	}
+}
+
 // WaitIdle waits until every trigger run the supervisor started has
 // finished.
 func (p *Process) WaitIdle() {
