@@ -171,9 +171,7 @@ func newBase(t *testing.T, sh shape) *site {
 	for _, name := range recorders {
 		p := filepath.Join(s.base, "triggers", name)
 		script := "#!/bin/sh\necho \"" + name + " $*\" >> \"$HOIST_ROOT/../triggers.log\"\n"
-		if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		testbin.WriteExecutable(t, p, []byte(script))
 	}
 	writeProtected(t, filepath.Join(s.base, "data"), sh.big)
 	s.data = treesnap.Take(t, filepath.Join(s.base, "data"), scriptLog)

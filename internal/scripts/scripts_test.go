@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 	"github.com/sirupsen/logrus"
 )
 
@@ -24,9 +25,7 @@ func script(t *testing.T, body string, log *bytes.Buffer) Spec {
 	t.Helper()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "02-run.sh")
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testbin.WriteExecutable(t, p, []byte("#!/bin/sh\n"+body+"\n"))
 	logger := logrus.New()
 	logger.SetOutput(io.Discard)
 	return Spec{Name: "02-run.sh", Path: p, Args: []string{"v1.1.0", dir}, Dir: dir,

@@ -46,12 +46,7 @@ func (r *appRoot) signal(name string) string { return r.path("events/signals/" +
 func (r *appRoot) trigger(name, body string) string {
 	r.t.Helper()
 	p := r.path("triggers/" + name)
-	if err := os.WriteFile(p, []byte("#!/bin/sh\nset -eu\n"+body+"\n"), 0o755); err != nil {
-		r.t.Fatal(err)
-	}
-	if err := os.Chmod(p, 0o755); err != nil {
-		r.t.Fatal(err)
-	}
+	testbin.WriteExecutable(r.t, p, []byte("#!/bin/sh\nset -eu\n"+body+"\n"))
 	return p
 }
 
@@ -111,9 +106,7 @@ func linkOrCopy(t *testing.T, src, dst string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(dst, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testbin.WriteExecutable(t, dst, data)
 }
 
 func TestSignalWritersFireOnce(t *testing.T) {
@@ -584,9 +577,7 @@ func TestRecoverAndTriggerEnvironment(t *testing.T) {
 	bin := t.TempDir()
 	linkOrCopy(t, testbin.Path(t, "hoist-supervisor"), filepath.Join(bin, "hoist-supervisor"))
 	fake := "#!/bin/sh\necho \"$*\" > " + r.path("out/recover") + "\necho recovering; echo broken >&2; exit 1\n"
-	if err := os.WriteFile(filepath.Join(bin, "hoist"), []byte(fake), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testbin.WriteExecutable(t, filepath.Join(bin, "hoist"), []byte(fake))
 	r.trigger("update", `{ command -v hoist; echo "$HOIST_ROOT"; pwd; echo "${NOTIFY_SOCKET:-unset}"; } > "$HOIST_ROOT/out/env"`)
 	d := supervisorproc.Start(t, r.dir, supervisorproc.Options{Bin: filepath.Join(bin, "hoist-supervisor")})
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/release"
+	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 )
 
 // cloneTag checks tag out of url with the git CLI and verifies it with the
@@ -96,9 +97,7 @@ func TestScriptsLog(t *testing.T) {
 	root := t.TempDir()
 	for n := range 2 {
 		script := filepath.Join(t.TempDir(), "s.sh")
-		if err := os.WriteFile(script, []byte(LoggingScript("1.1.0", n).Content), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		testbin.WriteExecutable(t, script, []byte(LoggingScript("1.1.0", n).Content))
 		cmd := exec.Command(script, "v1.1.0", root)
 		cmd.Env = append(os.Environ(), "HOIST_ROOT="+root, "HOIST_RELEASE=v1.1.0", "HOIST_FROM=1.0.0")
 		out, err := cmd.CombinedOutput()

@@ -8,7 +8,6 @@ package supervisorproc
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -73,19 +72,10 @@ func Start(t testing.TB, root string, opts Options) *Process {
 	defer stderr.Close()
 	args := append([]string{"--root", root, "--log-format", "json"}, opts.Args...)
 	env := append(append(os.Environ(), "NOTIFY_SOCKET="+sock), opts.Env...)
-	// A binary or script just written may be briefly held open by a
-	// parallel test's fork (ETXTBSY).
-	for try := 0; ; try++ {
-		p.cmd = exec.Command(bin, args...)
-		p.cmd.Env, p.cmd.Stderr = env, stderr
-		err = p.cmd.Start()
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.ETXTBSY) || try == 50 {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env, p.cmd.Stderr = env, stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
 	go func() {
 		p.err = p.cmd.Wait()
