@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/approot"
-	"github.com/hoist-dev/hoist/internal/fetch"
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
@@ -23,7 +22,7 @@ type Config struct {
 	Protect       []string `json:"protect"`
 	ScriptTimeout Duration `json:"script_timeout"`
 	// StallTimeout, optional, aborts a release download that receives no
-	// byte for this long (absent: fetch.DefaultStallTimeout). A pointer, so
+	// byte for this long (absent: the downloader's default). A pointer, so
 	// that an explicit "0s" is an error rather than the default.
 	StallTimeout *Duration `json:"stall_timeout,omitempty"`
 }
@@ -35,10 +34,11 @@ const (
 	MaxStallTimeout = time.Hour
 )
 
-// FetchStallTimeout is the stall timeout to give fetch.
+// FetchStallTimeout is the stall timeout to give fetch: 0, fetch's own
+// default, when the config sets none.
 func (c Config) FetchStallTimeout() time.Duration {
 	if c.StallTimeout == nil {
-		return fetch.DefaultStallTimeout
+		return 0
 	}
 	return time.Duration(*c.StallTimeout)
 }

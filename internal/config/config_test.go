@@ -59,7 +59,7 @@ func TestStallTimeout(t *testing.T) {
 		want        time.Duration // 0: Load must fail
 		errHas      string
 	}{
-		{name: "absent", field: "", want: 2 * time.Minute},
+		{name: "absent", field: "", want: 0}, // fetch's default
 		{name: "valid", field: `"30s"`, want: 30 * time.Second},
 		{name: "lowest", field: `"5s"`, want: 5 * time.Second},
 		{name: "highest", field: `"1h"`, want: time.Hour},
