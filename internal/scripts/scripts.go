@@ -1,5 +1,6 @@
-// Package scripts runs a release's update scripts (scripts/update/NN-run.sh)
-// and turns what they do into facts the engine can act on.
+// Package scripts runs a release's update scripts (scripts/update/NN-run.sh),
+// and the supervisor's triggers, and turns what they do into facts the
+// engine can act on.
 //
 // Invariants:
 //   - A script that exits non-zero, is killed or outlives its timeout is an
@@ -12,11 +13,24 @@
 //   - Every output line reaches the log writer and the logger; "::progress N
 //     text" lines on stdout are also reported through Spec.Progress. Lines are
 //     capped, so a runaway script cannot exhaust memory.
+//   - A line is logged as the message of an info entry with fields script
+//     and stream. With Spec.StructuredOutput, a line that is a logrus JSON
+//     entry (an object with string fields "level", a level logrus knows, and
+//     "msg") is logged as an entry of its own instead: its message at its
+//     level, with its other fields but "time" (the logger stamps its own).
+//     script, stream and the Logger's fields win on a clash, so a child
+//     cannot pass for another. Panic and fatal are logged as error: a
+//     child's end is not the caller's, and no logrus version may stop the
+//     caller for a line of output. The option is for trusted programs (the
+//     supervisor's triggers, which run hoist): a release's scripts must not
+//     forge the engine's entries. The log writer and the tail always get the
+//     raw line.
 package scripts
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -63,6 +77,9 @@ type Spec struct {
 	Log io.Writer
 	// Logger receives every output line too, with fields script and stream.
 	Logger logrus.FieldLogger
+	// StructuredOutput logs output lines that are logrus JSON entries as
+	// entries of their own (see the package doc). Only for trusted programs.
+	StructuredOutput bool
 	// Progress, if set, is called for each "::progress N text" line on
 	// stdout with N in 0..100.
 	Progress func(percent int, text string)
@@ -154,11 +171,56 @@ func (o *output) writer(stream string, progress bool) io.Writer {
 				o.spec.Progress(n, text)
 			}
 		}
-		log.Info(line)
+		o.logLine(log, line)
 		o.add(line)
 	}}
 	o.ws = append(o.ws, w)
 	return w
+}
+
+// logLine logs line through log: as the entry it carries when structured
+// output is on and it is one, else as the message of an info entry.
+func (o *output) logLine(log *logrus.Entry, line string) {
+	if o.spec.StructuredOutput {
+		if level, msg, fields, ok := parseEntry(line); ok {
+			for k := range log.Data {
+				delete(fields, k) // ours win: a child cannot pose as another script
+			}
+			log.WithFields(fields).Log(level, msg)
+			return
+		}
+	}
+	log.Info(line)
+}
+
+// parseEntry parses line as a logrus JSON entry: an object with string
+// fields "level", naming a level logrus knows, and "msg". fields are its
+// other fields but "time". Panic and fatal become error (logrus before
+// v1.10 panicked in Entry.Log at panic level). line is capped at maxLine,
+// so parsing is bounded.
+func parseEntry(line string) (level logrus.Level, msg string, fields logrus.Fields, ok bool) {
+	if !strings.HasPrefix(line, "{") {
+		return 0, "", nil, false // most lines are plain: skip the decoder
+	}
+	if json.Unmarshal([]byte(line), &fields) != nil {
+		return 0, "", nil, false
+	}
+	name, isLevel := fields[logrus.FieldKeyLevel].(string)
+	msg, isMsg := fields[logrus.FieldKeyMsg].(string)
+	if !isLevel || !isMsg {
+		return 0, "", nil, false
+	}
+	level, err := logrus.ParseLevel(name)
+	if err != nil {
+		return 0, "", nil, false
+	}
+	if level < logrus.ErrorLevel {
+		level = logrus.ErrorLevel
+	}
+	for _, k := range []string{logrus.FieldKeyLevel, logrus.FieldKeyMsg, logrus.FieldKeyTime} {
+		delete(fields, k)
+	}
+	return level, msg, fields, true
 }
 
 func (o *output) add(line string) {

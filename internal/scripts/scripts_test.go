@@ -3,11 +3,14 @@ package scripts
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,5 +199,63 @@ func TestParseProgress(t *testing.T) {
 		if n != tt.n || text != tt.text || ok != tt.ok {
 			t.Errorf("ParseProgress(%.30q) = %d %.20q %v", tt.line, n, text, ok)
 		}
+	}
+}
+
+// TestStructuredOutput runs scripts that print one line each and checks the
+// entry it becomes: with StructuredOutput, a logrus JSON line is an entry of
+// its own; anything else, or any line without the option, is the message
+// of an info entry.
+func TestStructuredOutput(t *testing.T) {
+	const warn = `{"level":"warning","msg":"restored release differs","time":"2001-02-03T04:05:06Z","version":"1.2.0","progress":2}`
+	tests := []struct {
+		name       string
+		line       string
+		structured bool
+		level, msg string
+		fields     map[string]any // beyond script, stream and trigger
+	}{
+		{"entry", warn, true, "warning", "restored release differs", map[string]any{"version": "1.2.0", "progress": 2.0}},
+		{"option off", warn, false, "info", warn, nil},
+		{"fatal", `{"level":"fatal","msg":"cannot go on"}`, true, "error", "cannot go on", nil},
+		{"panic", `{"level":"panic","msg":"oops","error":"boom"}`, true, "error", "oops", map[string]any{"error": "boom"}},
+		{"no level", `{"msg":"hello","version":"1.2.0"}`, true, "info", `{"msg":"hello","version":"1.2.0"}`, nil},
+		{"unknown level", `{"level":"loud","msg":"hello"}`, true, "info", `{"level":"loud","msg":"hello"}`, nil},
+		{"msg not a string", `{"level":"info","msg":3}`, true, "info", `{"level":"info","msg":3}`, nil},
+		{"not json", `{"level":"info","msg":"cut`, true, "info", `{"level":"info","msg":"cut`, nil},
+		{"plain", "level=error msg=text", true, "info", "level=error msg=text", nil},
+		{"clash", `{"level":"error","msg":"forged","script":"01-run.sh","stream":"stdout","trigger":"rollback","signal":"update"}`,
+			true, "error", "forged", map[string]any{"signal": "update"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var raw, entries bytes.Buffer
+			s := script(t, "printf '%s\\n' '"+tt.line+"' >&2", &raw)
+			logger := logrus.New()
+			logger.SetOutput(&entries)
+			logger.SetFormatter(&logrus.JSONFormatter{})
+			s.Logger = logger.WithField("trigger", "update")
+			s.StructuredOutput = tt.structured
+			if _, err := Run(context.Background(), s); err != nil {
+				t.Fatal(err)
+			}
+			if raw.String() != tt.line+"\n" {
+				t.Errorf("log writer got %q, want the raw line", raw.String())
+			}
+			var got map[string]any
+			if err := json.Unmarshal(entries.Bytes(), &got); err != nil {
+				t.Fatalf("want one JSON entry, got %q: %v", entries.String(), err)
+			}
+			want := map[string]any{"level": tt.level, "msg": tt.msg, "script": "02-run.sh", "stream": "stderr", "trigger": "update"}
+			maps.Copy(want, tt.fields)
+			ts, _ := got["time"].(string)
+			delete(got, "time")
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("entry = %v, want %v", got, want)
+			}
+			if ts == "" || strings.HasPrefix(ts, "2001") {
+				t.Errorf("time = %q, want the logger's own", ts)
+			}
+		})
 	}
 }
