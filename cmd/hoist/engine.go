@@ -16,6 +16,11 @@ import (
 // envCrashAt names the test-only crash hook (see engine.Options.CrashAt).
 const envCrashAt = "HOIST_TEST_CRASH_AT"
 
+// envLogFormat, when set, is the default of --log-format. The supervisor
+// sets it to json for its triggers, so that the engine's lines reach its log
+// as entries without the triggers passing --log-format.
+const envLogFormat = "HOIST_LOG_FORMAT"
+
 // engineFlags are the flags of the engine commands.
 type engineFlags struct {
 	*flagSet
@@ -24,7 +29,11 @@ type engineFlags struct {
 
 func newEngineFlags(s streams, name, synopsis string) engineFlags {
 	fs := newFlags(s, name, synopsis)
-	return engineFlags{fs, fs.String("log-format", "text", "log format on stderr: text or json")}
+	format := os.Getenv(envLogFormat)
+	if format == "" {
+		format = "text"
+	}
+	return engineFlags{fs, fs.String("log-format", format, "log format on stderr: text or json; $"+envLogFormat+" sets the default")}
 }
 
 // open opens the engine for the parsed flags, logging to stderr.
@@ -35,7 +44,7 @@ func (f engineFlags) open(s streams) (*engine.Engine, error) {
 	}
 	log, err := logging.New(s.err, *f.logFormat)
 	if err != nil {
-		return nil, usageError(err.Error())
+		return nil, usageError(fmt.Sprintf("--log-format or $%s: %v", envLogFormat, err))
 	}
 	// The log goes to whoever started the engine, typically a pipe to the
 	// supervisor. If that reader dies, the next log line must not kill an
