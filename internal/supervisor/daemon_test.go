@@ -570,23 +570,24 @@ func TestSignalsPresentAtStartAreServed(t *testing.T) {
 	d.WaitLog("ignoring entry in signals directory: invalid signal name", "name", ".hidden")
 }
 
-// The supervisor runs `hoist recover` from its own directory before it
-// watches, carries on when recover fails, and puts its directory first on
-// the triggers' PATH.
+// The supervisor runs `hoist recover` from its own directory, asking for
+// JSON logs, before it watches, carries on when recover fails, and puts its
+// directory first on the triggers' PATH.
 func TestRecoverAndTriggerEnvironment(t *testing.T) {
 	t.Parallel()
 	r := newAppRoot(t)
 	bin := t.TempDir()
 	linkOrCopy(t, testbin.Path(t, "hoist-supervisor"), filepath.Join(bin, "hoist-supervisor"))
-	fake := "#!/bin/sh\necho \"$*\" > " + r.path("out/recover") + "\necho recovering; echo broken >&2; exit 1\n"
+	fake := "#!/bin/sh\necho \"$* $HOIST_LOG_FORMAT\" > " + r.path("out/recover") +
+		"\necho '{\"level\":\"warning\",\"msg\":\"recovering\"}'; echo broken >&2; exit 1\n"
 	testbin.WriteExecutable(t, filepath.Join(bin, "hoist"), []byte(fake))
 	r.trigger("update", `{ command -v hoist; echo "$HOIST_ROOT"; pwd; echo "${NOTIFY_SOCKET:-unset}"; } > "$HOIST_ROOT/out/env"`)
 	d := supervisorproc.Start(t, r.dir, supervisorproc.Options{Bin: filepath.Join(bin, "hoist-supervisor")})
 
-	if got, _ := os.ReadFile(r.path("out/recover")); string(got) != "recover --root "+r.dir+"\n" {
-		t.Errorf("hoist ran with %q, want recover --root ROOT", got)
+	if got, _ := os.ReadFile(r.path("out/recover")); string(got) != "recover --root "+r.dir+" json\n" {
+		t.Errorf("hoist ran with %q, want recover --root ROOT and HOIST_LOG_FORMAT=json", got)
 	}
-	if d.Count("recovering", "script", "hoist recover", "stream", "stdout") != 1 ||
+	if d.Count("recovering", "level", "warning", "script", "hoist recover", "stream", "stdout") != 1 ||
 		d.Count("broken", "script", "hoist recover", "stream", "stderr") != 1 ||
 		d.Count("hoist recover failed; continuing", "error", "hoist recover exited with status 1") != 1 {
 		t.Error("recover's output and failure not logged")
@@ -600,6 +601,48 @@ func TestRecoverAndTriggerEnvironment(t *testing.T) {
 	want := filepath.Join(bin, "hoist") + "\n" + r.dir + "\n" + r.dir + "\nunset\n"
 	if string(got) != want {
 		t.Errorf("trigger saw\n%s\nwant\n%s", got, want)
+	}
+}
+
+// A trigger that runs the engine, as the shipped update trigger does, gets
+// the engine's log lines into the supervisor's log as entries of their own:
+// at their level, with their fields and the trigger's. Other lines, like
+// the command's last error line, stay messages of info entries.
+func TestEngineLinesAreEntries(t *testing.T) {
+	t.Parallel()
+	hoist := testbin.Path(t, "hoist")
+	key := filepath.Join(t.TempDir(), "k")
+	root := filepath.Join(t.TempDir(), "app")
+	repo := "file://" + filepath.Join(t.TempDir(), "missing")
+	for _, args := range [][]string{
+		{"release", "keygen", "--out", key},
+		{"init", root, "--repo", repo, "--pub", key + ".pub"},
+	} {
+		if res := testbin.Run(t, nil, hoist, args...); res.Code != 0 {
+			t.Fatalf("hoist %q: %s", args, res)
+		}
+	}
+	r := &appRoot{t: t, dir: root}
+	r.trigger("update", `exec hoist apply --root "$HOIST_ROOT" --to v1.0.0`)
+	d := r.supervise()
+	r.sh("echo > update")
+	d.WaitLog("trigger failed", "trigger", "update")
+
+	ours := []string{"trigger", "update", "signal", "update", "script", "update", "stream", "stderr"}
+	if n := d.Count("update to v1.0.0 failed", append(ours, "level", "error", "error", "repository does not exist")...); n != 1 {
+		t.Errorf("the engine's error logged %d times as an error entry, want once", n)
+	}
+	if n := d.Count("Downloading v1.0.0", append(ours, "level", "info", "state", "installing")...); n != 1 {
+		t.Errorf("the engine's progress logged %d times as an info entry with its state, want once", n)
+	}
+	plain := 0
+	for _, e := range d.Entries() {
+		if strings.HasPrefix(e.Str("msg"), "hoist apply: download v1.0.0: ") && e.Str("level") == "info" && e.Str("script") == "update" {
+			plain++
+		}
+	}
+	if plain != 1 {
+		t.Errorf("the command's error line logged %d times as an info message, want once", plain)
 	}
 }
 

@@ -28,7 +28,11 @@
 // symlink), so that nobody else can plant or swap a trigger. It runs as
 // argv, never through a shell, in its own process group with a timeout; the
 // whole group is killed when the timeout passes or when the shutdown grace
-// period ends. Its output goes to the log line by line.
+// period ends. Its output goes to the log line by line. Triggers and `hoist
+// recover` get HOIST_LOG_FORMAT=json, so that hoist logs JSON without the
+// maintainer's trigger asking for it, and a line that is a logrus JSON entry
+// is logged as an entry of its own, at its level and with its fields, the
+// trigger's fields winning on a clash (scripts.Spec.StructuredOutput).
 //
 // # The signals directory
 //

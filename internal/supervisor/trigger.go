@@ -23,6 +23,9 @@ var ErrUnsafeTrigger = errors.New("unsafe trigger")
 // defaultPath is the search path given to triggers when the supervisor has none.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+// envLogFormat is the default of the engine's --log-format (cmd/hoist).
+const envLogFormat = "HOIST_LOG_FORMAT"
+
 // resolve returns the trigger serving signal: the first of
 // signalname.Targets present in triggers/. Whether it is safe to run is
 // checked just before it runs.
@@ -121,7 +124,8 @@ func killed(err error) bool {
 
 // runProcess runs a trigger or hoist in its own process group, cwd the
 // root, with the trigger timeout; the group is killed when the timeout
-// passes or the shutdown grace ends. Output goes to log line by line.
+// passes or the shutdown grace ends. Output goes to log line by line, a
+// logrus JSON line (hoist's, see processEnv) as an entry of its own.
 func (s *supervisor) runProcess(log *logrus.Entry, name, path string, args []string) error {
 	_, err := scripts.Run(s.kill, scripts.Spec{
 		Name:    name,
@@ -131,6 +135,8 @@ func (s *supervisor) runProcess(log *logrus.Entry, name, path string, args []str
 		Env:     s.env,
 		Timeout: s.opt.TriggerTimeout,
 		Logger:  log,
+		// Triggers are root's own, as trusted as the supervisor.
+		StructuredOutput: true,
 	})
 	return err
 }
@@ -157,7 +163,9 @@ func kind(mode fs.FileMode) string {
 // processEnv is what triggers and `hoist recover` get on top of the
 // supervisor's environment: HOIST_ROOT, and binDir first on PATH (search,
 // or a default when empty) so that the shipped triggers find `hoist`.
-// NOTIFY_SOCKET is emptied: only the supervisor talks to systemd.
+// HOIST_LOG_FORMAT=json makes hoist log JSON, which runProcess lifts into
+// entries of the supervisor's log. NOTIFY_SOCKET is emptied: only the
+// supervisor talks to systemd.
 func processEnv(root, binDir, search string) []string {
 	if search == "" {
 		search = defaultPath
@@ -165,5 +173,5 @@ func processEnv(root, binDir, search string) []string {
 	if binDir != "" {
 		search = binDir + ":" + search
 	}
-	return []string{approot.EnvRoot + "=" + root, "PATH=" + search, "NOTIFY_SOCKET="}
+	return []string{approot.EnvRoot + "=" + root, "PATH=" + search, envLogFormat + "=json", "NOTIFY_SOCKET="}
 }

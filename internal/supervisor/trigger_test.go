@@ -134,12 +134,12 @@ func TestResolve(t *testing.T) {
 
 func TestProcessEnv(t *testing.T) {
 	got := processEnv("/opt/app", "/usr/local/lib/hoist", "/usr/bin:/bin")
-	want := []string{"HOIST_ROOT=/opt/app", "PATH=/usr/local/lib/hoist:/usr/bin:/bin", "NOTIFY_SOCKET="}
+	want := []string{"HOIST_ROOT=/opt/app", "PATH=/usr/local/lib/hoist:/usr/bin:/bin", "HOIST_LOG_FORMAT=json", "NOTIFY_SOCKET="}
 	if !slices.Equal(got, want) {
 		t.Errorf("processEnv = %q, want %q", got, want)
 	}
 	got = processEnv("/opt/app", "", "")
-	want = []string{"HOIST_ROOT=/opt/app", "PATH=" + defaultPath, "NOTIFY_SOCKET="}
+	want = []string{"HOIST_ROOT=/opt/app", "PATH=" + defaultPath, "HOIST_LOG_FORMAT=json", "NOTIFY_SOCKET="}
 	if !slices.Equal(got, want) {
 		t.Errorf("processEnv without PATH = %q, want %q", got, want)
 	}
