@@ -16,11 +16,6 @@ import (
 // envCrashAt names the test-only crash hook (see engine.Options.CrashAt).
 const envCrashAt = "HOIST_TEST_CRASH_AT"
 
-// envLogFormat, when set, is the default of --log-format. The supervisor
-// sets it to json for its triggers, so that the engine's lines reach its log
-// as entries without the triggers passing --log-format.
-const envLogFormat = "HOIST_LOG_FORMAT"
-
 // engineFlags are the flags of the engine commands.
 type engineFlags struct {
 	*flagSet
@@ -29,11 +24,11 @@ type engineFlags struct {
 
 func newEngineFlags(s streams, name, synopsis string) engineFlags {
 	fs := newFlags(s, name, synopsis)
-	format := os.Getenv(envLogFormat)
+	format := os.Getenv(logging.EnvFormat)
 	if format == "" {
 		format = "text"
 	}
-	return engineFlags{fs, fs.String("log-format", format, "log format on stderr: text or json; $"+envLogFormat+" sets the default")}
+	return engineFlags{fs, fs.String("log-format", format, "log format on stderr: text or json; $"+logging.EnvFormat+" sets the default")}
 }
 
 // open opens the engine for the parsed flags, logging to stderr.
@@ -44,7 +39,7 @@ func (f engineFlags) open(s streams) (*engine.Engine, error) {
 	}
 	log, err := logging.New(s.err, *f.logFormat)
 	if err != nil {
-		return nil, usageError(fmt.Sprintf("--log-format or $%s: %v", envLogFormat, err))
+		return nil, usageError(fmt.Sprintf("--log-format or $%s: %v", logging.EnvFormat, err))
 	}
 	// The log goes to whoever started the engine, typically a pipe to the
 	// supervisor. If that reader dies, the next log line must not kill an

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hoist-dev/hoist/internal/exitcode"
+	"github.com/hoist-dev/hoist/internal/logging"
 )
 
 // TestLogFormatFromEnvironment: $HOIST_LOG_FORMAT, which the supervisor sets
@@ -35,7 +36,7 @@ func TestLogFormatFromEnvironment(t *testing.T) {
 		{"xml", nil, "usage"},
 	}
 	for _, tt := range tests {
-		t.Setenv(envLogFormat, tt.env)
+		t.Setenv(logging.EnvFormat, tt.env)
 		code, _, errOut := runHoist(t, append([]string{"apply", "--root", root, "--to", "v1.0.0"}, tt.flags...)...)
 		lines := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")
 		last := lines[len(lines)-1] // the command's error, a plain line whatever the format
@@ -45,7 +46,7 @@ func TestLogFormatFromEnvironment(t *testing.T) {
 			for _, line := range lines[:len(lines)-1] {
 				var e map[string]any
 				if err := json.Unmarshal([]byte(line), &e); err != nil {
-					t.Errorf("%s=%s %q: not a JSON entry: %q", envLogFormat, tt.env, tt.flags, line)
+					t.Errorf("%s=%s %q: not a JSON entry: %q", logging.EnvFormat, tt.env, tt.flags, line)
 				}
 				ok = ok || (e["level"] == "error" && e["msg"] == failed)
 			}
@@ -57,7 +58,7 @@ func TestLogFormatFromEnvironment(t *testing.T) {
 				strings.Contains(last, `$HOIST_LOG_FORMAT: log format "xml"`)
 		}
 		if !ok {
-			t.Errorf("%s=%s %q: exit %d, want %s logging:\n%s", envLogFormat, tt.env, tt.flags, code, tt.want, errOut)
+			t.Errorf("%s=%s %q: exit %d, want %s logging:\n%s", logging.EnvFormat, tt.env, tt.flags, code, tt.want, errOut)
 		}
 	}
 }

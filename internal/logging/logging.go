@@ -8,6 +8,11 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
+// EnvFormat, when set, is the default log format of the engine commands.
+// The supervisor sets it to json for its triggers, so that the engine's
+// lines reach its log as entries without the triggers passing --log-format.
+const EnvFormat = "HOIST_LOG_FORMAT"
+
 // New returns a logger writing to w in format "text" or "json".
 func New(w io.Writer, format string) (*logrus.Logger, error) {
 	l := logrus.New()

@@ -19,7 +19,7 @@
 //     "msg") is logged as an entry of its own instead: its message at its
 //     level, with its other fields but "time" (the logger stamps its own).
 //     script, stream and the Logger's fields win on a clash, so a child
-//     cannot pass for another. Panic and fatal are logged as error: a
+//     cannot pass for another; the child's value is kept as "fields.KEY". Panic and fatal are logged as error: a
 //     child's end is not the caller's, and no logrus version may stop the
 //     caller for a line of output. The option is for trusted programs (the
 //     supervisor's triggers, which run hoist): a release's scripts must not
@@ -184,7 +184,12 @@ func (o *output) logLine(log *logrus.Entry, line string) {
 	if o.spec.StructuredOutput {
 		if level, msg, fields, ok := parseEntry(line); ok {
 			for k := range log.Data {
-				delete(fields, k) // ours win: a child cannot pose as another script
+				// Ours win, so a child cannot pose as another script; its
+				// value is kept aside, as logrus does for its own keys.
+				if v, clash := fields[k]; clash {
+					fields["fields."+k] = v
+					delete(fields, k)
+				}
 			}
 			log.WithFields(fields).Log(level, msg)
 			return

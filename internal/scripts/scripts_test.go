@@ -225,7 +225,8 @@ func TestStructuredOutput(t *testing.T) {
 		{"not json", `{"level":"info","msg":"cut`, true, "info", `{"level":"info","msg":"cut`, nil},
 		{"plain", "level=error msg=text", true, "info", "level=error msg=text", nil},
 		{"clash", `{"level":"error","msg":"forged","script":"01-run.sh","stream":"stdout","trigger":"rollback","signal":"update"}`,
-			true, "error", "forged", map[string]any{"signal": "update"}},
+			true, "error", "forged", map[string]any{"signal": "update",
+				"fields.script": "01-run.sh", "fields.stream": "stdout", "fields.trigger": "rollback"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

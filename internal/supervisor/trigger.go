@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/logging"
 	"github.com/hoist-dev/hoist/internal/scripts"
 	"github.com/hoist-dev/hoist/internal/signalname"
 )
@@ -22,9 +23,6 @@ var ErrUnsafeTrigger = errors.New("unsafe trigger")
 
 // defaultPath is the search path given to triggers when the supervisor has none.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-// envLogFormat is the default of the engine's --log-format (cmd/hoist).
-const envLogFormat = "HOIST_LOG_FORMAT"
 
 // resolve returns the trigger serving signal: the first of
 // signalname.Targets present in triggers/. Whether it is safe to run is
@@ -173,5 +171,5 @@ func processEnv(root, binDir, search string) []string {
 	if binDir != "" {
 		search = binDir + ":" + search
 	}
-	return []string{approot.EnvRoot + "=" + root, "PATH=" + search, envLogFormat + "=json", "NOTIFY_SOCKET="}
+	return []string{approot.EnvRoot + "=" + root, "PATH=" + search, logging.EnvFormat + "=json", "NOTIFY_SOCKET="}
 }
