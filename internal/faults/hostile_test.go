@@ -340,11 +340,11 @@ func TestHostileSignals(t *testing.T) {
 		entry("a symlink to a file outside", "ping", func(r *rig, p string) error { return os.Symlink(r.out.path(outSecret), p) }),
 		entry("a symlink to a directory outside", "rollback", func(r *rig, p string) error { return os.Symlink(r.out.dir, p) }),
 		entry("a dangling symlink", "update", func(_ *rig, p string) error { return os.Symlink("/nonexistent", p) }),
-		// link(2) makes no close-write or moved-to event, only a creation,
-		// which the supervisor takes for a file still being written: the
-		// link waits, untouched, for a rescan (CONTRACT §6 says "created";
-		// see the report). Nothing runs and nothing outside is opened.
-		hostileCase{name: "ping is a hard link to a file outside", plant: func(r *rig) {
+		// link(2) makes no close-write or moved-to event, only a creation
+		// of a file with two links: a signal like any other (CONTRACT §6
+		// says "created"). The link is removed and ping runs; the file
+		// outside is neither opened nor changed.
+		hostileCase{name: "ping is a hard link to a file outside", runs: []string{"ping "}, plant: func(r *rig) {
 			if err := os.Link(r.out.path(outTarget), r.path("events/signals/ping")); err != nil {
 				r.t.Fatal(err)
 			}

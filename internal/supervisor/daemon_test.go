@@ -123,8 +123,14 @@ func TestSignalWritersFireOnce(t *testing.T) {
 	r.waitRuns("update", 3)
 	r.sh("echo x > .tmp && mv .tmp update") // an atomic replace inside the directory
 	r.waitRuns("update", 4)
+	// link(2) makes only a creation event, of a file with two links.
+	r.sh("echo x > ../../linked && ln ../../linked update")
+	r.waitRuns("update", 5)
 	if _, err := os.Lstat(r.signal("update")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("signal file not removed: %v", err)
+	}
+	if data, err := os.ReadFile(r.path("linked")); err != nil || string(data) != "x\n" {
+		t.Errorf("the file linked in changed: %q, %v", data, err)
 	}
 }
 

@@ -5,7 +5,8 @@
 // # Signals
 //
 // A signal is a regular file with a valid name (package signalname) that was
-// closed after writing (IN_CLOSE_WRITE) or moved in (IN_MOVED_TO). A file that
+// closed after writing (IN_CLOSE_WRITE), moved in (IN_MOVED_TO), or created
+// as a hard link (IN_CREATE of a file with more than one link). A file that
 // is only created, or only opened by a reader, is not a signal yet: its
 // writer may still be writing. Fifos, sockets, directories and symlinks are
 // refused with one log line and never opened, so nothing the manager plants

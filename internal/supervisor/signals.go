@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/sirupsen/logrus"
 
@@ -30,7 +31,8 @@ func (s *supervisor) sighted(name string, complete bool) {
 		s.refuse(name, err.Error(), "ignoring entry in signals directory: invalid signal name")
 		return
 	}
-	if !s.regular(s.signals.Load(), name) || !complete {
+	fi, ok := s.regular(s.signals.Load(), name)
+	if !ok || !complete && !linked(fi) {
 		return // gone, refused, or still being written: its close-write comes later
 	}
 	t, ok := resolve(s.root, name)
@@ -46,22 +48,31 @@ func (s *supervisor) sighted(name string, complete bool) {
 	}
 }
 
-// regular reports whether the entry name of signals is a regular file,
-// reporting it (once) when it is anything else. It never opens the entry.
-func (s *supervisor) regular(signals *os.Root, name string) bool {
+// regular returns the entry name of signals and whether it is a regular
+// file, reporting it (once) when it is anything else. It never opens the
+// entry.
+func (s *supervisor) regular(signals *os.Root, name string) (fs.FileInfo, bool) {
 	fi, err := signals.Lstat(name)
 	if err != nil {
 		// Closed: the directory was lost while a run was about to take it.
 		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, os.ErrClosed) {
 			s.log.WithError(err).WithField("signal", name).Error("cannot inspect signal")
 		}
-		return false
+		return nil, false
 	}
 	if !fi.Mode().IsRegular() {
 		s.refuse(name, kind(fi.Mode()), "refusing signal: not a regular file")
-		return false
+		return nil, false
 	}
-	return true
+	return fi, true
+}
+
+// linked reports whether a regular file has more than one name: then its
+// creation was a link(2) of a file written elsewhere, complete, and no
+// close-write will follow in the signals directory.
+func linked(fi fs.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Nlink > 1
 }
 
 // refuse logs msg about name, once per name and reason.
@@ -79,7 +90,10 @@ func (s *supervisor) refuse(name, reason, msg string) {
 // the signals directory is unusable.
 func (s *supervisor) take(name string) bool {
 	signals := s.signals.Load()
-	if signals == nil || !s.regular(signals, name) {
+	if signals == nil {
+		return false
+	}
+	if _, ok := s.regular(signals, name); !ok {
 		return false
 	}
 	if err := signals.Remove(name); err != nil {

@@ -25,8 +25,9 @@ var errDirGone = errors.New("signals directory was moved; watch lost")
 // the same Create operation:
 //   - arrivals (IN_CLOSE_WRITE, IN_MOVED_TO): the name is complete, a signal
 //     if it is a regular file;
-//   - creations (IN_CREATE): only used to report fifos, directories and
-//     symlinks made in place, which never close after writing.
+//   - creations (IN_CREATE): only used to report fifos, directories,
+//     symlinks and hard links made in place, which never close after
+//     writing.
 type watcher struct {
 	dir       string
 	arrivals  *fsnotify.Watcher
