@@ -26,14 +26,26 @@
 // A trigger runs only if it is a regular, executable file owned by root (or
 // the supervisor's user) and not writable by group or others, in a triggers/
 // directory that is checked by the same rules (a real directory, not a
-// symlink), so that nobody else can plant or swap a trigger. It runs as
-// argv, never through a shell, in its own process group with a timeout; the
-// whole group is killed when the timeout passes or when the shutdown grace
-// period ends. Its output goes to the log line by line. Triggers and `hoist
-// recover` get HOIST_LOG_FORMAT=json, so that hoist logs JSON without the
-// maintainer's trigger asking for it, and a line that is a logrus JSON entry
-// is logged as an entry of its own, at its level and with its fields, the
-// trigger's fields winning on a clash (scripts.Spec.StructuredOutput).
+// symlink), so that nobody else can plant or swap a trigger. As the trigger
+// runs by its path, ROOT and each of its ancestors up to / are checked too
+// before every run, the way sshd's StrictModes does (a few lstat calls):
+// real, searchable directories owned by root (or the supervisor's user) and
+// not writable by group or others, except sticky ones like /tmp, where only
+// an entry's owner can rename it. Otherwise anyone able to rename a
+// directory on the path could put their own in its place between the check
+// and the exec. A refusal is logged with the unsafe file and why; the next
+// signal after the fix runs the trigger. ROOT itself is resolved once, at
+// start, to an absolute path without symlinks, which triggers run from and
+// get as HOIST_ROOT, so that a symlink swapped later cannot redirect them.
+//
+// A trigger runs as argv, never through a shell, in its own process group
+// with a timeout; the whole group is killed when the timeout passes or when
+// the shutdown grace period ends. Its output goes to the log line by line.
+// Triggers and `hoist recover` get HOIST_LOG_FORMAT=json, so that hoist logs
+// JSON without the maintainer's trigger asking for it, and a line that is a
+// logrus JSON entry is logged as an entry of its own, at its level and with
+// its fields, the trigger's fields winning on a clash
+// (scripts.Spec.StructuredOutput).
 //
 // # The signals directory
 //

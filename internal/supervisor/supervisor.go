@@ -29,7 +29,9 @@ const recheckEvery = time.Second
 
 // Options configure Run.
 type Options struct {
-	Root           string         // absolute path of the app root
+	// Root is the app root. Run resolves it once, at start, to an absolute
+	// path without symlinks, and uses that path throughout.
+	Root           string
 	Log            *logrus.Logger // where everything is logged
 	TriggerTimeout time.Duration  // limit of one trigger run (and of hoist recover)
 	Grace          time.Duration  // how long shutdown waits for running triggers
@@ -47,10 +49,13 @@ type supervisor struct {
 	root    *os.Root                // the app root
 	signals atomic.Pointer[os.Root] // ROOT/events/signals; nil while it is unusable
 	euid    int
-	env     []string        // added to the environment of every process
-	kill    context.Context // done when every process must die (end of the shutdown grace)
-	runs    *dispatcher
-	noted   *noted
+	// triggerDirs are the directories on the path of every trigger, checked
+	// before each run.
+	triggerDirs []component
+	env         []string        // added to the environment of every process
+	kill        context.Context // done when every process must die (end of the shutdown grace)
+	runs        *dispatcher
+	noted       *noted
 }
 
 // errShutdown is why processes still running at the end of the grace period die.
@@ -60,6 +65,16 @@ var errShutdown = errors.New("killed at shutdown after the grace period")
 // and returns nil. A second supervisor for the same root gets an error
 // wrapping exitcode.ErrLocked.
 func Run(ctx context.Context, opt Options) error {
+	// Triggers run by path: a symlink on the configured one, swapped later,
+	// must not redirect them.
+	resolved, err := filepath.EvalSymlinks(opt.Root)
+	if err == nil {
+		resolved, err = filepath.Abs(resolved)
+	}
+	if err != nil {
+		return fmt.Errorf("app root: %w", err)
+	}
+	opt.Root = resolved
 	root, err := os.OpenRoot(opt.Root)
 	if err != nil {
 		return fmt.Errorf("app root: %w", err)
@@ -86,13 +101,14 @@ func Run(ctx context.Context, opt Options) error {
 	defer killAfterGrace(ctx, opt.Grace, killAll)()
 
 	s := &supervisor{
-		opt:   opt,
-		log:   opt.Log,
-		root:  root,
-		euid:  os.Geteuid(),
-		env:   processEnv(opt.Root, opt.BinDir, os.Getenv("PATH")),
-		kill:  kill,
-		noted: newNoted(),
+		opt:         opt,
+		log:         opt.Log,
+		root:        root,
+		euid:        os.Geteuid(),
+		triggerDirs: triggerDirs(opt.Root),
+		env:         processEnv(opt.Root, opt.BinDir, os.Getenv("PATH")),
+		kill:        kill,
+		noted:       newNoted(),
 	}
 	s.runs = newDispatcher(s.serve)
 	s.recover()

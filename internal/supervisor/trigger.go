@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -38,20 +39,28 @@ func resolve(root *os.Root, signal string) (signalname.Target, bool) {
 }
 
 // checkTrigger returns an error wrapping ErrUnsafeTrigger unless fi (from
-// lstat) is of type typ (0 for a regular file, fs.ModeDir for the triggers
-// directory), executable (searchable), owned by root or euid and writable by
+// lstat) is of type typ (0 for a regular file, fs.ModeDir for a directory),
+// executable (a directory: searchable), owned by root or euid and writable by
 // its owner only. Root runs the trigger, so anyone else able to change it, or
-// to replace it in its directory, would own the machine.
+// to replace it in its directory, would own the machine. With typ
+// fs.ModeDir|fs.ModeSticky, a directory with the sticky bit (like /tmp) may
+// be writable by anyone: only an entry's owner can rename or remove it, and
+// the next component of the path must be root's.
 func checkTrigger(fi fs.FileInfo, typ fs.FileMode, euid int) error {
 	mode := fi.Mode()
+	shared := typ&mode&fs.ModeSticky != 0 // sticky, where typ allows it
+	search := "executable"
+	if typ.IsDir() {
+		search = "searchable"
+	}
 	switch {
 	case mode&fs.ModeSymlink != 0:
 		return fmt.Errorf("%w: is a symlink", ErrUnsafeTrigger)
-	case mode.Type() != typ:
+	case mode.Type() != typ.Type():
 		return fmt.Errorf("%w: not a %s (%s)", ErrUnsafeTrigger, kind(typ), kind(mode))
 	case mode.Perm()&0o111 == 0:
-		return fmt.Errorf("%w: not executable (mode %04o)", ErrUnsafeTrigger, mode.Perm())
-	case mode.Perm()&0o022 != 0:
+		return fmt.Errorf("%w: not %s (mode %04o)", ErrUnsafeTrigger, search, mode.Perm())
+	case mode.Perm()&0o022 != 0 && !shared:
 		return fmt.Errorf("%w: writable by group or others (mode %04o)", ErrUnsafeTrigger, mode.Perm())
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
@@ -64,22 +73,54 @@ func checkTrigger(fi fs.FileInfo, typ fs.FileMode, euid int) error {
 	return nil
 }
 
-// checkTriggerPath checks the triggers directory, then the trigger rel in
-// it, as checkTrigger does; the error names what is unsafe.
-func (s *supervisor) checkTriggerPath(rel string) error {
-	for _, c := range []struct {
-		what, path string
-		typ        fs.FileMode
-	}{{"directory " + approot.TriggersDir, approot.TriggersDir, fs.ModeDir}, {rel, rel, 0}} {
-		fi, err := s.root.Lstat(c.path)
-		if err == nil {
-			err = checkTrigger(fi, c.typ, s.euid)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", c.what, err)
-		}
+// A component is a file on the path of a trigger, with the type it must
+// have for checkTrigger.
+type component struct {
+	what, path string // its name in errors; its absolute path
+	typ        fs.FileMode
+}
+
+// check lstats c and checks it as checkTrigger does; the error names c.
+func (c component) check(euid int) error {
+	fi, err := os.Lstat(c.path)
+	if err == nil {
+		err = checkTrigger(fi, c.typ, euid)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.what, err)
 	}
 	return nil
+}
+
+// triggerDirs returns the directories on the path of every trigger of the
+// app root root (absolute, without symlinks), in the order they are
+// checked: /, each directory down to root (sticky ones may be writable by
+// anyone), then root/triggers.
+func triggerDirs(root string) []component {
+	var dirs []component
+	for dir := root; ; dir = filepath.Dir(dir) {
+		dirs = append(dirs, component{"directory " + dir, dir, fs.ModeDir | fs.ModeSticky})
+		if dir == filepath.Dir(dir) {
+			break
+		}
+	}
+	slices.Reverse(dirs)
+	return append(dirs, component{"directory " + approot.TriggersDir, filepath.Join(root, approot.TriggersDir), fs.ModeDir})
+}
+
+// checkTriggerPath checks every component of the path of the trigger rel,
+// top-down (s.triggerDirs, then the trigger), as checkTrigger does, and
+// returns that path to run; the error names what is unsafe. Root runs the
+// trigger by its path: anyone able to rename a directory on it could put
+// their own in its place between the check and the exec.
+func (s *supervisor) checkTriggerPath(rel string) (string, error) {
+	for _, c := range s.triggerDirs {
+		if err := c.check(s.euid); err != nil {
+			return "", err
+		}
+	}
+	trigger := component{rel, filepath.Join(s.opt.Root, rel), 0}
+	return trigger.path, trigger.check(s.euid)
 }
 
 // serve consumes j's signal and runs its trigger; the dispatcher calls it
@@ -90,7 +131,8 @@ func (s *supervisor) serve(j job) {
 	}
 	log := s.log.WithFields(logrus.Fields{"trigger": j.target.Trigger, "signal": j.signal})
 	rel := path.Join(approot.TriggersDir, j.target.Trigger)
-	if err := s.checkTriggerPath(rel); err != nil {
+	exe, err := s.checkTriggerPath(rel)
+	if err != nil {
 		log.WithError(err).Errorf("refusing trigger %s", rel)
 		return
 	}
@@ -99,7 +141,7 @@ func (s *supervisor) serve(j job) {
 	}
 	log.Info("trigger started")
 	start := time.Now()
-	err := s.runProcess(log, j.target.Trigger, filepath.Join(s.opt.Root, rel), j.target.Args)
+	err = s.runProcess(log, j.target.Trigger, exe, j.target.Args)
 	log = log.WithField("duration", time.Since(start).Round(time.Millisecond).String())
 	if err != nil {
 		log.WithError(err).Error("trigger failed")

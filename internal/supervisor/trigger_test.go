@@ -41,7 +41,7 @@ func TestCheckTrigger(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name, mode := range map[string]os.FileMode{"dir-open": 0o777, "dir-unsearchable": 0o600} {
+	for name, mode := range map[string]os.FileMode{"dir-open": 0o777, "dir-unsearchable": 0o600, "dir-sticky": 0o777 | os.ModeSticky} {
 		if err := os.Mkdir(filepath.Join(dir, name), 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -71,9 +71,17 @@ func TestCheckTrigger(t *testing.T) {
 		// The triggers directory, under the same rules.
 		{"dir", os.ModeDir, 0, ""},
 		{"dir-open", os.ModeDir, 0, "writable by group or others (mode 0777)"},
-		{"dir-unsearchable", os.ModeDir, 0, "not executable (mode 0600)"},
+		{"dir-unsearchable", os.ModeDir, 0, "not searchable (mode 0600)"},
 		{"dirlink", os.ModeDir, 0, "symlink"},
 		{"ok", os.ModeDir, 0, "not a directory (regular file)"},
+		{"dir-sticky", os.ModeDir, 0, "writable by group or others (mode 0777)"},
+		// A directory above the triggers: sticky ones may be shared.
+		{"dir", os.ModeDir | os.ModeSticky, 0, ""},
+		{"dir-sticky", os.ModeDir | os.ModeSticky, 0, ""},
+		{"dir-open", os.ModeDir | os.ModeSticky, 0, "writable by group or others (mode 0777)"},
+		{"dir-unsearchable", os.ModeDir | os.ModeSticky, 0, "not searchable (mode 0600)"},
+		{"dirlink", os.ModeDir | os.ModeSticky, 0, "symlink"},
+		{"ok", os.ModeDir | os.ModeSticky, 0, "not a directory (regular file)"},
 	}
 	for _, tt := range tests {
 		fi, err := os.Lstat(filepath.Join(dir, tt.name))
@@ -86,6 +94,80 @@ func TestCheckTrigger(t *testing.T) {
 			t.Errorf("%s as %v (euid %d): %v, want nil", tt.name, tt.typ, tt.euid, err)
 		case tt.want != "" && (!errors.Is(err, ErrUnsafeTrigger) || !strings.Contains(err.Error(), tt.want)):
 			t.Errorf("%s as %v (euid %d): %v, want ErrUnsafeTrigger saying %q", tt.name, tt.typ, tt.euid, err, tt.want)
+		}
+	}
+}
+
+func TestTriggerDirs(t *testing.T) {
+	for root, want := range map[string][]string{
+		"/opt/app": {"/", "/opt", "/opt/app", "/opt/app/triggers"},
+		"/":        {"/", "/triggers"},
+	} {
+		var got []string
+		for _, c := range triggerDirs(root) {
+			got = append(got, c.path)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("triggerDirs(%q) = %q, want %q", root, got, want)
+		}
+	}
+}
+
+// Every directory from / to the trigger is checked: the supervisor runs the
+// trigger by its path.
+func TestCheckTriggerPath(t *testing.T) {
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name  string
+		euid  int
+		setup func(anc, root string)
+		want  string // the error, with ANC and ROOT for the paths; "" for none
+	}{
+		{"safe", 0, func(anc, root string) {}, ""},
+		{"root group-writable", 0, func(anc, root string) { must(os.Chmod(root, 0o775)) },
+			"directory ROOT: unsafe trigger: writable by group or others (mode 0775)"},
+		{"root sticky and world-writable", 0, func(anc, root string) { must(os.Chmod(root, 0o777|os.ModeSticky)) }, ""},
+		{"root foreign", 0, func(anc, root string) { must(os.Chown(root, 1234, 1234)) },
+			"directory ROOT: unsafe trigger: owned by uid 1234, not root"},
+		{"ancestor world-writable", 0, func(anc, root string) { must(os.Chmod(anc, 0o777)) },
+			"directory ANC: unsafe trigger: writable by group or others (mode 0777)"},
+		{"ancestor sticky and world-writable", 0, func(anc, root string) { must(os.Chmod(anc, 0o777|os.ModeSticky)) }, ""},
+		{"ancestor foreign", 0, func(anc, root string) { must(os.Chown(anc, 1234, 1234)) },
+			"directory ANC: unsafe trigger: owned by uid 1234, not root"},
+		{"ancestor of the supervisor's user", 1234, func(anc, root string) { must(os.Chown(anc, 1234, 1234)) }, ""},
+		{"ancestor not searchable", 0, func(anc, root string) { must(os.Chmod(anc, 0o600)) },
+			"directory ANC: unsafe trigger: not searchable (mode 0600)"},
+		{"ancestor swapped for a symlink", 0, func(anc, root string) {
+			must(os.Rename(anc, anc+".real"))
+			must(os.Symlink(anc+".real", anc))
+		}, "directory ANC: unsafe trigger: is a symlink"},
+		{"triggers group-writable", 0, func(anc, root string) { must(os.Chmod(filepath.Join(root, "triggers"), 0o775)) },
+			"directory triggers: unsafe trigger: writable by group or others (mode 0775)"},
+		{"trigger world-writable", 0, func(anc, root string) { must(os.Chmod(filepath.Join(root, "triggers/update"), 0o757)) },
+			"triggers/update: unsafe trigger: writable by group or others (mode 0757)"},
+	}
+	for _, tt := range tests {
+		anc := filepath.Join(t.TempDir(), "anc")
+		root := filepath.Join(anc, "root")
+		must(os.MkdirAll(filepath.Join(root, "triggers"), 0o755))
+		must(os.WriteFile(filepath.Join(root, "triggers/update"), []byte("#!/bin/sh\n"), 0o755))
+		s := &supervisor{opt: Options{Root: root}, euid: tt.euid, triggerDirs: triggerDirs(root)}
+		tt.setup(anc, root)
+		exe, err := s.checkTriggerPath("triggers/update")
+		if err == nil && exe != filepath.Join(root, "triggers/update") {
+			t.Errorf("%s: checked %s, want the trigger in ROOT", tt.name, exe)
+		}
+		want := strings.NewReplacer("ANC", anc, "ROOT", root).Replace(tt.want)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: %v, want nil", tt.name, err)
+		case want != "" && (!errors.Is(err, ErrUnsafeTrigger) || err.Error() != want):
+			t.Errorf("%s: %v, want ErrUnsafeTrigger: %s", tt.name, err, want)
 		}
 	}
 }
