@@ -15,8 +15,11 @@
 //
 // Remote URLs (http, https, ssh, git) are fetched shallow (depth 1), for the
 // tag only, into the persistent object store Options.Store (see store.go),
-// or else into a temporary one. A local repository (file:// URL or path) is
-// read in place: go-git's file transport would run git-upload-pack.
+// or else into a temporary one, as one pack file and its index: the thin
+// pack of an incremental fetch is first completed with the objects of the
+// store that its deltas need (see thinpack.go). A local repository
+// (file:// URL or path) is read in place: go-git's file transport would run
+// git-upload-pack.
 package fetch
 
 import (
@@ -35,7 +38,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
-	"github.com/go-git/go-git/v5/storage"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"golang.org/x/sys/unix"
 
@@ -241,13 +243,11 @@ func fetchRemote(ctx context.Context, o Options, s *filesystem.Storage, incremen
 		stall = DefaultStallTimeout
 	}
 	fetchCtx := withStallTimeout(ctx, stall)
-	var target storage.Storer = s
 	if incremental {
 		// Only a thin pack leaves out what s has (see thinpack.go).
-		target = thinPackStorage{s}
 		fetchCtx = withThinPack(fetchCtx)
 	}
-	remote := git.NewRemote(target, &config.RemoteConfig{Name: "origin", URLs: []string{o.URL}})
+	remote := git.NewRemote(thinPackStorage{s}, &config.RemoteConfig{Name: "origin", URLs: []string{o.URL}})
 	err := remote.FetchContext(fetchCtx, &git.FetchOptions{
 		RefSpecs: []config.RefSpec{config.RefSpec("+" + refName + ":" + refName)},
 		Depth:    1,
