@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -83,12 +84,47 @@ func (fs *storeFS) Open(name string) (billy.File, error) {
 // packWriter is the pack writer of a store opened by openStore: go-git's,
 // which indexes the pack as it arrives and, on Close, adds pack and index
 // to the store. When go-git fails, it leaves its temp pack on disk and two
-// descriptors of it open; packWriter closes them.
+// descriptors of it open; packWriter closes them. It also refuses a header
+// that claims more objects than maxPackObjects.
 type packWriter struct {
 	io.WriteCloser
 	fs *storeFS
 	// temp is go-git's temp pack, as it writes it (first) and reads it.
 	temp []billy.File
+	// head is the pack's header, held back until its count is checked.
+	head []byte
+	// err is why the header was refused.
+	err error
+}
+
+// maxPackObjects caps the object count a pack's header may claim: go-git's
+// indexer reserves 32 bytes for each before reading any (128 GB for the
+// largest count, and the process dies), and a release of a million files
+// is no home node's stack.
+const maxPackObjects = 1 << 20
+
+func (w *packWriter) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	n := 0
+	if len(w.head) < packHeaderSize {
+		n = min(len(p), packHeaderSize-len(w.head))
+		w.head = append(w.head, p[:n]...)
+		if len(w.head) < packHeaderSize {
+			return n, nil
+		}
+		// go-git judges the rest of the header.
+		if count := binary.BigEndian.Uint32(w.head[8:]); string(w.head[:4]) == "PACK" && count > maxPackObjects {
+			w.err = fmt.Errorf("%w: it claims %d objects, more than %d", packfile.ErrMalformedPackFile, count, maxPackObjects)
+			return n, w.err
+		}
+		if _, err := w.WriteCloser.Write(w.head); err != nil {
+			return n, err
+		}
+	}
+	m, err := w.WriteCloser.Write(p[n:])
+	return n + m, err
 }
 
 // newPackWriter returns the pack writer of s, which openStore opened.
@@ -125,7 +161,14 @@ func (w *packWriter) Close() error {
 // close is Close, except that when it fails go-git's temp pack stays on
 // disk, named w.tempName(), for the caller to read, then discard.
 func (w *packWriter) close() error {
+	if len(w.head) < packHeaderSize {
+		// Too short to check: go-git finds what is wrong with it.
+		w.WriteCloser.Write(w.head)
+	}
 	err := w.WriteCloser.Close()
+	if w.err != nil {
+		err = w.err // go-git got nothing: it removed its temp pack
+	}
 	if err != nil {
 		for _, f := range w.temp {
 			f.Close() // go-git closed those it got to: ErrClosed

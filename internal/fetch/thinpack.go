@@ -104,6 +104,9 @@ func fixThin(s *filesystem.Storage, name string) error {
 	}
 	defer f.Close()
 	p, err := scanPack(f)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("%w: %w", packfile.ErrMalformedPackFile, err)
+	}
 	if err != nil {
 		return fmt.Errorf("thin pack: %w", err)
 	}

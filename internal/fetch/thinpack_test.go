@@ -318,11 +318,13 @@ func TestBadPacksLeaveNothing(t *testing.T) {
 		data []byte
 		want error
 	}{
+		"count too large":   {thin.bytes(math.MaxUint32), packfile.ErrMalformedPackFile},
 		"cut short":         {good[:len(good)-30], packfile.ErrMalformedPackFile},
+		"header cut short":  {good[:10], packfile.ErrMalformedPackFile},
 		"wrong checksum":    {badSum, packfile.ErrMalformedPackFile},
 		"base nowhere":      {unknown.bytes(unknown.count), packfile.ErrReferenceDeltaNotFound},
 		"not a pack":        {[]byte("<html>oops</html>"), nil},
-		"no checksum after": {good[:len(good)-20], nil},
+		"no checksum after": {good[:len(good)-20], packfile.ErrMalformedPackFile},
 	} {
 		err := storePack(s, tc.data)
 		if err == nil || tc.want != nil && !errors.Is(err, tc.want) {
