@@ -126,8 +126,10 @@ func fixThin(s *filesystem.Storage, name string) error {
 		if len(unknown) == 0 || !errors.Is(err, packfile.ErrReferenceDeltaNotFound) {
 			return fmt.Errorf("thin pack: %w", err)
 		}
-		return fmt.Errorf("thin pack: delta base %s (one of %d) is neither in the pack nor in the object store: %w",
-			unknown[0], len(unknown), err)
+		// The server sent deltas against what the store said it has: the
+		// store lacks an object it should hold, so Clone starts it afresh.
+		return storeDamaged{fmt.Errorf("thin pack: delta base %s (one of %d) is neither in the pack nor in the object store: %w",
+			unknown[0], len(unknown), err)}
 	}
 	if len(bases) == 0 {
 		return missing(packfile.ErrReferenceDeltaNotFound)
