@@ -48,6 +48,22 @@ func editedRepo(t *testing.T) (r *releaserepo.Repo, url string, v1 map[string]re
 	return r, r.ServeHTTP(t), v1
 }
 
+// noLeaks turns the GC off (a finalizer would close, and so hide, a leaked
+// descriptor) and returns a check that no descriptor opened since is still
+// open.
+func noLeaks(t *testing.T) func(after string) {
+	t.Helper()
+	gc := debug.SetGCPercent(-1)
+	t.Cleanup(func() { debug.SetGCPercent(gc) })
+	before := openFDs(t)
+	return func(after string) {
+		t.Helper()
+		if n := openFDs(t); n > before {
+			t.Errorf("%d descriptors open after %s, %d before", n, after, before)
+		}
+	}
+}
+
 // openFDs counts the descriptors this process has open.
 func openFDs(t *testing.T) int {
 	t.Helper()
@@ -81,15 +97,12 @@ func TestThinPackIsStoredAsAPack(t *testing.T) {
 	r, url, _ := editedRepo(t)
 	store := filepath.Join(t.TempDir(), "objects")
 	full := cloneCounting(t, r, url, store, "v1.0.0")
-	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // a finalizer would hide a leak
-	fds := openFDs(t)
+	checkLeaks := noLeaks(t)
 	if n := cloneCounting(t, r, url, store, "v1.1.0"); n > full/10 {
 		t.Errorf("clone of v1.1.0 (every file edited) downloaded %d bytes; v1.0.0 took %d", n, full)
 	}
 	checkStore(t, store, 0)
-	if n := openFDs(t); n > fds {
-		t.Errorf("%d descriptors open after the clone, %d before", n, fds)
-	}
+	checkLeaks("the clone")
 	// The next update deltas against objects of the fixed pack, which are
 	// deltas there themselves.
 	if n := cloneCounting(t, r, url, store, "v1.2.0"); n > full/10 {
@@ -203,9 +216,8 @@ func text(i, n int) string {
 }
 
 func TestFixThin(t *testing.T) {
-	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // a finalizer would hide a leak
 	dir := filepath.Join(t.TempDir(), "objects")
-	fds := openFDs(t)
+	checkLeaks := noLeaks(t)
 	s, err := openStore(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -267,9 +279,7 @@ func TestFixThin(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := openFDs(t); n > fds {
-		t.Errorf("%d descriptors open after storing the thin pack, %d before", n, fds)
-	}
+	checkLeaks("storing the thin pack")
 	// Every object reads back whole, through a store opened afresh.
 	r := openStoreReader(dir)
 	defer r.Close()
@@ -289,9 +299,8 @@ func TestFixThin(t *testing.T) {
 }
 
 func TestBadPacksLeaveNothing(t *testing.T) {
-	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // a finalizer would hide a leak
 	dir := filepath.Join(t.TempDir(), "objects")
-	fds := openFDs(t)
+	checkLeaks := noLeaks(t)
 	s, err := openStore(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -334,9 +343,7 @@ func TestBadPacksLeaveNothing(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := openFDs(t); n > fds {
-		t.Errorf("%d descriptors open after the bad packs, %d before", n, fds)
-	}
+	checkLeaks("the bad packs")
 }
 
 func TestScanPackRefusesLies(t *testing.T) {
