@@ -33,8 +33,9 @@
 // not writable by group or others, except sticky ones like /tmp, where only
 // an entry's owner can rename it. Otherwise anyone able to rename a
 // directory on the path could put their own in its place between the check
-// and the exec. A refusal is logged with the unsafe file and why; the next
-// signal after the fix runs the trigger. ROOT itself is resolved once, at
+// and the exec. A refusal is logged with the unsafe file and why (an unsafe
+// directory is also logged once at start); the next signal after the fix
+// runs the trigger. ROOT itself is resolved once, at
 // start, to an absolute path without symlinks, which triggers run from and
 // get as HOIST_ROOT, so that a symlink swapped later cannot redirect them.
 //

@@ -38,6 +38,17 @@ func TestUnsafeRootIsRefused(t *testing.T) {
 		func() error { return os.Chmod(r.dir, 0o755) })
 }
 
+// An unsafe ROOT is reported at start, before any signal.
+func TestUnsafeRootIsReportedAtStart(t *testing.T) {
+	t.Parallel()
+	r := newAppRoot(t)
+	if err := os.Chmod(r.dir, 0o775); err != nil {
+		t.Fatal(err)
+	}
+	d := r.supervise()
+	d.WaitLog("no trigger will run until this is fixed", "error", "directory "+r.dir+": unsafe trigger: writable by group or others (mode 0775)")
+}
+
 func TestForeignRootIsRefused(t *testing.T) {
 	t.Parallel()
 	r := newAppRoot(t)

@@ -111,6 +111,11 @@ func Run(ctx context.Context, opt Options) error {
 		noted:       newNoted(),
 	}
 	s.runs = newDispatcher(s.serve)
+	// Said at start too, not only when the first signal comes: an admin
+	// starting the supervisor is there to read it.
+	if err := s.checkTriggerDirs(); err != nil {
+		s.log.WithError(err).Warn("no trigger will run until this is fixed")
+	}
 	s.recover()
 	if ctx.Err() != nil {
 		return nil

@@ -114,13 +114,22 @@ func triggerDirs(root string) []component {
 // trigger by its path: anyone able to rename a directory on it could put
 // their own in its place between the check and the exec.
 func (s *supervisor) checkTriggerPath(rel string) (string, error) {
-	for _, c := range s.triggerDirs {
-		if err := c.check(s.euid); err != nil {
-			return "", err
-		}
+	if err := s.checkTriggerDirs(); err != nil {
+		return "", err
 	}
 	trigger := component{rel, filepath.Join(s.opt.Root, rel), 0}
 	return trigger.path, trigger.check(s.euid)
+}
+
+// checkTriggerDirs checks s.triggerDirs, top-down, and returns the first
+// unsafe one's error.
+func (s *supervisor) checkTriggerDirs() error {
+	for _, c := range s.triggerDirs {
+		if err := c.check(s.euid); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // serve consumes j's signal and runs its trigger; the dispatcher calls it
