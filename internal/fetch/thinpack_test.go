@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -22,6 +21,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
+	"github.com/hoist-dev/hoist/internal/testutil/fdleak"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
 
@@ -48,30 +48,6 @@ func editedRepo(t *testing.T) (r *releaserepo.Repo, url string, v1 map[string]re
 	return r, r.ServeHTTP(t), v1
 }
 
-// noLeaks turns the GC off (a finalizer would close, and so hide, a leaked
-// descriptor) and returns a check that this process has no descriptor open
-// on a file under dir. Only those count: other tests and idle HTTP
-// connections open and close descriptors meanwhile.
-func noLeaks(t *testing.T, dir string) func(after string) {
-	t.Helper()
-	gc := debug.SetGCPercent(-1)
-	t.Cleanup(func() { debug.SetGCPercent(gc) })
-	return func(after string) {
-		t.Helper()
-		fds, err := os.ReadDir("/proc/self/fd")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, fd := range fds {
-			// An error: the descriptor ReadDir used, closed by now.
-			target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
-			if err == nil && strings.HasPrefix(target, dir+"/") {
-				t.Errorf("after %s, descriptor %s is still open on %s", after, fd.Name(), target)
-			}
-		}
-	}
-}
-
 // checkStore fails unless the store holds that many loose objects, the rest
 // in packs that git itself accepts, and no temp file.
 func checkStore(t *testing.T, store string, loose int) {
@@ -95,7 +71,7 @@ func TestThinPackIsStoredAsAPack(t *testing.T) {
 	r, url, _ := editedRepo(t)
 	store := filepath.Join(t.TempDir(), "objects")
 	full := cloneCounting(t, r, url, store, "v1.0.0")
-	checkLeaks := noLeaks(t, store)
+	checkLeaks := fdleak.Watch(t, store)
 	if n := cloneCounting(t, r, url, store, "v1.1.0"); n > full/10 {
 		t.Errorf("clone of v1.1.0 (every file edited) downloaded %d bytes; v1.0.0 took %d", n, full)
 	}
@@ -215,7 +191,7 @@ func text(i, n int) string {
 
 func TestFixThin(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "objects")
-	checkLeaks := noLeaks(t, dir)
+	checkLeaks := fdleak.Watch(t, dir)
 	s, err := openStore(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +274,7 @@ func TestFixThin(t *testing.T) {
 
 func TestBadPacksLeaveNothing(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "objects")
-	checkLeaks := noLeaks(t, dir)
+	checkLeaks := fdleak.Watch(t, dir)
 	s, err := openStore(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/hoist-dev/hoist/internal/safefs"
+	"github.com/hoist-dev/hoist/internal/testutil/fdleak"
 )
 
 func open(t *testing.T, dir string) *os.Root {
@@ -351,24 +352,13 @@ func TestManyDirectories(t *testing.T) {
 		}
 		want = append(want, n)
 	}
-	fds := openFDs(t)
+	checkLeaks := fdleak.Watch(t, dir)
 	if err := Apply(context.Background(), root, want, Options{From: "src", To: "live"}); err != nil {
 		t.Fatal(err)
 	}
-	if now := openFDs(t); now != fds {
-		t.Errorf("%d descriptors open after Apply, %d before", now, fds)
-	}
+	checkLeaks("Apply")
 	live := open(t, filepath.Join(dir, "live"))
 	checkSame(t, live, want)
-}
-
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip(err)
-	}
-	return len(ents)
 }
 
 // TestPathsLeavingRootRefused: Tree walks names itself, so ".." must be
