@@ -5,17 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hoist-dev/hoist/internal/testutil/tbrecord"
 )
-
-// recorder is a testing.TB that keeps failures instead of failing.
-type recorder struct {
-	testing.TB
-	failures []string
-}
-
-func (r *recorder) Errorf(format string, args ...any) {
-	r.failures = append(r.failures, format)
-}
 
 func TestWatch(t *testing.T) {
 	dir := t.TempDir()
@@ -29,25 +21,25 @@ func TestWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	r := &recorder{TB: t}
+	r := tbrecord.New(t)
 	check := Watch(r, dir)
 	check("nothing")
-	if len(r.failures) != 0 {
-		t.Fatalf("a descriptor outside dir, or open before, counted: %q", r.failures)
+	if len(r.Failures) != 0 {
+		t.Fatalf("a descriptor outside dir, or open before, counted: %q", r.Failures)
 	}
 	f, err := os.Create(filepath.Join(dir, "leaked"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	check("a create")
-	if len(r.failures) != 1 || !strings.Contains(r.failures[0], "still open") {
-		t.Errorf("leaked file: failures %q, want one", r.failures)
+	if len(r.Failures) != 1 || !strings.Contains(r.Failures[0], "still open") {
+		t.Errorf("leaked file: failures %q, want one", r.Failures)
 	}
 	f.Close()
 	os.Remove(f.Name())
-	r.failures = nil
+	r.Failures = nil
 	check("the close")
-	if len(r.failures) != 0 {
-		t.Errorf("closed file counted: %q", r.failures)
+	if len(r.Failures) != 0 {
+		t.Errorf("closed file counted: %q", r.Failures)
 	}
 }

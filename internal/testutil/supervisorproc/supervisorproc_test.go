@@ -1,25 +1,13 @@
 package supervisorproc
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hoist-dev/hoist/internal/testutil/tbrecord"
 )
-
-// recorder is a testing.TB that records the failures reported to it
-// instead of failing the test.
-type recorder struct {
-	testing.TB
-	failures []string
-}
-
-func (r *recorder) Errorf(format string, args ...any) {
-	r.failures = append(r.failures, fmt.Sprintf(format, args...))
-}
-
-func (r *recorder) Error(args ...any) { r.failures = append(r.failures, fmt.Sprint(args...)) }
 
 // appRoot returns an app root the supervisor can start on.
 func appRoot(t *testing.T) string {
@@ -52,14 +40,14 @@ func dieOnItsOwn(t *testing.T, p *Process) {
 
 func TestStopIsClean(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{TB: t}
+	rec := tbrecord.New(t)
 	p := Start(rec, appRoot(t), Options{Args: []string{"--grace", "1s"}})
 	p.Alive()
 	p.Stop()
 	p.Stop() // as the cleanup does after the test stopped it
 	p.Kill()
-	if len(rec.failures) != 0 {
-		t.Errorf("failures: %q", rec.failures)
+	if len(rec.Failures) != 0 {
+		t.Errorf("failures: %q", rec.Failures)
 	}
 	if p.cmd.ProcessState.ExitCode() != 0 {
 		t.Errorf("exit status %d after SIGTERM", p.cmd.ProcessState.ExitCode())
@@ -69,21 +57,21 @@ func TestStopIsClean(t *testing.T) {
 func TestExitOnItsOwnIsReportedOnce(t *testing.T) {
 	t.Parallel()
 	root := appRoot(t)
-	rec := &recorder{TB: t}
+	rec := tbrecord.New(t)
 	p := Start(rec, root, Options{})
 	dieOnItsOwn(t, p)
 	p.Stop()
 	p.Kill()
 	p.Stop()
-	if len(rec.failures) != 1 || !strings.Contains(rec.failures[0], "exited on its own: signal: killed") {
-		t.Errorf("failures: %q, want one: exited on its own", rec.failures)
+	if len(rec.Failures) != 1 || !strings.Contains(rec.Failures[0], "exited on its own: signal: killed") {
+		t.Errorf("failures: %q, want one: exited on its own", rec.Failures)
 	}
 }
 
 func TestExitAndKillAreNotReported(t *testing.T) {
 	t.Parallel()
 	root := appRoot(t)
-	rec := &recorder{TB: t}
+	rec := tbrecord.New(t)
 	p := Start(rec, root, Options{})
 	dieOnItsOwn(t, p)
 	if code := p.Exit(); code != -1 {
@@ -94,8 +82,8 @@ func TestExitAndKillAreNotReported(t *testing.T) {
 	p = Start(rec, appRoot(t), Options{})
 	p.Kill()
 	p.Stop()
-	if len(rec.failures) != 0 {
-		t.Errorf("failures: %q", rec.failures)
+	if len(rec.Failures) != 0 {
+		t.Errorf("failures: %q", rec.Failures)
 	}
 }
 
