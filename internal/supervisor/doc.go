@@ -30,8 +30,9 @@
 // runs by its path, ROOT and each of its ancestors up to / are checked too
 // before every run, the way sshd's StrictModes does (a few lstat calls):
 // real, searchable directories owned by root (or the supervisor's user) and
-// not writable by group or others, except sticky ones like /tmp, where only
-// an entry's owner can rename it. Otherwise anyone able to rename a
+// not writable by group or others, except sticky ones above ROOT like /tmp,
+// where only an entry's owner can rename it (ROOT itself never: anyone
+// could plant entries the engine uses). Otherwise anyone able to rename a
 // directory on the path could put their own in its place between the check
 // and the exec. A refusal is logged with the unsafe file and why (an unsafe
 // directory is also logged once at start); the next signal after the fix

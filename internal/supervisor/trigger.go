@@ -94,15 +94,15 @@ func (c component) check(euid int) error {
 
 // triggerDirs returns the directories on the path of every trigger of the
 // app root root (absolute, without symlinks), in the order they are
-// checked: /, each directory down to root (sticky ones may be writable by
-// anyone), then root/triggers.
+// checked: /, each directory above root (sticky ones may be writable by
+// anyone), root, then root/triggers. root itself may not be shared even if
+// sticky: anyone could then plant entries the engine uses, such as a
+// staging clone, and change its files after they verify.
 func triggerDirs(root string) []component {
-	var dirs []component
-	for dir := root; ; dir = filepath.Dir(dir) {
+	dirs := []component{{"directory " + root, root, fs.ModeDir}}
+	for dir := root; dir != filepath.Dir(dir); {
+		dir = filepath.Dir(dir)
 		dirs = append(dirs, component{"directory " + dir, dir, fs.ModeDir | fs.ModeSticky})
-		if dir == filepath.Dir(dir) {
-			break
-		}
 	}
 	slices.Reverse(dirs)
 	return append(dirs, component{"directory " + approot.TriggersDir, filepath.Join(root, approot.TriggersDir), fs.ModeDir})

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -100,11 +101,15 @@ func TestCheckTrigger(t *testing.T) {
 
 func TestTriggerDirs(t *testing.T) {
 	for root, want := range map[string][]string{
-		"/opt/app": {"/", "/opt", "/opt/app", "/opt/app/triggers"},
+		// "+t": it may be shared if sticky, as an ancestor of root.
+		"/opt/app": {"/ +t", "/opt +t", "/opt/app", "/opt/app/triggers"},
 		"/":        {"/", "/triggers"},
 	} {
 		var got []string
 		for _, c := range triggerDirs(root) {
+			if c.typ&fs.ModeSticky != 0 {
+				c.path += " +t"
+			}
 			got = append(got, c.path)
 		}
 		if !slices.Equal(got, want) {
@@ -131,7 +136,8 @@ func TestCheckTriggerPath(t *testing.T) {
 		{"safe", 0, func(anc, root string) {}, ""},
 		{"root group-writable", 0, func(anc, root string) { must(os.Chmod(root, 0o775)) },
 			"directory ROOT: unsafe trigger: writable by group or others (mode 0775)"},
-		{"root sticky and world-writable", 0, func(anc, root string) { must(os.Chmod(root, 0o777|os.ModeSticky)) }, ""},
+		{"root sticky and world-writable", 0, func(anc, root string) { must(os.Chmod(root, 0o777|os.ModeSticky)) },
+			"directory ROOT: unsafe trigger: writable by group or others (mode 0777)"},
 		{"root foreign", 0, func(anc, root string) { must(os.Chown(root, 1234, 1234)) },
 			"directory ROOT: unsafe trigger: owned by uid 1234, not root"},
 		{"ancestor world-writable", 0, func(anc, root string) { must(os.Chmod(anc, 0o777)) },
