@@ -36,9 +36,9 @@
 // directory on the path could put their own in its place between the check
 // and the exec. A refusal is logged with the unsafe file and why (an unsafe
 // directory is also logged once at start); the next signal after the fix
-// runs the trigger. ROOT itself is resolved once, at
-// start, to an absolute path without symlinks, which triggers run from and
-// get as HOIST_ROOT, so that a symlink swapped later cannot redirect them.
+// runs the trigger. ROOT itself is resolved once, at start, to an absolute
+// path without symlinks, which triggers run from and get as HOIST_ROOT, so
+// that a symlink swapped later cannot redirect them.
 //
 // A trigger runs as argv, never through a shell, in its own process group
 // with a timeout; the whole group is killed when the timeout passes or when
