@@ -27,7 +27,7 @@ const maxLink = 4096
 // each reading objects through its own reader. Most of a checkout is the
 // kernel creating files, which runs in parallel across directories.
 func (src *source) checkout(ctx context.Context, dir string) error {
-	tree, _, err := peel(src.objects, src.ref, func(plumbing.Hash) error { return nil })
+	tree, _, err := peel(src.objects, src.ref, nil)
 	if err != nil {
 		return err
 	}

@@ -273,15 +273,17 @@ func fetchRemote(ctx context.Context, o Options, s *filesystem.Storage, incremen
 const maxPeel = 10
 
 // peel follows annotated tags from h to the commit and returns its tree and
-// hash, calling visit with every tag and the commit on the way.
+// hash, calling visit (if not nil) with every tag and the commit on the way.
 func peel(s storer.EncodedObjectStorer, h plumbing.Hash, visit func(plumbing.Hash) error) (*object.Tree, plumbing.Hash, error) {
 	for range maxPeel {
 		obj, err := object.GetObject(s, h)
 		if err != nil {
 			return nil, h, storeDamaged{fmt.Errorf("tag target %s: %w", h, err)}
 		}
-		if err := visit(h); err != nil {
-			return nil, h, err
+		if visit != nil {
+			if err := visit(h); err != nil {
+				return nil, h, err
+			}
 		}
 		switch o := obj.(type) {
 		case *object.Tag:

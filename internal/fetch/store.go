@@ -198,7 +198,7 @@ func peeledRef(tag plumbing.ReferenceName) plumbing.ReferenceName {
 
 // notePeeled stores peeledRef of the fetched tag ref.
 func notePeeled(s *filesystem.Storage, ref *plumbing.Reference) error {
-	_, commit, err := peel(s, ref.Hash(), func(plumbing.Hash) error { return nil })
+	_, commit, err := peel(s, ref.Hash(), nil)
 	if err != nil {
 		return err
 	}
@@ -332,7 +332,7 @@ func reachable(ctx context.Context, s *filesystem.Storage, h plumbing.Hash) (obj
 		set.bytes += size
 		return nil
 	}
-	tree, commit, err := peel(s, h, func(h plumbing.Hash) error { return add(h) })
+	tree, commit, err := peel(s, h, add)
 	if err != nil {
 		return set, err
 	}
@@ -351,6 +351,9 @@ func reachable(ctx context.Context, s *filesystem.Storage, h plumbing.Hash) (obj
 					return err
 				}
 				continue
+			}
+			if seen[e.Hash] {
+				continue // a directory met before: its whole subtree is in set
 			}
 			sub, err := object.GetTree(s, e.Hash)
 			if err != nil {

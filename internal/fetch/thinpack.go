@@ -17,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/hoist-dev/hoist/internal/iobuf"
 )
 
 // go-git never asks for a thin pack (it even drops thin-pack from what the
@@ -262,7 +263,11 @@ func appendObject(w io.Writer, zw *zlib.Writer, s *filesystem.Storage, h plumbin
 		return err
 	}
 	zw.Reset(w)
-	if _, err := io.CopyN(zw, r, obj.Size()); err != nil {
+	n, err := iobuf.Copy(zw, io.LimitReader(r, obj.Size()))
+	if err == nil && n < obj.Size() {
+		err = io.EOF // stopped short of its size, as io.CopyN says
+	}
+	if err != nil {
 		return fmt.Errorf("delta base %s: %w", h, err)
 	}
 	return zw.Close()
