@@ -192,8 +192,10 @@ func Keep(root *os.Root, dir, backups, name string) error {
 	return safefs.SyncDir(root, backups)
 }
 
-// Prune removes all but the newest keep backups in backups, and damaged ones.
-func Prune(root *os.Root, backups string, keep int) error {
+// Prune removes, with remove, all but the newest keep backups in backups,
+// and damaged ones. The engine passes a remove that moves them aside, to
+// be deleted after its status is written.
+func Prune(root *os.Root, backups string, keep int, remove func(dir string) error) error {
 	kept, damaged, err := List(root, backups)
 	if err != nil {
 		return err
@@ -202,7 +204,7 @@ func Prune(root *os.Root, backups string, keep int) error {
 		damaged = append(damaged, k.Dir)
 	}
 	for _, dir := range damaged {
-		if err := root.RemoveAll(dir); err != nil {
+		if err := remove(dir); err != nil {
 			return fmt.Errorf("prune %s: %w", dir, err)
 		}
 	}

@@ -135,7 +135,7 @@ func TestKeepListPrune(t *testing.T) {
 	if got := filepath.Join(order...); got != filepath.Join("1.2.0", "1.0.0", "1.1.0") || len(damaged) != 1 {
 		t.Fatalf("order %v, damaged %v", order, damaged)
 	}
-	if err := Prune(root, ".hoist/backups", 2); err != nil {
+	if err := Prune(root, ".hoist/backups", 2, root.RemoveAll); err != nil {
 		t.Fatal(err)
 	}
 	kept, damaged, _ = List(root, ".hoist/backups")

@@ -65,7 +65,7 @@ func (t *txn) commit(note string) (string, error) {
 			errs = append(errs, backup.Keep(e.root, undoDir, approot.BackupsDir, t.begin.From))
 		}
 		errs = append(errs,
-			backup.Prune(e.root, approot.BackupsDir, e.cfg.KeepBackups),
+			backup.Prune(e.root, approot.BackupsDir, e.cfg.KeepBackups, e.discard),
 			e.removeClones(""),
 			e.removeReports())
 	case opRollback:

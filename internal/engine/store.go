@@ -22,7 +22,7 @@ func (e *Engine) clone(ctx context.Context, tg, staging string, progress io.Writ
 // to verify: the fault may be the store's (a torn object), and the next
 // attempt must not get the same tree from it.
 func (e *Engine) distrustStore() {
-	if err := e.root.RemoveAll(approot.ObjectsDir); err != nil {
+	if err := e.discard(approot.ObjectsDir); err != nil {
 		e.log.WithError(err).Warn("could not remove the object store")
 	}
 }
