@@ -14,7 +14,6 @@ import (
 	"github.com/hoist-dev/hoist/internal/discovery"
 	"github.com/hoist-dev/hoist/internal/request"
 	"github.com/hoist-dev/hoist/internal/safefs"
-	"github.com/hoist-dev/hoist/internal/statusfile"
 )
 
 // maxLog caps the failure report served; the tail is kept, as the end of a
@@ -128,8 +127,8 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
-	if _, err := statusfile.Read(s.dirs.Statuses); err != nil {
-		return fmt.Errorf("health: %w", err)
+	if a := s.status.get(); a.err != nil {
+		return fmt.Errorf("health: %w", a.err)
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	return nil

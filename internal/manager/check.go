@@ -60,7 +60,7 @@ func (s *Server) autoCheck(ctx context.Context, requested string) string {
 	}
 	// Requesting again a release whose automatic update failed would repeat
 	// the failure every interval; a user can still ask for it.
-	if st, err := statusfile.Read(s.dirs.Statuses); err == nil && st.State == statusfile.Failed && requested == u.Tag() {
+	if a := s.status.get(); a.err == nil && a.st.State == statusfile.Failed && requested == u.Tag() {
 		log.Warn("not requesting again a release whose automatic update failed")
 		return requested
 	}

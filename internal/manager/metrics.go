@@ -91,7 +91,8 @@ func (statusCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
-	if st, err := statusfile.Read(c.s.dirs.Statuses); err == nil {
+	if a := c.s.status.get(); a.err == nil {
+		st := a.st
 		for _, state := range []statusfile.State{statusfile.Installing, statusfile.Success, statusfile.Failed} {
 			v := 0.0
 			if st.State == state {
