@@ -281,14 +281,10 @@ func (s *supervisor) recheck(ctx context.Context, d *os.Root, lose context.Cance
 			changes, overflows = pw.Events, pw.Errors
 		}
 	}
+	// A ticker nothing refers to is collected (Go 1.23): no Stop needed.
 	var poll <-chan time.Time
-	startPolling := func() {
-		t := time.NewTicker(recheckEvery)
-		context.AfterFunc(ctx, func() { t.Stop() })
-		poll = t.C
-	}
 	if changes == nil {
-		startPolling()
+		poll = time.Tick(recheckEvery)
 	}
 	for check := true; ; {
 		if check {
@@ -302,8 +298,7 @@ func (s *supervisor) recheck(ctx context.Context, d *os.Root, lose context.Cance
 			return
 		case ev, ok := <-changes:
 			if !ok {
-				changes, overflows = nil, nil
-				startPolling()
+				changes, overflows, poll = nil, nil, time.Tick(recheckEvery)
 			}
 			check = !ok || path.Base(ev.Name) == path.Base(approot.SignalsDir)
 		case _, ok := <-overflows:
