@@ -464,7 +464,6 @@ func TestSignalFlood(t *testing.T) {
 // opens anything outside the root or runs a trigger. Once root puts a real
 // directory back, the running supervisor serves it without a restart.
 func TestSignalsDirReplacedBySymlink(t *testing.T) {
-	const unusable = "signals directory unusable: serving no signals, checking again every 1s"
 	r := newRig(t)
 	r.sync()
 	signals := r.path("events/signals")
@@ -475,12 +474,12 @@ func TestSignalsDirReplacedBySymlink(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.sup.WaitSignalsLost()
-	r.sup.WaitLog(unusable, "error", "signals directory events/signals is a symlink")
+	r.sup.WaitLog(supervisorproc.SignalsUnusable, "error", "signals directory events/signals is a symlink")
 	time.Sleep(2500 * time.Millisecond) // two more checks of the directory
 	r.sup.Alive()
 	// It may have been seen missing first, between the rename and the
 	// symlink: each reason is logged once, not at every check.
-	if n := r.sup.Count(unusable, "error", "is a symlink"); n != 1 {
+	if n := r.sup.Count(supervisorproc.SignalsUnusable, "error", "is a symlink"); n != 1 {
 		t.Errorf("symlinked signals directory logged %d times, want once", n)
 	}
 	r.out.check(t)
@@ -488,7 +487,7 @@ func TestSignalsDirReplacedBySymlink(t *testing.T) {
 	// A restart (by an admin; systemd has no reason to) does the same.
 	r.sup.Stop()
 	r.sup = startSupervisor(t, r.root)
-	r.sup.WaitLog(unusable, "error", "signals directory events/signals is a symlink")
+	r.sup.WaitLog(supervisorproc.SignalsUnusable, "error", "signals directory events/signals is a symlink")
 	r.out.check(t)
 	if runs := triggerRuns(t, r.root); !slices.Equal(runs, r.runs) {
 		t.Errorf("triggers ran: %q", runs)

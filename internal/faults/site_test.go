@@ -423,12 +423,6 @@ func hoist(t testing.TB, env []string, args ...string) testbin.Result {
 	return testbin.Run(t, env, testbin.Path(t, "hoist"), args...)
 }
 
-// run runs the program bin.
-func run(t testing.TB, bin string, args ...string) testbin.Result {
-	t.Helper()
-	return testbin.Run(t, nil, bin, args...)
-}
-
 func (s *site) must(args ...string) testbin.Result {
 	s.t.Helper()
 	r := hoist(s.t, nil, args...)

@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -107,10 +108,7 @@ func BenchmarkCloneIncremental(b *testing.B) {
 
 func benchIncremental(b *testing.B, changed int, content func(old string) string) {
 	v1 := bigRelease(2000, 25<<10)
-	v11 := releaserepo.Release{Version: "1.1.0", Files: map[string]releaserepo.File{}}
-	for p, f := range v1.Files {
-		v11.Files[p] = f
-	}
+	v11 := releaserepo.Release{Version: "1.1.0", Files: maps.Clone(v1.Files)}
 	for i := range changed {
 		p := fmt.Sprintf("app/d%02d/f%04d.bin", i%20, i)
 		v11.Files[p] = releaserepo.File{Content: content(v1.Files[p].Content)}

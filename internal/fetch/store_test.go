@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,8 +12,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
 
-// randomFiles returns n incompressible files of size bytes, app/fNN.bin,
-// with those named in changed (indexes) given new content.
+// randomFiles returns n incompressible files of size bytes, app/fNN.bin.
 func randomFiles(n, size int) map[string]releaserepo.File {
 	files := map[string]releaserepo.File{}
 	for i := range n {
@@ -23,17 +23,11 @@ func randomFiles(n, size int) map[string]releaserepo.File {
 	return files
 }
 
-// change returns files with the first n given new random content.
+// change returns files (of randomFiles, storeFileSize bytes each) with the
+// first n given new random content.
 func change(files map[string]releaserepo.File, n int) map[string]releaserepo.File {
-	out := map[string]releaserepo.File{}
-	for p, f := range files {
-		out[p] = f
-	}
-	for i := range n {
-		b := make([]byte, len(files[fmt.Sprintf("app/f%02d.bin", i)].Content))
-		rand.Read(b)
-		out[fmt.Sprintf("app/f%02d.bin", i)] = releaserepo.File{Content: string(b)}
-	}
+	out := maps.Clone(files)
+	maps.Copy(out, randomFiles(n, storeFileSize))
 	return out
 }
 

@@ -373,8 +373,6 @@ func TestUnsafeTriggersDirIsRefused(t *testing.T) {
 	r.waitRuns("update", 1) // and none for the refused signal
 }
 
-const unusableMsg = "signals directory unusable: serving no signals, checking again every 1s"
-
 // A signals directory replaced by a symlink, or removed, while the
 // supervisor runs serves nothing and is logged once; the supervisor stays up
 // and serves a real directory again as soon as it is back.
@@ -395,7 +393,7 @@ func TestSignalsDirLostAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.WaitSignalsLost()
-	d.WaitLog(unusableMsg, "error", "signals directory events/signals is a symlink")
+	d.WaitLog(supervisorproc.SignalsUnusable, "error", "signals directory events/signals is a symlink")
 	// Written while it is down; served once it is back.
 	if err := os.WriteFile(filepath.Join(signals+".old", "update"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
@@ -404,7 +402,7 @@ func TestSignalsDirLostAndBack(t *testing.T) {
 	d.Alive()
 	// If seen between the rename and the symlink, it was missing first: each
 	// reason is logged once, not at every recheck.
-	if n := d.Count(unusableMsg, "error", "is a symlink"); n != 1 {
+	if n := d.Count(supervisorproc.SignalsUnusable, "error", "is a symlink"); n != 1 {
 		t.Errorf("symlinked directory logged %d times, want once", n)
 	}
 	if runs := r.runs("update"); len(runs) != 0 {
@@ -429,8 +427,8 @@ func TestSignalsDirLostAndBack(t *testing.T) {
 	if err := os.RemoveAll(signals); err != nil {
 		t.Fatal(err)
 	}
-	d.WaitLog("lost the signals directory; watching it again once it is a real directory", "error", "no such file or directory")
-	d.WaitLog(unusableMsg, "error", "no such file or directory")
+	d.WaitLog(supervisorproc.SignalsLost, "error", "no such file or directory")
+	d.WaitLog(supervisorproc.SignalsUnusable, "error", "no such file or directory")
 	if err := os.Mkdir(signals, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +453,7 @@ func TestSignalsDirSymlinkedAtStart(t *testing.T) {
 	}
 	r.sh("echo > update")
 	d := r.supervise()
-	d.WaitLog(unusableMsg, "error", "signals directory events/signals is a symlink")
+	d.WaitLog(supervisorproc.SignalsUnusable, "error", "signals directory events/signals is a symlink")
 	time.Sleep(1500 * time.Millisecond)
 	if runs := r.runs("update"); len(runs) != 0 {
 		t.Errorf("update ran through the symlink: %q", runs)
@@ -519,15 +517,11 @@ func TestSecondSupervisorExits3(t *testing.T) {
 	t.Parallel()
 	r := newAppRoot(t)
 	r.supervise()
-	cmd := exec.Command(testbin.Path(t, "hoist-supervisor"), "--root", r.dir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
-		t.Fatalf("second supervisor: %v, want exit status 3\n%s", err, stderr.String())
+	res := testbin.Run(t, nil, testbin.Path(t, "hoist-supervisor"), "--root", r.dir)
+	if res.Code != 3 {
+		t.Fatalf("second supervisor: %s, want exit status 3", res)
 	}
-	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	lines := strings.Split(strings.TrimSpace(res.Stderr), "\n")
 	last := lines[len(lines)-1]
 	if !strings.HasPrefix(last, "hoist-supervisor: another hoist-supervisor is running for "+r.dir) {
 		t.Errorf("error line %q", last)

@@ -40,7 +40,7 @@ type Process struct {
 	logFile string        // its stderr
 	exited  chan struct{} // closed when the process has exited
 	err     error         // Wait's result, set before exited is closed
-	ended   bool          // the test stopped, killed or awaited its exit
+	ended   bool          // the test stopped or killed it
 }
 
 // Start starts the supervisor on root and waits until it tells systemd it
@@ -144,20 +144,6 @@ func (p *Process) gone() bool {
 	}
 }
 
-// Exit waits for the supervisor to exit by itself, as the test expects,
-// and returns its exit status; it fails the test if it still runs after
-// Timeout.
-func (p *Process) Exit() int {
-	p.t.Helper()
-	select {
-	case <-p.exited:
-	case <-time.After(Timeout):
-		p.t.Fatalf("supervisor still runs after %s, want it to exit", Timeout)
-	}
-	p.ended = true
-	return p.cmd.ProcessState.ExitCode()
-}
-
 // Alive fails the test if the supervisor has exited.
 func (p *Process) Alive() {
 	p.t.Helper()
@@ -227,15 +213,21 @@ func (p *Process) WaitLog(msg string, fields ...string) {
 	Eventually(p.t, fmt.Sprintf("log %q %q", msg, fields), func() bool { return p.Count(msg, fields...) > 0 })
 }
 
+// What the supervisor logs when it loses its signals directory, and while
+// the directory is unusable.
+const (
+	SignalsLost     = "lost the signals directory; watching it again once it is a real directory"
+	SignalsUnusable = "signals directory unusable: serving no signals, checking again every 1s"
+)
+
 // WaitSignalsLost waits for the supervisor to log that it lost its signals
 // directory, and fails unless it logged that once. The reason is not
 // checked: when the directory is moved or replaced, its own watch and the
 // watch on events/ race to see it first, and each names it differently.
 func (p *Process) WaitSignalsLost() {
 	p.t.Helper()
-	const lost = "lost the signals directory; watching it again once it is a real directory"
-	p.WaitLog(lost)
-	if n := p.Count(lost); n != 1 {
+	p.WaitLog(SignalsLost)
+	if n := p.Count(SignalsLost); n != 1 {
 		p.t.Errorf("loss of the signals directory logged %d times, want once", n)
 	}
 }

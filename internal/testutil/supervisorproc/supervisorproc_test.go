@@ -68,18 +68,10 @@ func TestExitOnItsOwnIsReportedOnce(t *testing.T) {
 	}
 }
 
-func TestExitAndKillAreNotReported(t *testing.T) {
+func TestKillIsNotReported(t *testing.T) {
 	t.Parallel()
-	root := appRoot(t)
 	rec := tbrecord.New(t)
-	p := Start(rec, root, Options{})
-	dieOnItsOwn(t, p)
-	if code := p.Exit(); code != -1 {
-		t.Errorf("Exit: %d, want -1 (killed)", code)
-	}
-	p.Stop()
-
-	p = Start(rec, appRoot(t), Options{})
+	p := Start(rec, appRoot(t), Options{})
 	p.Kill()
 	p.Stop()
 	if len(rec.Failures) != 0 {
