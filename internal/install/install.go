@@ -442,8 +442,9 @@ func linkUnsupported(err error) bool {
 }
 
 // writeCopy puts a copy of r at dst with mode, atomically: like
-// safefs.Write, an exclusive temp name next to dst, fsynced, renamed over
-// it; but in dst's open directory instead of through a path. The directory
+// safefs.Write (and with its Fill), an exclusive temp name next to dst,
+// fsynced, renamed over it; but in dst's open directory instead of through
+// a path. The directory
 // itself is made durable by Apply's final syncfs.
 func writeCopy(dst entry, r io.Reader, mode fs.FileMode) error {
 	tmp := dst.temp()
@@ -451,27 +452,11 @@ func writeCopy(dst entry, r io.Reader, mode fs.FileMode) error {
 	if err != nil {
 		return fmt.Errorf("create temp file for %s: %w", dst.path, err)
 	}
-	if err := fill(os.NewFile(uintptr(fd), tmp.path), r, mode); err != nil {
+	if err := safefs.Fill(os.NewFile(uintptr(fd), tmp.path), r, mode); err != nil {
 		unix.Unlinkat(tmp.dir, tmp.name, 0)
 		return fmt.Errorf("write %s: %w", dst.path, err)
 	}
 	return rename(tmp, dst)
-}
-
-// fill writes r to f with mode (the umask must not change it), syncs and
-// closes f.
-func fill(f *os.File, r io.Reader, mode fs.FileMode) error {
-	err := f.Chmod(mode)
-	if err == nil {
-		_, err = io.Copy(f, r) // copy_file_range when r is a file
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // hashReader returns the hex sha256 of r's content.

@@ -96,7 +96,7 @@ func WriteFile(dir *os.Root, name string, data []byte, perm fs.FileMode) error {
 // Write atomically replaces dir/name with the content of r. The temp file is
 // created exclusively next to the target, so a planted name cannot redirect
 // it, and the mode is set explicitly so the umask does not change it.
-func Write(dir *os.Root, name string, r io.Reader, perm fs.FileMode) (err error) {
+func Write(dir *os.Root, name string, r io.Reader, perm fs.FileMode) error {
 	tmp, err := tempName(name)
 	if err != nil {
 		return err
@@ -105,28 +105,32 @@ func Write(dir *os.Root, name string, r io.Reader, perm fs.FileMode) (err error)
 	if err != nil {
 		return fmt.Errorf("create temp file for %s: %w", name, err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			dir.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("chmod %s: %w", name, err)
-	}
-	if _, err = io.Copy(f, r); err != nil {
+	if err := Fill(f, r, perm); err != nil {
+		dir.Remove(tmp)
 		return fmt.Errorf("write %s: %w", name, err)
 	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", name, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", name, err)
-	}
-	if err = dir.Rename(tmp, name); err != nil {
+	if err := dir.Rename(tmp, name); err != nil {
+		dir.Remove(tmp)
 		return fmt.Errorf("rename into %s: %w", name, err)
 	}
 	return SyncDir(dir, path.Dir(name))
+}
+
+// Fill writes r to the new file f with perm (set explicitly, so the umask
+// does not change it), fsyncs f and closes it, whatever happens. Each step's
+// error names it and f.
+func Fill(f *os.File, r io.Reader, perm fs.FileMode) error {
+	err := f.Chmod(perm)
+	if err == nil {
+		_, err = io.Copy(f, r) // copy_file_range when r is a file
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // SyncDir fsyncs the directory dir/name so that renames and removals in it
