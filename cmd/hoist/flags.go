@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/exitcode"
@@ -59,3 +60,20 @@ func (fs *flagSet) parse(args []string, minArgs, maxArgs int) error {
 func (fs *flagSet) rootDir() (string, error) { return approot.Dir(fs.root) }
 
 func usageError(msg string) error { return fmt.Errorf("%w: %s", exitcode.ErrUsage, msg) }
+
+// listFlag is a flag that may be given several times, e.g. --key A --key B.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// List defines a flag that may be given several times.
+func (fs *flagSet) List(name, usage string) *listFlag {
+	l := new(listFlag)
+	fs.Var(l, name, usage)
+	return l
+}

@@ -9,12 +9,14 @@ import (
 	"github.com/hoist-dev/hoist"
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/config"
+	"github.com/hoist-dev/hoist/internal/manifest"
 )
 
 func runInit(ctx context.Context, s streams, args []string) error {
-	fs := newFlags(s, "init", "ROOT --repo URL --pub KEYFILE [--manager-uid N] [--manager-gid N]")
+	fs := newFlags(s, "init", "ROOT --repo URL --pub KEYFILE [--pub KEYFILE2...] [--app ID] [--manager-uid N] [--manager-gid N]")
 	repo := fs.String("repo", "", "release repository URL (file://, http(s)://, ssh)")
-	pubFile := fs.String("pub", "", "minisign public key trusted to sign releases")
+	pubFiles := fs.List("pub", "minisign public key trusted to sign releases; repeat to trust several")
+	app := fs.String("app", "", "install only releases of this app (default: the app of the first release installed)")
 	uid := fs.Int("manager-uid", 1000, "uid owning events/signals/ and statuses/")
 	gid := fs.Int("manager-gid", 1000, "gid owning events/signals/ and statuses/")
 	if err := fs.parse(args, 0, 1); err != nil {
@@ -27,20 +29,31 @@ func runInit(ctx context.Context, s streams, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *repo == "" || *pubFile == "" {
+	if *repo == "" || len(*pubFiles) == 0 {
 		fs.Usage()
 		return usageError("--repo and --pub are required")
 	}
-	pub, err := minisign.PublicKeyFromFile(*pubFile)
-	if err != nil {
-		return fmt.Errorf("public key %s: %w", *pubFile, err)
+	if *app != "" {
+		if err := manifest.ValidApp(*app); err != nil {
+			return usageError("--app: " + err.Error())
+		}
 	}
+	pubkeys := make([]string, len(*pubFiles))
+	for i, f := range *pubFiles {
+		pub, err := minisign.PublicKeyFromFile(f)
+		if err != nil {
+			return fmt.Errorf("public key %s: %w", f, err)
+		}
+		pubkeys[i] = pub.String()
+	}
+	cfg := config.Default(*repo, pubkeys)
+	cfg.App = *app
 	root, err := approot.Init(dir, approot.InitOptions{Templates: hoist.Templates, ManagerUID: *uid, ManagerGID: *gid})
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	if err := config.Save(root, config.Default(*repo, []string{pub.String()})); err != nil {
+	if err := config.Save(root, cfg); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.out, "initialised app root %s (releases from %s)\n", dir, *repo)

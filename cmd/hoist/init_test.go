@@ -94,3 +94,34 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("--help exit %d", code)
 	}
 }
+
+// TestInitApp checks that --app pins the app and that --pub may be given
+// several times.
+func TestInitApp(t *testing.T) {
+	pubA, pubB := writePubKey(t), writePubKey(t)
+	root := filepath.Join(t.TempDir(), "app")
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"init", root, "--repo", "file:///srv/rel", "--pub", pubA, "--pub", pubB, "--app", "shop-1"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("init exit %d: %s", code, errOut.String())
+	}
+	var cfg struct {
+		App     string   `json:"app"`
+		Pubkeys []string `json:"pubkeys"`
+	}
+	data, _ := os.ReadFile(filepath.Join(root, ".hoist/config.json"))
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.App != "shop-1" || len(cfg.Pubkeys) != 2 || cfg.Pubkeys[0] == cfg.Pubkeys[1] {
+		t.Errorf("config = %s", data)
+	}
+	other := filepath.Join(t.TempDir(), "app")
+	code = run(context.Background(), []string{"init", other, "--repo", "file:///srv/rel", "--pub", pubA, "--app", "Shop"}, &out, &errOut)
+	if code != exitcode.Usage {
+		t.Errorf("init --app Shop: exit %d, want %d", code, exitcode.Usage)
+	}
+	if _, err := os.Stat(other); err == nil {
+		t.Error("init with a bad --app made a root")
+	}
+}

@@ -5,9 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
+	"strings"
 
+	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/release"
+	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
 // releaseCommands are the subcommands of `hoist release`, for maintainers.
@@ -72,33 +76,35 @@ func runReleaseKeygen(ctx context.Context, s streams, args []string) error {
 }
 
 func runReleaseSign(ctx context.Context, s streams, args []string) error {
-	fs := newFlags(s, "release sign", "--key KEY [--password-file F] DIR")
-	key := fs.String("key", "", "minisign secret key")
-	passwordFile := fs.String("password-file", "", "password of an encrypted key")
+	fs := newFlags(s, "release sign", "--key KEY [--key KEY2...] [--app ID] [--password-file F] DIR")
+	keys := fs.List("key", "minisign secret key; repeat to sign with several keys (the first signature is the one minisign -V checks)")
+	app := fs.String("app", "", `app id of the release (default: "app" of info.json)`)
+	passwordFile := fs.String("password-file", "", "password of the encrypted keys")
 	if err := fs.parse(args, 1, 1); err != nil {
 		return err
 	}
-	if err := fs.require("key", *key); err != nil {
+	if err := fs.require("key", keys.String()); err != nil {
 		return err
 	}
 	dir := fs.positional[0]
-	if err := release.Sign(ctx, dir, *key, *passwordFile); err != nil {
+	if err := release.Sign(ctx, dir, release.SignOptions{Keys: *keys, PasswordFile: *passwordFile, App: *app}); err != nil {
 		return err
 	}
-	fmt.Fprintf(s.out, "signed %s\n", dir)
+	fmt.Fprintf(s.out, "signed %s with %d key(s)\n", dir, len(*keys))
 	return nil
 }
 
 func runReleaseVerify(ctx context.Context, s streams, args []string) error {
-	fs := newFlags(s, "release verify", "--pub PUB DIR")
-	pubFile := fs.String("pub", "", "minisign public key trusted to sign releases")
+	fs := newFlags(s, "release verify", "--pub PUB [--pub PUB2...] [--app ID] DIR")
+	pubFiles := fs.List("pub", "minisign public key trusted to sign releases; repeat to trust several")
+	app := fs.String("app", "", "refuse a release of another app")
 	if err := fs.parse(args, 1, 1); err != nil {
 		return err
 	}
-	if err := fs.require("pub", *pubFile); err != nil {
+	if err := fs.require("pub", pubFiles.String()); err != nil {
 		return err
 	}
-	pub, err := release.ReadPublicKeyFile(*pubFile)
+	pubkeys, err := readPublicKeys(*pubFiles)
 	if err != nil {
 		return err
 	}
@@ -108,12 +114,38 @@ func runReleaseVerify(ctx context.Context, s streams, args []string) error {
 		return err
 	}
 	defer root.Close()
-	m, err := release.VerifyDir(ctx, root, []string{pub}, "")
+	m, err := release.VerifyDir(ctx, root, pubkeys, "")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(s.out, "ok: %s is release %s, %d files verified\n", dir, m.Version, len(m.Files))
+	if *app != "" && m.App != *app {
+		return fmt.Errorf("%w: %s is a release of app %q, not %q", exitcode.ErrRejected, dir, m.App, *app)
+	}
+	files, err := release.ReadFiles(func(name string, limit int64) ([]byte, error) { return safefs.ReadFile(root, name, limit) })
+	if err != nil {
+		return err
+	}
+	trust, err := release.Adopt(pubkeys, files)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out, "ok: %s is release %s of app %s, %d files verified\n", dir, m.Version, m.App, len(m.Files))
+	if !slices.Equal(trust.Pubkeys, pubkeys) {
+		fmt.Fprintf(s.out, "once installed, its %s makes the node trust:\n  %s\n", release.KeysFile, strings.Join(trust.Pubkeys, "\n  "))
+	}
 	return nil
+}
+
+// readPublicKeys reads the key lines of minisign public key files.
+func readPublicKeys(files []string) ([]string, error) {
+	keys := make([]string, len(files))
+	for i, f := range files {
+		var err error
+		if keys[i], err = release.ReadPublicKeyFile(f); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
 }
 
 // require returns a usage error if the required flag name has no value.

@@ -26,7 +26,7 @@ func releaseTree(t *testing.T, version string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for p, content := range map[string]string{
-		"info.json":      `{"version":"` + version + `","name":"demo"}`,
+		"info.json":      `{"version":"` + version + `","name":"demo","app":"demo"}`,
 		"app/config.yml": "port: 1\n",
 	} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
@@ -72,6 +72,45 @@ func TestReleaseKeygenSignVerify(t *testing.T) {
 	code, out, errOut = runHoist(t, "release", "verify", "--pub", prefix+".pub", dir)
 	if code != exitcode.Rejected || out != "" || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "app/config.yml: content changed") {
 		t.Fatalf("verify of a changed tree: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestReleaseSignAppAndKeys signs with --app and two keys, verifies with
+// either, and shows the key change a release carries.
+func TestReleaseSignAppAndKeys(t *testing.T) {
+	tmp := t.TempDir()
+	a, b := filepath.Join(tmp, "a"), filepath.Join(tmp, "b")
+	for _, prefix := range []string{a, b} {
+		if code, _, errOut := runHoist(t, "release", "keygen", "--out", prefix); code != 0 {
+			t.Fatal(errOut)
+		}
+	}
+	dir := releaseTree(t, "1.5.0")
+	os.WriteFile(filepath.Join(dir, "info.json"), []byte(`{"version":"1.5.0"}`), 0o644)
+	code, _, errOut := runHoist(t, "release", "sign", "--key", a+".key", dir)
+	if code != exitcode.Failure || !strings.Contains(errOut, `no app id: give --app ID or an "app" field in info.json`) {
+		t.Fatalf("sign without an app: exit %d, %q", code, errOut)
+	}
+	pubB, _ := os.ReadFile(b + ".pub")
+	pubA, _ := os.ReadFile(a + ".pub")
+	keyLine := func(pub []byte) string { return strings.Split(strings.TrimSpace(string(pub)), "\n")[1] }
+	keys := `{"add":["` + keyLine(pubB) + `"],"revoke":["` + keyLine(pubA) + `"]}`
+	os.WriteFile(filepath.Join(dir, "hoist-keys.json"), []byte(keys), 0o644)
+	if code, out, errOut := runHoist(t, "release", "sign", "--key", a+".key", "--key", b+".key", "--app", "shop", dir); code != 0 || !strings.Contains(out, "2 key(s)") {
+		t.Fatalf("sign: exit %d, %q, %q", code, out, errOut)
+	}
+	for _, pub := range []string{a, b} {
+		code, out, errOut := runHoist(t, "release", "verify", "--pub", pub+".pub", "--app", "shop", dir)
+		if code != 0 || !strings.Contains(out, "release 1.5.0 of app shop") {
+			t.Fatalf("verify with %s: exit %d, %q, %q", filepath.Base(pub), code, out, errOut)
+		}
+		if pub == a && !strings.Contains(out, "makes the node trust:\n  "+keyLine(pubB)+"\n") {
+			t.Errorf("verify does not show the key change: %q", out)
+		}
+	}
+	code, _, errOut = runHoist(t, "release", "verify", "--pub", a+".pub", "--app", "demo", dir)
+	if code != exitcode.Rejected || !strings.Contains(errOut, `is a release of app "shop", not "demo"`) {
+		t.Fatalf("verify --app demo: exit %d, %q", code, errOut)
 	}
 }
 

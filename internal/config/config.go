@@ -11,12 +11,18 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/manifest"
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
 // Config is the content of .hoist/config.json.
 type Config struct {
-	Repo          string   `json:"repo"`
+	Repo string `json:"repo"`
+	// App, once set, is the only app whose releases install: set by
+	// `hoist init --app`, else by the first release installed.
+	App string `json:"app,omitempty"`
+	// Pubkeys are the keys trusted to sign releases: any one suffices. A
+	// release's hoist-keys.json changes them once it is installed.
 	Pubkeys       []string `json:"pubkeys"`
 	KeepBackups   int      `json:"keep_backups"`
 	Protect       []string `json:"protect"`
@@ -91,6 +97,8 @@ func (c Config) Validate() error {
 		return errors.New("config: repo is empty")
 	case len(c.Pubkeys) == 0:
 		return errors.New("config: no pubkeys, so no release could be trusted")
+	case c.App != "" && manifest.ValidApp(c.App) != nil:
+		return fmt.Errorf("config: app: %w", manifest.ValidApp(c.App))
 	case c.KeepBackups < 1:
 		return fmt.Errorf("config: keep_backups is %d, must be at least 1", c.KeepBackups)
 	case c.ScriptTimeout <= 0:

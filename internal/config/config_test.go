@@ -16,7 +16,8 @@ func TestSaveLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer root.Close()
-	want := Default("file:///srv/repo", []string{"RWQkey"})
+	want := Default("file:///srv/repo", []string{"RWQkey", "RWQkey2"})
+	want.App = "demo"
 	if err := Save(root, want); err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +25,7 @@ func TestSaveLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Repo != want.Repo || time.Duration(got.ScriptTimeout) != 30*time.Minute || got.KeepBackups != 2 {
+	if got.Repo != want.Repo || got.App != "demo" || len(got.Pubkeys) != 2 || time.Duration(got.ScriptTimeout) != 30*time.Minute || got.KeepBackups != 2 {
 		t.Errorf("got %+v", got)
 	}
 	raw, _ := os.ReadFile(filepath.Join(dir, ".hoist/config.json"))
@@ -41,6 +42,8 @@ func TestValidate(t *testing.T) {
 		func(c *Config) { c.Pubkeys = nil },
 		func(c *Config) { c.KeepBackups = 0 },
 		func(c *Config) { c.ScriptTimeout = 0 },
+		func(c *Config) { c.App = "My App" },
+		func(c *Config) { c.App = "-x" },
 	}
 	for i, mutate := range bad {
 		c := ok

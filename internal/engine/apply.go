@@ -252,6 +252,9 @@ func (e *Engine) verifyRelease(ctx context.Context, dir, want string, live relea
 	if err := checkProtected(m, e.cfg.Protect); err != nil {
 		return nil, fmt.Errorf("v%s rejected: %w", want, err)
 	}
+	if err := e.checkTrust(staging, m); err != nil {
+		return nil, fmt.Errorf("v%s rejected: %w", want, err)
+	}
 	if err := checkRequires(staging, live); err != nil {
 		return nil, fmt.Errorf("v%s rejected: %w", want, err)
 	}

@@ -65,6 +65,7 @@ func (t *txn) commit(note string) (string, error) {
 			errs = append(errs, backup.Keep(e.root, undoDir, approot.BackupsDir, t.begin.From))
 		}
 		errs = append(errs,
+			e.adoptTrust(),
 			backup.Prune(e.root, approot.BackupsDir, e.cfg.KeepBackups, e.discard),
 			e.removeClones(""),
 			e.removeReports())

@@ -19,14 +19,20 @@ import (
 )
 
 // resign signs the manifest in dir again with minisign itself, so that a
-// hand-edited manifest carries a valid signature by the trusted key.
+// hand-edited manifest carries a valid signature by the trusted key, bound
+// (in its trusted comment) to the app and version of the release.
 func resign(t *testing.T, repo *releaserepo.Repo, dir string) {
 	t.Helper()
 	if _, err := exec.LookPath("minisign"); err != nil {
 		t.Skip("minisign not installed (.ci/run installs it)")
 	}
+	var info struct{ Version string }
+	data, _ := os.ReadFile(filepath.Join(dir, "info.json"))
+	if err := json.Unmarshal(data, &info); err != nil {
+		t.Fatal(err)
+	}
 	m := filepath.Join(dir, "hoist-release.json")
-	cmd := exec.Command("minisign", "-S", "-s", repo.KeyFile, "-m", m, "-x", m+".minisig")
+	cmd := exec.Command("minisign", "-S", "-s", repo.KeyFile, "-m", m, "-x", m+".minisig", "-t", "app:demo\tversion:"+info.Version)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("minisign -S: %v %s", err, out)
 	}
@@ -37,6 +43,7 @@ func addEntry(t *testing.T, repo *releaserepo.Repo, dir, raw string) {
 	t.Helper()
 	p := filepath.Join(dir, "hoist-release.json")
 	var m struct {
+		App     string            `json:"app"`
 		Version string            `json:"version"`
 		Files   []json.RawMessage `json:"files"`
 	}
@@ -101,7 +108,7 @@ func TestRejectedReleases(t *testing.T) {
 			os.Remove(filepath.Join(dir, "hoist-release.json.minisig"))
 		}},
 		{name: "version differs from tag", tamper: func(t *testing.T, repo *releaserepo.Repo, dir string) {
-			os.WriteFile(filepath.Join(dir, "info.json"), []byte(`{"version":"9.9.9","name":"demo"}`+"\n"), 0o644)
+			os.WriteFile(filepath.Join(dir, "info.json"), []byte(`{"version":"9.9.9","app":"demo","name":"demo"}`+"\n"), 0o644)
 			hoistBin(t, "release", "sign", "--key", repo.KeyFile, dir)
 		}},
 		{name: "truncated manifest", tamper: func(t *testing.T, _ *releaserepo.Repo, dir string) {

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"strings"
 
 	"github.com/hoist-dev/hoist/internal/approot"
@@ -83,8 +84,25 @@ func modeOf(perm fs.FileMode) string {
 
 // Manifest is the content of hoist-release.json.
 type Manifest struct {
+	// App names the app the release is of (see ValidApp). Empty only in a
+	// manifest signed before hoist bound releases to an app: such a
+	// manifest still parses (a live root may hold one), but release
+	// verification refuses it.
+	App     string  `json:"app,omitempty"`
 	Version string  `json:"version"`
 	Files   []Entry `json:"files"`
+}
+
+// appPattern is the form of an app id: short, lowercase, usable as a
+// file name and in a minisign trusted comment.
+var appPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
+
+// ValidApp checks that id is an app id: [a-z0-9][a-z0-9-]{0,63}.
+func ValidApp(id string) error {
+	if !appPattern.MatchString(id) {
+		return fmt.Errorf("app id %q is not 1 to 64 of a-z, 0-9 and '-', starting with a letter or digit", clip(id))
+	}
+	return nil
 }
 
 // Parse decodes and validates a manifest. Anything unexpected (unknown or
@@ -121,7 +139,11 @@ func (m *Manifest) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(&b, "{\"version\":%s,\"files\":[\n", v)
+	b.WriteByte('{')
+	if m.App != "" {
+		fmt.Fprintf(&b, "\"app\":%q,", m.App) // ValidApp: nothing to escape
+	}
+	fmt.Fprintf(&b, "\"version\":%s,\"files\":[\n", v)
 	for i, e := range m.Files {
 		line, err := json.Marshal(e)
 		if err != nil {
@@ -162,6 +184,11 @@ func (m *Manifest) index(p string) (int, bool) {
 }
 
 func (m *Manifest) validate() error {
+	if m.App != "" {
+		if err := ValidApp(m.App); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+	}
 	if _, err := tag.Parse("v" + m.Version); err != nil {
 		return fmt.Errorf("%w: version %q is not X.Y.Z", ErrInvalid, clip(m.Version))
 	}

@@ -64,6 +64,12 @@ func TestParseInvalid(t *testing.T) {
 		"dup entry key":      doc(`{"path":"x","path":"info.json","sha256":"` + hashA + `","mode":"0644"}`),
 		"no version":         `{"files":[` + info + `]}`,
 		"bad version":        `{"version":"v1.1.0","files":[` + info + `]}`,
+		"app upper case":     `{"app":"Demo","version":"1.1.0","files":[` + info + `]}`,
+		"app with space":     `{"app":"my app","version":"1.1.0","files":[` + info + `]}`,
+		"app starts with -":  `{"app":"-demo","version":"1.1.0","files":[` + info + `]}`,
+		"app too long":       `{"app":"` + strings.Repeat("a", 65) + `","version":"1.1.0","files":[` + info + `]}`,
+		"app not a string":   `{"app":1,"version":"1.1.0","files":[` + info + `]}`,
+		"duplicate app":      `{"app":"a","app":"b","version":"1.1.0","files":[` + info + `]}`,
 		"null files":         `{"version":"1.1.0","files":null}`,
 		"no info.json":       doc(file("a")),
 		"info.json is link":  doc(link("info.json", "a")),
@@ -154,6 +160,29 @@ func TestMarshalCanonical(t *testing.T) {
 	}
 	if e, _ := again.Lookup("a<b"); e.Perm() != 0o644 {
 		t.Errorf("Perm = %v", e.Perm())
+	}
+}
+
+// TestMarshalApp checks that the app comes first in the canonical form and
+// survives a round trip.
+func TestMarshalApp(t *testing.T) {
+	m := &Manifest{App: "demo-2", Version: "1.1.0", Files: []Entry{{Path: "info.json", SHA256: hashA, Mode: "0644"}}}
+	got, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "{\"app\":\"demo-2\",\"version\":\"1.1.0\",\"files\":[\n  " + info + "\n]}\n"
+	if string(got) != want {
+		t.Fatalf("Marshal =\n%s\nwant\n%s", got, want)
+	}
+	again, err := Parse(got)
+	if err != nil || again.App != "demo-2" {
+		t.Fatalf("Parse = %+v, %v", again, err)
+	}
+	for _, id := range []string{"a", "0", "my-app", strings.Repeat("z", 64)} {
+		if err := ValidApp(id); err != nil {
+			t.Errorf("ValidApp(%q) = %v", id, err)
+		}
 	}
 }
 

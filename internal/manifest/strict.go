@@ -9,7 +9,7 @@ import (
 )
 
 // knownKeys are the only object keys a manifest may use, spelled exactly.
-var knownKeys = map[string]bool{"version": true, "files": true, "path": true, "sha256": true, "mode": true, "link": true}
+var knownKeys = map[string]bool{"app": true, "version": true, "files": true, "path": true, "sha256": true, "mode": true, "link": true}
 
 // checkKeys walks the JSON tokens of data and refuses what encoding/json
 // would quietly accept: a repeated key (the last one would win), a key in

@@ -25,24 +25,28 @@ import (
 // maxInfoSize caps info.json, which comes from the release.
 const maxInfoSize = 1 << 20
 
-// InfoVersion returns the "version" of dir's info.json.
-func InfoVersion(dir *os.Root) (string, error) {
+// Info is what a release's info.json says of the release's identity.
+type Info struct {
+	Version string `json:"version"`
+	App     string `json:"app"` // optional: `hoist release sign --app` can give it
+}
+
+// ReadInfo reads dir's info.json.
+func ReadInfo(dir *os.Root) (Info, error) {
+	var info Info
 	data, err := safefs.ReadFile(dir, approot.InfoFile, maxInfoSize)
 	if err != nil {
-		return "", err
-	}
-	var info struct {
-		Version string `json:"version"`
+		return info, err
 	}
 	if err := json.Unmarshal(data, &info); err != nil {
-		return "", fmt.Errorf("parse %s: %w", approot.InfoFile, err)
+		return info, fmt.Errorf("parse %s: %w", approot.InfoFile, err)
 	}
-	return info.Version, nil
+	return info, nil
 }
 
 // Build makes the manifest of the work tree dir: every regular file and
 // symlink except .git and the manifest and signature themselves, with the
-// version of dir/info.json. Empty directories are not part of a release (git
+// version and app of dir/info.json. Empty directories are not part of a release (git
 // does not keep them); a fifo, socket or device is an error.
 func Build(ctx context.Context, dir string) (*Manifest, error) {
 	root, err := os.OpenRoot(dir)
@@ -50,11 +54,11 @@ func Build(ctx context.Context, dir string) (*Manifest, error) {
 		return nil, err
 	}
 	defer root.Close()
-	version, err := InfoVersion(root)
+	info, err := ReadInfo(root)
 	if err != nil {
 		return nil, fmt.Errorf("release version: %w", err)
 	}
-	m := &Manifest{Version: version}
+	m := &Manifest{App: info.App, Version: info.Version}
 	var files []int // indexes of regular files in m.Files, hashed below
 	err = walkTree(root, func(p string, d fs.DirEntry) error {
 		if err := validName(d.Name()); err != nil {

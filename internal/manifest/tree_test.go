@@ -268,11 +268,11 @@ func TestVerifyTreeHonoursContext(t *testing.T) {
 	}
 }
 
-func TestInfoVersionRefusesSymlink(t *testing.T) {
+func TestReadInfoRefusesSymlink(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{"real.json": `{"version":"1.0.0"}`, "info.json": "->real.json"})
-	if _, err := InfoVersion(openRoot(t, dir)); err == nil {
-		t.Fatal("InfoVersion followed a symlink")
+	if _, err := ReadInfo(openRoot(t, dir)); err == nil {
+		t.Fatal("ReadInfo followed a symlink")
 	}
 }
 

@@ -21,7 +21,7 @@ func signedRelease(f *testing.F, name string) (data, sig []byte, pub string) {
 	if err := os.MkdirAll(filepath.Join(dir, "app"), 0o755); err != nil {
 		f.Fatal(err)
 	}
-	for p, content := range map[string]string{approot.InfoFile: `{"version":"1.1.0"}`, "app/file": name} {
+	for p, content := range map[string]string{approot.InfoFile: `{"version":"1.1.0","app":"demo"}`, "app/file": name} {
 		if err := os.WriteFile(filepath.Join(dir, p), []byte(content), 0o644); err != nil {
 			f.Fatal(err)
 		}
@@ -30,7 +30,7 @@ func signedRelease(f *testing.F, name string) (data, sig []byte, pub string) {
 	if err := release.GenerateKey(prefix, ""); err != nil {
 		f.Fatal(err)
 	}
-	if err := release.Sign(context.Background(), dir, prefix+".key", ""); err != nil {
+	if err := release.Sign(context.Background(), dir, release.SignOptions{Keys: []string{prefix + ".key"}}); err != nil {
 		f.Fatal(err)
 	}
 	pub, err := release.ReadPublicKeyFile(prefix + ".pub")

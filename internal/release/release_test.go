@@ -21,7 +21,7 @@ func tree(t *testing.T, version string) string {
 	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{
-		"info.json":                `{"version":"` + version + `","name":"demo"}`,
+		"info.json":                `{"version":"` + version + `","name":"demo","app":"demo"}`,
 		"app/config.yml":           "port: 1\n",
 		"scripts/update/01-run.sh": "#!/bin/sh\n",
 	}
@@ -99,7 +99,7 @@ func TestSignAndVerify(t *testing.T) {
 	dir := tree(t, "1.2.0")
 	key, pub := newKey(t)
 	_, other := newKey(t)
-	if err := Sign(context.Background(), dir, key, ""); err != nil {
+	if err := Sign(context.Background(), dir, SignOptions{Keys: []string{key}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"", "1.2.0", "v1.2.0"} {
@@ -125,7 +125,7 @@ func TestSignAndVerify(t *testing.T) {
 		t.Errorf("trusted comment %q", s.TrustedComment)
 	}
 	// Signing again replaces the manifest and signature, not lists them.
-	if err := Sign(context.Background(), dir, key, ""); err != nil {
+	if err := Sign(context.Background(), dir, SignOptions{Keys: []string{key}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := checkDir(t, dir, []string{pub}, ""); err != nil {
@@ -167,7 +167,7 @@ func TestVerifyDirRejects(t *testing.T) {
 		{"signature missing", func(dir string) { os.Remove(filepath.Join(dir, "hoist-release.json.minisig")) }, nil, "", "release has no hoist-release.json.minisig"},
 		{"signature garbage", write("hoist-release.json.minisig", "hello\n"), nil, "", "malformed signature"},
 		{"signed by another key", func(dir string) {
-			if err := Sign(context.Background(), dir, otherKey, ""); err != nil {
+			if err := Sign(context.Background(), dir, SignOptions{Keys: []string{otherKey}}); err != nil {
 				t.Fatal(err)
 			}
 		}, nil, "", "not a trusted key"},
@@ -176,14 +176,14 @@ func TestVerifyDirRejects(t *testing.T) {
 		{"wrong version", nil, nil, "1.3.0", "not the requested 1.3.0"},
 		{"info.json disagrees", func(dir string) { resign(t, dir, key, "1.2.0", "9.9.9") }, nil, "", `says version "9.9.9"`},
 		{"signed invalid manifest", func(dir string) {
-			data := []byte(`{"version":"1.2.0","files":[{"path":"../x","sha256":"` + strings.Repeat("0", 64) + `","mode":"0644"}]}`)
-			writeSigned(t, dir, key, data)
+			data := []byte(`{"app":"demo","version":"1.2.0","files":[{"path":"../x","sha256":"` + strings.Repeat("0", 64) + `","mode":"0644"}]}`)
+			writeSigned(t, dir, key, data, binding{"demo", "1.2.0"})
 		}, nil, "", "invalid manifest"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := tree(t, "1.2.0")
-			if err := Sign(context.Background(), dir, key, ""); err != nil {
+			if err := Sign(context.Background(), dir, SignOptions{Keys: []string{key}}); err != nil {
 				t.Fatal(err)
 			}
 			if tt.spoil != nil {
@@ -213,28 +213,30 @@ func resign(t *testing.T, dir, key, version, infoVersion string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m2.Version = version
+	m2.App, m2.Version = "demo", version
 	data, err := m2.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeSigned(t, dir, key, data)
+	writeSigned(t, dir, key, data, binding{"demo", version})
 }
 
-func writeSigned(t *testing.T, dir, keyFile string, data []byte) {
+// writeSigned writes data as the manifest, signed by keyFile for b.
+func writeSigned(t *testing.T, dir, keyFile string, data []byte, b binding) {
 	t.Helper()
 	key, err := loadPrivateKey(keyFile, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "hoist-release.json"), data, 0o644)
-	os.WriteFile(filepath.Join(dir, "hoist-release.json.minisig"), signData(key, data, time.Now()), 0o644)
+	sig := signData(key, data, b.comment("hoist-release.json", time.Now()))
+	os.WriteFile(filepath.Join(dir, "hoist-release.json.minisig"), sig, 0o644)
 }
 
 func TestVerifyDirCancelled(t *testing.T) {
 	dir := tree(t, "1.2.0")
 	key, pub := newKey(t)
-	if err := Sign(context.Background(), dir, key, ""); err != nil {
+	if err := Sign(context.Background(), dir, SignOptions{Keys: []string{key}}); err != nil {
 		t.Fatal(err)
 	}
 	root, _ := os.OpenRoot(dir)
@@ -250,14 +252,14 @@ func TestVerifyDirCancelled(t *testing.T) {
 func TestSignErrors(t *testing.T) {
 	key, _ := newKey(t)
 	dir := tree(t, "1.0.0")
-	if err := Sign(context.Background(), dir, filepath.Join(t.TempDir(), "none.key"), ""); err == nil {
+	if err := Sign(context.Background(), dir, SignOptions{Keys: []string{filepath.Join(t.TempDir(), "none.key")}}); err == nil {
 		t.Error("signed with a missing key")
 	}
-	if err := Sign(context.Background(), dir, filepath.Join(dir, "info.json"), ""); err == nil {
+	if err := Sign(context.Background(), dir, SignOptions{Keys: []string{filepath.Join(dir, "info.json")}}); err == nil {
 		t.Error("signed with a file that is no key")
 	}
 	os.Symlink("/etc", filepath.Join(dir, "escape"))
-	if err := Sign(context.Background(), dir, key, ""); !errors.Is(err, manifest.ErrInvalid) {
+	if err := Sign(context.Background(), dir, SignOptions{Keys: []string{key}}); !errors.Is(err, manifest.ErrInvalid) {
 		t.Errorf("signed a tree with an escaping symlink: %v", err)
 	}
 	if _, err := os.Lstat(filepath.Join(dir, "hoist-release.json")); err == nil {
@@ -286,13 +288,13 @@ func TestSignRefusesFilesGitIgnores(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, p), []byte(content), 0o644)
 	}
 	git("add", "-f", "keep.log") // tracked although ignored: it will be committed
-	err := Sign(context.Background(), dir, key, "")
+	err := Sign(context.Background(), dir, SignOptions{Keys: []string{key}})
 	if err == nil || !strings.Contains(err.Error(), "git ignores app/x.log, build/out.bin,") || strings.Contains(err.Error(), "keep.log") {
 		t.Fatalf("err = %v", err)
 	}
 	os.RemoveAll(filepath.Join(dir, "build"))
 	os.Remove(filepath.Join(dir, "app/x.log"))
-	if err := Sign(context.Background(), dir, key, ""); err != nil {
+	if err := Sign(context.Background(), dir, SignOptions{Keys: []string{key}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -327,7 +329,7 @@ func TestMinisignInterop(t *testing.T) {
 	minisignRun(t, "", "-G", "-W", "-p", pubFile, "-s", keyFile)
 
 	dir := tree(t, "2.0.0")
-	if err := Sign(context.Background(), dir, keyFile, ""); err != nil {
+	if err := Sign(context.Background(), dir, SignOptions{Keys: []string{keyFile}}); err != nil {
 		t.Fatalf("hoist cannot sign with a minisign -G -W key: %v", err)
 	}
 	manifestFile := filepath.Join(dir, "hoist-release.json")
@@ -342,7 +344,7 @@ func TestMinisignInterop(t *testing.T) {
 
 	hoistKey, hoistPub := newKey(t)
 	for _, legacy := range []bool{false, true} {
-		args := []string{"-S", "-s", hoistKey, "-m", manifestFile}
+		args := []string{"-S", "-s", hoistKey, "-m", manifestFile, "-t", "app:demo\tversion:2.0.0"}
 		if legacy {
 			args = append(args, "-l")
 		}
@@ -374,11 +376,11 @@ func TestEncryptedKeys(t *testing.T) {
 	if err := GenerateKey(prefix, "s3cret pass"); err != nil {
 		t.Fatal(err)
 	}
-	if err := Sign(context.Background(), dir, prefix+".key", pwFile); err != nil {
+	if err := Sign(context.Background(), dir, SignOptions{Keys: []string{prefix + ".key"}, PasswordFile: pwFile}); err != nil {
 		t.Fatal(err)
 	}
 	minisignRun(t, "", "-V", "-p", prefix+".pub", "-m", manifestFile)
-	minisignRun(t, "s3cret pass\n", "-S", "-s", prefix+".key", "-m", manifestFile)
+	minisignRun(t, "s3cret pass\n", "-S", "-s", prefix+".key", "-m", manifestFile, "-t", "app:demo\tversion:2.1.0")
 	pub, _ := ReadPublicKeyFile(prefix + ".pub")
 	if _, err := checkDir(t, dir, []string{pub}, ""); err != nil {
 		t.Fatal(err)
@@ -387,7 +389,7 @@ func TestEncryptedKeys(t *testing.T) {
 	// A minisign key with a password signs with hoist.
 	keys := t.TempDir()
 	minisignRun(t, "s3cret pass\ns3cret pass\n", "-G", "-p", filepath.Join(keys, "m.pub"), "-s", filepath.Join(keys, "m.key"))
-	if err := Sign(context.Background(), dir, filepath.Join(keys, "m.key"), pwFile); err != nil {
+	if err := Sign(context.Background(), dir, SignOptions{Keys: []string{filepath.Join(keys, "m.key")}, PasswordFile: pwFile}); err != nil {
 		t.Fatal(err)
 	}
 	minisignRun(t, "", "-V", "-p", filepath.Join(keys, "m.pub"), "-m", manifestFile)

@@ -59,7 +59,12 @@ type Release struct {
 	Version     string // "1.1.0"; the tag is "v" + Version
 	Requires    string // optional go-version constraint, e.g. ">=1.0.0"
 	Name, Notes string // default "demo" and "Release X.Y.Z"
-	Files       map[string]File
+	App         string // the app id in info.json (default "demo")
+	// Keys are the secret key files that sign the release, in order
+	// (default: the repo's KeyFile). A hoist-keys.json among Files is
+	// signed with them too.
+	Keys  []string
+	Files map[string]File
 	// Lightweight tags the release without an annotation (default: annotated).
 	Lightweight bool
 }
@@ -120,10 +125,11 @@ func (r *Repo) Add(t testing.TB, rel Release) {
 	}
 	info := struct {
 		Version  string `json:"version"`
+		App      string `json:"app"`
 		Name     string `json:"name"`
 		Notes    string `json:"notes"`
 		Requires string `json:"requires,omitempty"`
-	}{rel.Version, cmp.Or(rel.Name, "demo"), cmp.Or(rel.Notes, "Release "+rel.Version), rel.Requires}
+	}{rel.Version, cmp.Or(rel.App, "demo"), cmp.Or(rel.Name, "demo"), cmp.Or(rel.Notes, "Release "+rel.Version), rel.Requires}
 	var data bytes.Buffer
 	enc := json.NewEncoder(&data)
 	enc.SetEscapeHTML(false) // keep ">=1.0.0" readable
@@ -135,7 +141,15 @@ func (r *Repo) Add(t testing.TB, rel Release) {
 		writeFile(t, r.Dir, p, f)
 	}
 	r.files = next
-	run(t, r.Dir, testbin.Path(t, "hoist"), "release", "sign", "--key", r.KeyFile, r.Dir)
+	keys := rel.Keys
+	if len(keys) == 0 {
+		keys = []string{r.KeyFile}
+	}
+	args := []string{"release", "sign"}
+	for _, k := range keys {
+		args = append(args, "--key", k)
+	}
+	run(t, r.Dir, testbin.Path(t, "hoist"), append(args, r.Dir)...)
 	tag := "v" + rel.Version
 	r.git(t, "add", "-A")
 	r.git(t, "commit", "-q", "--allow-empty", "-m", "Release "+tag)
@@ -144,6 +158,19 @@ func (r *Repo) Add(t testing.TB, rel Release) {
 	} else {
 		r.git(t, "tag", "-a", "-m", "Release "+tag, tag)
 	}
+}
+
+// NewKey makes another unencrypted signing key, named name, with `hoist
+// release keygen`, and returns its secret key file and key line.
+func (r *Repo) NewKey(t testing.TB, name string) (keyFile, pubKey string) {
+	t.Helper()
+	prefix := filepath.Join(filepath.Dir(r.KeyFile), name)
+	run(t, filepath.Dir(prefix), testbin.Path(t, "hoist"), "release", "keygen", "--out", prefix)
+	pubKey, err := release.ReadPublicKeyFile(prefix + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prefix + ".key", pubKey
 }
 
 // FileURL returns the file:// URL of the repository.

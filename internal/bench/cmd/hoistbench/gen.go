@@ -82,7 +82,7 @@ func (b *suite) serveRepo(ctx context.Context, name string, rels ...release) (st
 // the previous release there left (releases of one repo keep or add
 // files, never drop them).
 func writeRelease(dir string, rel release) error {
-	info := fmt.Sprintf(`{"version":%q,"name":"bench","notes":"Release %s"}`+"\n", rel.version, rel.version)
+	info := fmt.Sprintf(`{"version":%q,"app":"bench","name":"bench","notes":"Release %s"}`+"\n", rel.version, rel.version)
 	if err := os.WriteFile(filepath.Join(dir, "info.json"), []byte(info), 0o644); err != nil {
 		return err
 	}
