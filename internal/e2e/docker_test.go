@@ -147,7 +147,7 @@ func (s *stackReleases) sources(t *testing.T, version string, broken bool) []str
 	t.Helper()
 	dir := filepath.Join(s.dir, "v"+version)
 	files := map[string]string{
-		"info.json": fmt.Sprintf(`{"version":%q,"name":"sample stack","notes":"two services answering %s","requires":">=1.0.0"}`+"\n", version, version),
+		"info.json": fmt.Sprintf(`{"version":%q,"app":"sample-stack","name":"sample stack","notes":"two services answering %s","requires":">=1.0.0"}`+"\n", version, version),
 	}
 	if broken {
 		files["stack/args"] = "-unhealthy\n"
