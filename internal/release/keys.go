@@ -9,6 +9,23 @@
 //
 // Verification goes signature first: the manifest bytes are parsed only after
 // a trusted key has signed them, then the tree is compared with the manifest.
+//
+// Binding: the manifest names its app, and each signature's trusted comment
+// (covered by minisign's global signature) is
+//
+//	timestamp:T<TAB>file:NAME<TAB>hashed<TAB>app:ID<TAB>version:X.Y.Z
+//
+// A release verifies only with a valid signature by a trusted key whose
+// comment names the manifest's app and version.
+//
+// Several keys: a signature file holds one or more minisign signatures, four
+// lines each, one per signing key in the order given; any valid one by a
+// trusted key suffices, and `minisign -V` checks the first.
+//
+// Rotation: a release may carry hoist-keys.json, {"add":[KEY...],"revoke":[KEY...]}
+// with KEY a public key line, signed like the manifest into
+// hoist-keys.json.minisig. Adopt says what a node trusts once such a
+// release is installed.
 package release
 
 import (
