@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"strings"
 
 	"github.com/hoist-dev/hoist/internal/approot"
@@ -91,18 +90,6 @@ type Manifest struct {
 	App     string  `json:"app,omitempty"`
 	Version string  `json:"version"`
 	Files   []Entry `json:"files"`
-}
-
-// appPattern is the form of an app id: short, lowercase, usable as a
-// file name and in a minisign trusted comment.
-var appPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
-
-// ValidApp checks that id is an app id: [a-z0-9][a-z0-9-]{0,63}.
-func ValidApp(id string) error {
-	if !appPattern.MatchString(id) {
-		return fmt.Errorf("app id %q is not 1 to 64 of a-z, 0-9 and '-', starting with a letter or digit", clip(id))
-	}
-	return nil
 }
 
 // Parse decodes and validates a manifest. Anything unexpected (unknown or

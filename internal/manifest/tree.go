@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,30 +18,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/iobuf"
-	"github.com/hoist-dev/hoist/internal/safefs"
 )
-
-// maxInfoSize caps info.json, which comes from the release.
-const maxInfoSize = 1 << 20
-
-// Info is what a release's info.json says of the release's identity.
-type Info struct {
-	Version string `json:"version"`
-	App     string `json:"app"` // optional: `hoist release sign --app` can give it
-}
-
-// ReadInfo reads dir's info.json.
-func ReadInfo(dir *os.Root) (Info, error) {
-	var info Info
-	data, err := safefs.ReadFile(dir, approot.InfoFile, maxInfoSize)
-	if err != nil {
-		return info, err
-	}
-	if err := json.Unmarshal(data, &info); err != nil {
-		return info, fmt.Errorf("parse %s: %w", approot.InfoFile, err)
-	}
-	return info, nil
-}
 
 // Build makes the manifest of the work tree dir: every regular file and
 // symlink except .git and the manifest and signature themselves, with the
