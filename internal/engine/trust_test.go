@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hoist-dev/hoist/internal/config"
+	"github.com/hoist-dev/hoist/internal/engine"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
@@ -106,6 +107,17 @@ func TestKeyRotation(t *testing.T) {
 		if r := f.hoist("apply", "--to", "v1.2.0"); r.Code != exitcode.Rejected || !strings.Contains(r.Stderr, "which is not a trusted key") {
 			t.Errorf("apply v1.2.0, signed by B only: %s", r)
 		}
+	})
+	t.Run("crash after the commit", func(t *testing.T) {
+		f := base.copyOf(t)
+		if r := f.exec([]string{crashEnv + string(engine.StepCommit)}, "apply", "--to", "v1.1.0", "--root", f.root); r.Code != -1 {
+			t.Fatalf("apply was not killed: %s", r)
+		}
+		f.must("recover")
+		if c := f.config(); !slices.Equal(c.Pubkeys, []string{pubB}) {
+			t.Fatalf("pubkeys after recover = %q, want B's", c.Pubkeys)
+		}
+		f.must("apply", "--to", "v1.2.0")
 	})
 	t.Run("installed rotation", func(t *testing.T) {
 		f := base.copyOf(t)
