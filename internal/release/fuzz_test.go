@@ -58,6 +58,7 @@ func FuzzVerifySignature(f *testing.F) {
 	f.Add(data, sig)
 	f.Add(otherData, otherSig)
 	f.Add(data, otherSig)
+	f.Add(data, append(bytes.Clone(otherSig), sig...))
 	f.Add(append(bytes.Clone(data), ' '), sig)
 	for _, i := range []int{0, len(sig) / 4, len(sig) / 2, len(sig) - 3} {
 		bad := bytes.Clone(sig)

@@ -150,6 +150,38 @@ func TestSignSeveralKeys(t *testing.T) {
 	}
 }
 
+// TestSignKeyChange checks that sign signs hoist-keys.json before the
+// manifest, which lists both, refuses a malformed one, and drops the
+// signature of one that is gone.
+func TestSignKeyChange(t *testing.T) {
+	key, pub := newKey(t)
+	dir := tree(t, "1.2.0")
+	keyChange(t, dir, []string{pub}, nil)
+	if err := Sign(context.Background(), dir, SignOptions{Keys: []string{key}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := checkDir(t, dir, []string{pub}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{KeysFile, KeysSignatureFile} {
+		if _, ok := m.Lookup(name); !ok {
+			t.Errorf("the manifest does not list %s", name)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, KeysFile), []byte(`{"add":["nonsense"]}`), 0o644)
+	if err := Sign(context.Background(), dir, SignOptions{Keys: []string{key}}); err == nil || !strings.Contains(err.Error(), "not a minisign public key") {
+		t.Errorf("signed a malformed key change: %v", err)
+	}
+	os.Remove(filepath.Join(dir, KeysFile))
+	if err := Sign(context.Background(), dir, SignOptions{Keys: []string{key}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, KeysSignatureFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale %s kept: %v", KeysSignatureFile, err)
+	}
+}
+
 // keyChange writes hoist-keys.json into dir.
 func keyChange(t *testing.T, dir string, add, revoke []string) {
 	t.Helper()
@@ -166,14 +198,11 @@ func keyChange(t *testing.T, dir string, add, revoke []string) {
 
 func readFiles(t *testing.T, dir string) Files {
 	t.Helper()
-	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.Fatal(err)
-		}
-		return b
+	f, err := ReadFiles(func(name string, _ int64) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) })
+	if err != nil {
+		t.Fatal(err)
 	}
-	return Files{read("hoist-release.json"), read("hoist-release.json.minisig"), read(KeysFile), read(KeysSignatureFile)}
+	return f
 }
 
 func TestAdopt(t *testing.T) {
