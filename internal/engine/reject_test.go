@@ -23,16 +23,23 @@ import (
 // (in its trusted comment) to the app and version of the release.
 func resign(t *testing.T, repo *releaserepo.Repo, dir string) {
 	t.Helper()
-	if _, err := exec.LookPath("minisign"); err != nil {
-		t.Skip("minisign not installed (.ci/run installs it)")
-	}
 	var info struct{ Version string }
 	data, _ := os.ReadFile(filepath.Join(dir, "info.json"))
 	if err := json.Unmarshal(data, &info); err != nil {
 		t.Fatal(err)
 	}
+	minisignWith(t, repo, dir, "app:demo\tversion:"+info.Version)
+}
+
+// minisignWith signs the manifest in dir with minisign and the trusted
+// comment given.
+func minisignWith(t *testing.T, repo *releaserepo.Repo, dir, comment string) {
+	t.Helper()
+	if _, err := exec.LookPath("minisign"); err != nil {
+		t.Skip("minisign not installed (.ci/run installs it)")
+	}
 	m := filepath.Join(dir, "hoist-release.json")
-	cmd := exec.Command("minisign", "-S", "-s", repo.KeyFile, "-m", m, "-x", m+".minisig", "-t", "app:demo\tversion:"+info.Version)
+	cmd := exec.Command("minisign", "-S", "-s", repo.KeyFile, "-m", m, "-x", m+".minisig", "-t", comment)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("minisign -S: %v %s", err, out)
 	}
@@ -103,6 +110,9 @@ func TestRejectedReleases(t *testing.T) {
 			hoistBin(t, "release", "keygen", "--out", other)
 			os.WriteFile(filepath.Join(dir, "app/config.yml"), []byte("version: evil\n"), 0o644)
 			hoistBin(t, "release", "sign", "--key", other+".key", dir)
+		}},
+		{name: "signature bound to another release", tamper: func(t *testing.T, repo *releaserepo.Repo, dir string) {
+			minisignWith(t, repo, dir, "app:demo\tversion:9.9.9")
 		}},
 		{name: "missing signature", tamper: func(t *testing.T, _ *releaserepo.Repo, dir string) {
 			os.Remove(filepath.Join(dir, "hoist-release.json.minisig"))
