@@ -62,7 +62,7 @@ func TestLinksIntoForeignPaths(t *testing.T) {
 			}
 			noScripts(files)
 			files["scripts"] = releaserepo.File{Link: "tools"}
-		}, want: "update script 00-run.sh lies behind the symlink scripts"},
+		}, want: "update scripts must be regular files in real directories, but scripts is a symlink"},
 	}
 	rels := releaserepo.DefaultReleases()[:1]
 	for i, tt := range tests {

@@ -14,8 +14,8 @@ import (
 // checkLinks rejects a release with a symlink leading into a path it does
 // not control (approot.LinkForbidden: statuses/ and events/ are the
 // manager's, so `scripts -> statuses` would let it write what root runs),
-// or whose update scripts lie behind a symlink: root runs them only from
-// real directories (see openScript).
+// or whose update scripts are, or lie below, a symlink: root runs them
+// only as regular files in real directories (see openScript).
 func checkLinks(m *manifest.Manifest, protect []string) error {
 	err := m.CheckLinks(func(p string) bool { return approot.LinkForbidden(p, protect) })
 	if err != nil {
@@ -23,7 +23,7 @@ func checkLinks(m *manifest.Manifest, protect []string) error {
 	}
 	for _, name := range scripts.Names {
 		if link := linkOnPath(m, path.Join(scripts.Dir, name)); link != "" {
-			return rejectf("update script %s lies behind the symlink %s", name, link)
+			return rejectf("update scripts must be regular files in real directories, but %s is a symlink", link)
 		}
 	}
 	return nil
@@ -57,14 +57,14 @@ func (e *Engine) openScript(dir, name string) (*scripts.Script, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		m = &manifest.Manifest{} // a root installed by another tool
 	case err != nil:
-		return nil, &scripts.Error{Name: name, ExitStatus: -1, Err: fmt.Errorf("was not run: %w", err)}
+		return nil, scripts.NotRun(name, err)
 	}
 	entry, listed := m.Lookup(rel)
 	if listed && !entry.IsLink() {
 		return scripts.Open(e.root, path.Join(dir, rel), entry.SHA256)
 	}
 	if link := linkOnPath(m, rel); link != "" {
-		return nil, &scripts.Error{Name: name, ExitStatus: -1, Err: fmt.Errorf("was not run: it lies behind the symlink %s", link)}
+		return nil, scripts.NotRun(name, fmt.Errorf("%s is a symlink in the release", link))
 	}
 	if _, err := e.root.Lstat(path.Join(dir, rel)); err == nil {
 		e.log.Warnf("not running %s: the release's manifest does not list it", path.Join(dir, rel))

@@ -3,7 +3,6 @@ package scripts
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -52,9 +51,15 @@ func (s *Script) Close() error { return s.dir.Close() }
 func Open(tree *os.Root, rel, sum string) (*Script, error) {
 	s, err := open(tree, rel, sum)
 	if err != nil {
-		return nil, &Error{Name: path.Base(rel), ExitStatus: -1, Err: fmt.Errorf("was not run: %w", err)}
+		return nil, NotRun(path.Base(rel), err)
 	}
 	return s, nil
+}
+
+// NotRun is the *Error of script name, refused before it started because
+// of err.
+func NotRun(name string, err error) *Error {
+	return &Error{Name: name, ExitStatus: -1, Err: fmt.Errorf("was not run: %w", err)}
 }
 
 func open(tree *os.Root, rel, sum string) (*Script, error) {
@@ -135,16 +140,13 @@ func checkFile(f *os.File, rel string, wantDir bool) error {
 	return nil
 }
 
-// errChanged is a script whose content is not what was verified.
-var errChanged = errors.New("content differs from the verified release")
-
 func checkContent(f *os.File, rel, sum string) error {
 	h := sha256.New()
 	if _, err := iobuf.Copy(h, f); err != nil {
 		return fmt.Errorf("read %s: %w", rel, err)
 	}
 	if hex.EncodeToString(h.Sum(nil)) != sum {
-		return fmt.Errorf("%s: %w", rel, errChanged)
+		return fmt.Errorf("%s: content differs from the verified release", rel)
 	}
 	return nil
 }
