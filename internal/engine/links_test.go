@@ -1,12 +1,17 @@
 package engine_test
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/sirupsen/logrus"
+
+	"github.com/hoist-dev/hoist/internal/engine"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
@@ -157,5 +162,59 @@ chmod 755 "$HOIST_ROOT/statuses/update/02-run.sh"
 				t.Errorf("last script run %q, want the restored release's 01-run.sh", last)
 			}
 		})
+	}
+}
+
+// TestStagingScriptChangedAfterVerification: 00-run.sh runs from the
+// staging clone under the same checks. The clone a failed update kept is
+// changed, and its 00-run.sh run directly: only the untouched one runs.
+func TestStagingScriptChangedAfterVerification(t *testing.T) {
+	f := newFixture(t, releaserepo.DefaultReleases()[0], failingAt("1.1.0", 2))
+	f.must("apply", "--to", "v1.0.0")
+	if r := f.hoist("apply", "--to", "v1.1.0"); r.Code != exitcode.Failure {
+		t.Fatalf("apply: %s", r)
+	}
+	const staging = ".app-v1.1.0"
+	update := f.path(staging + "/scripts/update")
+	tampers := []struct {
+		name   string
+		tamper func()
+		want   string
+	}{
+		{"untouched", func() {}, ""},
+		{"content changed", func() {
+			os.WriteFile(update+"/00-run.sh", []byte(plantedScript.Content), 0o755)
+		}, staging + "/scripts/update/00-run.sh: content differs from the verified release"},
+		{"script replaced by a symlink", func() {
+			os.WriteFile(f.path("statuses/00-run.sh"), []byte(plantedScript.Content), 0o755)
+			os.Remove(update + "/00-run.sh")
+			os.Symlink("../../../statuses/00-run.sh", update+"/00-run.sh")
+		}, staging + "/scripts/update/00-run.sh is a symlink"},
+		{"directory replaced by a symlink", func() {
+			os.Rename(update, f.path("statuses/update"))
+			os.Symlink("../../statuses/update", update)
+		}, staging + "/scripts/update is a symlink"},
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	e, err := engine.Open(engine.Options{Root: f.root, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for _, tt := range tampers {
+		tt.tamper()
+		runs := len(releaserepo.ScriptRuns(t, f.root))
+		err := e.RunScript(context.Background(), 0, staging, "v1.1.0")
+		if _, statErr := os.Lstat(f.path(pwned)); statErr == nil {
+			t.Fatalf("%s: the changed script ran", tt.name)
+		}
+		ran := len(releaserepo.ScriptRuns(t, f.root)) > runs
+		switch {
+		case tt.want == "" && (err != nil || !ran):
+			t.Errorf("%s: err %v, ran %v", tt.name, err, ran)
+		case tt.want != "" && (err == nil || err.Error() != "00-run.sh was not run: "+tt.want):
+			t.Errorf("%s: err %v, want %q", tt.name, err, tt.want)
+		}
 	}
 }
