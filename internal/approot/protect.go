@@ -28,6 +28,15 @@ func Protected(rel string, extra []string) bool {
 	return false
 }
 
+// LinkForbidden reports whether no release symlink may point to or into
+// rel: a protected path, whose content the manager, the user or hoist
+// itself writes, or triggers/, whose programs the supervisor runs as root.
+// Through such a link, a release path would name files the release does
+// not control, and root would read or run them as the release's own.
+func LinkForbidden(rel string, extra []string) bool {
+	return Protected(rel, extra) || covers(TriggersDir, path.Clean(rel))
+}
+
 func covers(protected, rel string) bool {
 	dir := strings.TrimSuffix(path.Clean(protected), "/")
 	return rel == dir || strings.HasPrefix(rel, dir+"/")

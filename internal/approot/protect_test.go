@@ -27,3 +27,24 @@ func TestProtected(t *testing.T) {
 		}
 	}
 }
+
+func TestLinkForbidden(t *testing.T) {
+	extra := []string{"data/"}
+	for rel, want := range map[string]bool{
+		"triggers":        true,
+		"triggers/update": true,
+		"triggers-old":    false,
+		"statuses":        true,
+		"events/signals":  true,
+		".hoist":          true,
+		".app-v1.2.0":     true,
+		"data/db":         true,
+		"scripts/update":  false,
+		"app/config.yml":  false,
+		"":                false,
+	} {
+		if got := LinkForbidden(rel, extra); got != want {
+			t.Errorf("LinkForbidden(%q) = %v, want %v", rel, got, want)
+		}
+	}
+}

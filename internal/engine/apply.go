@@ -2,9 +2,7 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -255,6 +253,9 @@ func (e *Engine) verifyRelease(ctx context.Context, dir, want string, live relea
 	if err := e.checkTrust(staging, m); err != nil {
 		return nil, fmt.Errorf("v%s rejected: %w", want, err)
 	}
+	if err := checkLinks(m, e.cfg.Protect); err != nil {
+		return nil, fmt.Errorf("v%s rejected: %w", want, err)
+	}
 	if err := checkRequires(staging, live); err != nil {
 		return nil, fmt.Errorf("v%s rejected: %w", want, err)
 	}
@@ -317,13 +318,15 @@ func (t *txn) runScript(ctx context.Context, n int, dir string, lo, width int) e
 }
 
 // runScript runs update script n found in dir for release tg, logging to
-// .hoist/logs/<tg>-<nn>-run.log. A missing script is not an error.
+// .hoist/logs/<tg>-<nn>-run.log. A script the release does not list is
+// not an error: there is nothing to run.
 func (e *Engine) runScript(ctx context.Context, n int, dir, tg, from, staging string, progress func(int, string)) error {
 	name := scripts.Names[n]
-	rel := path.Join(dir, scripts.Dir, name)
-	if _, err := e.root.Lstat(rel); errors.Is(err, fs.ErrNotExist) {
-		return nil
+	script, err := e.openScript(dir, name)
+	if script == nil || err != nil {
+		return err
 	}
+	defer script.Close()
 	log, logName, err := e.scriptLog(tg, n)
 	if err != nil {
 		return err
@@ -334,7 +337,7 @@ func (e *Engine) runScript(ctx context.Context, n int, dir, tg, from, staging st
 		staging = filepath.Join(e.dir, staging)
 	}
 	_, err = scripts.Run(ctx, scripts.Spec{
-		Name: name, Path: filepath.Join(e.dir, rel), Args: []string{tg, e.dir}, Dir: e.dir,
+		Name: name, Script: script, Args: []string{tg, e.dir}, Dir: e.dir,
 		Env: []string{
 			"HOIST_ROOT=" + e.dir, "HOIST_RELEASE=" + tg, "HOIST_STAGING=" + staging, "HOIST_FROM=" + from,
 		},

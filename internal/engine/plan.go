@@ -28,8 +28,9 @@ func checkProtected(m *manifest.Manifest, protect []string) error {
 
 // plan returns what the update from old (nil on a fresh root or a root
 // without a manifest) to the verified release in staging changes: the
-// wanted state of every path that is not already as wanted, and the current
-// state of the same paths (what the undo area must save).
+// wanted state of every path that is not already as wanted and of the
+// directories above those, and the current state of the same paths (what
+// the undo area must save).
 //
 // Wanted: every file and symlink of the new manifest, the manifest and its
 // signature, the directories holding them; absent: every file of the old
@@ -75,9 +76,21 @@ func plan(ctx context.Context, root, staging *os.Root, old, m *manifest.Manifest
 	if err != nil {
 		return nil, nil, err
 	}
-	var changed []install.Node
+	// The directories above a changed path count as changed: saved, an
+	// undo can put one back that was replaced meanwhile (by a symlink, say),
+	// without which nothing below it could be restored.
+	keep := map[string]bool{}
 	for i, w := range want {
 		if !install.Same(cur[i], w) {
+			keep[w.Path] = true
+			for dir := range install.Ancestors(w.Path) {
+				keep[dir] = true
+			}
+		}
+	}
+	var changed []install.Node
+	for i, w := range want {
+		if keep[w.Path] {
 			changed = append(changed, w)
 			before = append(before, cur[i])
 		}

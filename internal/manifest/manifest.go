@@ -282,53 +282,6 @@ func (m *Manifest) checkParents(p string) error {
 	return nil
 }
 
-// maxHops bounds how many symlinks one target may pass through, like the
-// kernel's limit for path resolution.
-const maxHops = 40
-
-// checkLink resolves e's target the way the kernel would, following the other
-// symlinks of the manifest, and refuses it if it ever steps above the tree.
-// Lexical cleaning alone is not enough: with s -> "." the target "s/.." would
-// look like "." but is the tree's parent.
-func (m *Manifest) checkLink(e Entry) error {
-	hops := 0
-	var resolve func(dir []string, target string) ([]string, error)
-	resolve = func(dir []string, target string) ([]string, error) {
-		cur := dir
-		for _, name := range strings.Split(target, "/") {
-			switch name {
-			case "", ".":
-				continue
-			case "..":
-				if len(cur) == 0 {
-					return nil, errors.New("symlink target leaves the tree")
-				}
-				cur = cur[:len(cur)-1]
-				continue
-			}
-			cur = append(cur[:len(cur):len(cur)], name)
-			next, ok := m.Lookup(strings.Join(cur, "/"))
-			if !ok || !next.IsLink() {
-				continue
-			}
-			if hops++; hops > maxHops {
-				return nil, errors.New("too many levels of symlinks")
-			}
-			var err error
-			if cur, err = resolve(cur[:len(cur)-1], next.Link); err != nil {
-				return nil, err
-			}
-		}
-		return cur, nil
-	}
-	var dir []string
-	if d := path.Dir(e.Path); d != "." {
-		dir = strings.Split(d, "/")
-	}
-	_, err := resolve(dir, e.Link)
-	return err
-}
-
 func clip(s string) string {
 	if len(s) > 80 {
 		return s[:80] + "..."

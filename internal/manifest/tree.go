@@ -2,8 +2,6 @@ package manifest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,7 +15,6 @@ import (
 	"syscall"
 
 	"github.com/hoist-dev/hoist/internal/approot"
-	"github.com/hoist-dev/hoist/internal/iobuf"
 )
 
 // Build makes the manifest of the work tree dir: every regular file and
@@ -280,29 +277,6 @@ func VerifyTree(ctx context.Context, dir *os.Root, m *Manifest) error {
 		return &MismatchError{problems}
 	}
 	return nil
-}
-
-// hashFile returns the sha256 of the regular file dir/name and its info. It
-// refuses a file that is not regular when opened (swapped since an Lstat)
-// and never blocks on a fifo.
-func hashFile(dir *os.Root, name string) (string, fs.FileInfo, error) {
-	f, err := dir.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return "", nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return "", nil, fmt.Errorf("%s: not a regular file", name)
-	}
-	h := sha256.New()
-	if _, err := iobuf.Copy(h, f); err != nil {
-		return "", nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), fi, nil
 }
 
 // parallel calls fn(i) for each i in [0, n) on one worker per CPU. After the

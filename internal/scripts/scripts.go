@@ -67,8 +67,12 @@ const waitDelay = 2 * time.Second
 
 // Spec says how to run one script.
 type Spec struct {
-	Name    string   // e.g. "02-run.sh", used in messages
-	Path    string   // the script's absolute path
+	Name string // e.g. "02-run.sh", used in messages
+	// Script is the update script to run, checked by Open; when it is
+	// nil, Path is run: the absolute path of a program that needs no such
+	// check (the supervisor checks its triggers itself).
+	Script  *Script
+	Path    string
 	Args    []string // e.g. RELEASE ROOT
 	Dir     string   // working directory
 	Env     []string // added to hoist's own environment
@@ -117,7 +121,14 @@ func Run(ctx context.Context, s Spec) (tail []string, err error) {
 	runCtx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	out := newOutput(s)
-	cmd := exec.CommandContext(runCtx, s.Path, s.Args...)
+	prog, extra := s.Path, []*os.File(nil)
+	if s.Script != nil {
+		// The child gets the directory Open checked as its descriptor
+		// scriptDirFD, and the kernel finds the script through it.
+		prog, extra = s.Script.execPath(), []*os.File{s.Script.dir}
+	}
+	cmd := exec.CommandContext(runCtx, prog, s.Args...)
+	cmd.ExtraFiles = extra
 	cmd.Dir = s.Dir
 	cmd.Env = append(os.Environ(), s.Env...)
 	cmd.Stdout = out.writer("stdout", true)
