@@ -68,7 +68,7 @@ func (e *Engine) Apply(ctx context.Context, opts ApplyOptions) (string, error) {
 		return "", e.refuse(err)
 	}
 	defer t.close()
-	st.progress(pctStart, "Preparing the update to "+tg)
+	st.enter(bandStart, "Preparing the update to "+tg)
 	if err := t.apply(ctx, live); err != nil {
 		return "", t.abort(ctx, err)
 	}
@@ -164,11 +164,11 @@ func (t *txn) apply(ctx context.Context, live release) error {
 		return err
 	}
 	defer staging.Close()
-	if err := t.runScript(ctx, 0, t.begin.Staging, pct00, 6); err != nil {
+	if err := t.runScript(ctx, 0, t.begin.Staging, bandScript00.span()); err != nil {
 		return err
 	}
 
-	st.progress(pctBackup, "Backing up the files the update replaces")
+	st.enter(bandBackup, "Backing up the files the update replaces")
 	want, before, err := plan(ctx, e.root, staging, live.manifest, m, e.cfg.Protect)
 	if err != nil {
 		return fmt.Errorf("plan the update: %w", err)
@@ -180,16 +180,16 @@ func (t *txn) apply(ctx context.Context, live release) error {
 	if err := t.step(StepInstall); err != nil {
 		return err
 	}
-	st.progress(pctInstall, "Installing files")
-	opts := install.Options{From: t.begin.Staging, Progress: st.count(pctInstall, 14, "Installing files")}
+	st.enter(bandInstall, "Installing files")
+	opts := install.Options{From: t.begin.Staging, Progress: st.count(bandInstall, "Installing files")}
 	if err := install.Apply(ctx, e.root, want, opts); err != nil {
 		return fmt.Errorf("install %s: %w", tg, err)
 	}
 	if err := t.step(StepInstalled); err != nil {
 		return err
 	}
-	for n := 1; n <= 3; n++ {
-		if err := t.runScript(ctx, n, "", pct01+(n-1)*pctScript, pctScript); err != nil {
+	for i, b := range []band{bandScript01, bandScript02, bandScript03} {
+		if err := t.runScript(ctx, i+1, "", b.span()); err != nil {
 			return err
 		}
 	}
@@ -201,7 +201,7 @@ func (t *txn) apply(ctx context.Context, live release) error {
 func (t *txn) fetchAndVerify(ctx context.Context, live release) (*os.Root, *manifest.Manifest, error) {
 	e, st := t.e, t.st
 	tg := "v" + t.begin.To
-	st.progress(pctDownload, "Downloading "+tg)
+	st.enter(bandDownload, "Downloading "+tg)
 	var m *manifest.Manifest
 	if _, err := e.root.Lstat(t.begin.Staging); err == nil {
 		if m, err = e.verifyRelease(ctx, t.begin.Staging, t.begin.To, live); err != nil {
@@ -214,7 +214,7 @@ func (t *txn) fetchAndVerify(ctx context.Context, live release) (*os.Root, *mani
 		}
 	}
 	if m == nil {
-		if err := e.clone(ctx, tg, t.begin.Staging, downloadProgress(st.band(pctDownload, 26))); err != nil {
+		if err := e.clone(ctx, tg, t.begin.Staging, downloadProgress(st.within(bandDownload.span()))); err != nil {
 			return nil, nil, fmt.Errorf("download %s: %w", tg, err)
 		}
 	}
@@ -222,7 +222,7 @@ func (t *txn) fetchAndVerify(ctx context.Context, live release) (*os.Root, *mani
 		return nil, nil, err
 	}
 	if m == nil {
-		st.progress(pctVerify, "Verifying the signature and files of "+tg)
+		st.enter(bandVerify, "Verifying the signature and files of "+tg)
 		var err error
 		if m, err = e.verifyRelease(ctx, t.begin.Staging, t.begin.To, live); err != nil {
 			e.distrustStore()
@@ -301,12 +301,12 @@ func (t *txn) capture(ctx context.Context, before []install.Node) error {
 // installed from dir ("" for the root, else the staging clone), and
 // journals script-0n-done. A release without that script just journals
 // both steps, so that script-03-done always proves the apply complete.
-func (t *txn) runScript(ctx context.Context, n int, dir string, lo, width int) error {
+func (t *txn) runScript(ctx context.Context, n int, dir string, s span) error {
 	before, after := scriptStep(n)
 	if err := t.step(before); err != nil {
 		return err
 	}
-	err := t.e.runScript(ctx, n, dir, "v"+t.begin.To, t.begin.From, t.begin.Staging, t.st.band(lo, width))
+	err := t.e.runScript(ctx, n, dir, "v"+t.begin.To, t.begin.From, t.begin.Staging, t.st.within(s))
 	if err != nil {
 		return err
 	}

@@ -115,9 +115,9 @@ func (t *txn) undo(ctx context.Context) (string, error) {
 	if !t.done[StepRestored] {
 		if t.done[StepInstall] {
 			if t.begin.From == "" {
-				t.st.progress(0, "Removing the partial install")
+				t.st.describe("Removing the partial install")
 			} else {
-				t.st.progress(0, "Restoring v"+t.begin.From)
+				t.st.describe("Restoring v" + t.begin.From)
 			}
 			if err := t.restore(ctx); err != nil {
 				return "", fmt.Errorf("restore the previous state: %w", err)
@@ -135,7 +135,7 @@ func (t *txn) undo(ctx context.Context) (string, error) {
 			return "", err
 		}
 		tg := "v" + t.begin.From
-		if err := e.runScript(ctx, 1, "", tg, t.begin.To, "", t.st.band(0, 0)); err != nil {
+		if err := e.runScript(ctx, 1, "", tg, t.begin.To, "", t.st.still()); err != nil {
 			outcome += ", but its " + err.Error()
 		}
 	}

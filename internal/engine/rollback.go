@@ -52,7 +52,7 @@ func (e *Engine) Rollback(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer t.close()
-	st.progress(pctStart, "Rolling back to "+tg)
+	st.enter(bandStart, "Rolling back to "+tg)
 	if err := t.rollback(ctx, b); err != nil {
 		return "", t.abort(ctx, err)
 	}
@@ -67,7 +67,7 @@ func (e *Engine) Rollback(ctx context.Context) (string, error) {
 
 func (t *txn) rollback(ctx context.Context, b backup.Kept) error {
 	e, st := t.e, t.st
-	st.progress(pctBackup, "Saving v"+t.begin.From+" before rolling back")
+	st.enter(bandBackup, "Saving v"+t.begin.From+" before rolling back")
 	before, err := statAll(ctx, e.root, b.Index.Nodes)
 	if err != nil {
 		return err
@@ -78,15 +78,15 @@ func (t *txn) rollback(ctx context.Context, b backup.Kept) error {
 	if err := t.step(StepInstall); err != nil {
 		return err
 	}
-	st.progress(pctInstall, "Restoring the files of v"+t.begin.To)
-	progress := st.count(pctInstall, 14, "Restoring the files of v"+t.begin.To)
+	st.enter(bandInstall, "Restoring the files of v"+t.begin.To)
+	progress := st.count(bandInstall, "Restoring the files of v"+t.begin.To)
 	if err := backup.Restore(ctx, e.root, b.Dir, b.Index, false, progress); err != nil {
 		return err
 	}
 	if err := t.step(StepInstalled); err != nil {
 		return err
 	}
-	return t.runScript(ctx, 1, "", pct01, 3*pctScript)
+	return t.runScript(ctx, 1, "", bandScript01.through(bandScript03))
 }
 
 // checkRestored logs the files of the restored release that differ from
