@@ -177,7 +177,7 @@ func (t *txn) apply(ctx context.Context, live release) error {
 		return err
 	}
 
-	if err := t.step(StepInstall); err != nil {
+	if err := t.step(phaseInstall); err != nil {
 		return err
 	}
 	st.enter(bandInstall, "Installing files")
@@ -185,7 +185,7 @@ func (t *txn) apply(ctx context.Context, live release) error {
 	if err := install.Apply(ctx, e.root, want, opts); err != nil {
 		return fmt.Errorf("install %s: %w", tg, err)
 	}
-	if err := t.step(StepInstalled); err != nil {
+	if err := t.step(phaseInstalled); err != nil {
 		return err
 	}
 	for i, b := range []band{bandScript01, bandScript02, bandScript03} {
@@ -218,7 +218,7 @@ func (t *txn) fetchAndVerify(ctx context.Context, live release) (*os.Root, *mani
 			return nil, nil, fmt.Errorf("download %s: %w", tg, err)
 		}
 	}
-	if err := t.step(StepFetched); err != nil {
+	if err := t.step(phaseFetched); err != nil {
 		return nil, nil, err
 	}
 	if m == nil {
@@ -229,7 +229,7 @@ func (t *txn) fetchAndVerify(ctx context.Context, live release) (*os.Root, *mani
 			return nil, nil, err
 		}
 	}
-	if err := t.step(StepVerified); err != nil {
+	if err := t.step(phaseVerified); err != nil {
 		return nil, nil, err
 	}
 	staging, err := e.root.OpenRoot(t.begin.Staging)
@@ -282,7 +282,7 @@ func checkRequires(staging *os.Root, live release) error {
 // transaction changes into the undo area, and journals backed-up with the
 // index's sha256.
 func (t *txn) capture(ctx context.Context, before []install.Node) error {
-	if err := t.step(StepBackup); err != nil {
+	if err := t.step(phaseBackup); err != nil {
 		return err
 	}
 	seq, err := backup.NextSeq(t.e.root, approot.BackupsDir)
@@ -302,15 +302,14 @@ func (t *txn) capture(ctx context.Context, before []install.Node) error {
 // journals script-0n-done. A release without that script just journals
 // both steps, so that script-03-done always proves the apply complete.
 func (t *txn) runScript(ctx context.Context, n int, dir string, s span) error {
-	before, after := scriptStep(n)
-	if err := t.step(before); err != nil {
+	if err := t.step(scriptPhases[n][0]); err != nil {
 		return err
 	}
 	err := t.e.runScript(ctx, n, dir, "v"+t.begin.To, t.begin.From, t.begin.Staging, t.st.within(s))
 	if err != nil {
 		return err
 	}
-	return t.step(after)
+	return t.step(scriptPhases[n][1])
 }
 
 // runScript runs update script n found in dir for release tg, logging to

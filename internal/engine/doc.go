@@ -70,7 +70,15 @@
 // torn last record is cut off; undoing is correct from any prefix of the
 // journal, so a damaged record costs at most an update that has to be
 // tried again. Without a readable journal, an undo area with an index is
-// restored, one without is removed.
+// restored, one without is removed. The restore begins a new journal with
+// op "restore", which means "the root may have changed and scripts may
+// have run": a crash during it leaves a journal that restores again.
+//
+// These rules are one pure function, replay (state.go): it turns the
+// journal's records into a state whose phase, the furthest step reached
+// in the order above, answers complete, needsRestore and needsRestart. The
+// running transaction keeps the same state up to date as it journals, so
+// what it does and what a recover after a crash would do cannot drift.
 //
 // The test-only hook HOIST_TEST_CRASH_AT=<step> (Options.CrashAt) makes the
 // engine SIGKILL itself right after journaling that step; recover runs with

@@ -75,7 +75,7 @@ func (t *txn) rollback(ctx context.Context, b backup.Kept) error {
 	if err := t.capture(ctx, before); err != nil {
 		return err
 	}
-	if err := t.step(StepInstall); err != nil {
+	if err := t.step(phaseInstall); err != nil {
 		return err
 	}
 	st.enter(bandInstall, "Restoring the files of v"+t.begin.To)
@@ -83,7 +83,7 @@ func (t *txn) rollback(ctx context.Context, b backup.Kept) error {
 	if err := backup.Restore(ctx, e.root, b.Dir, b.Index, false, progress); err != nil {
 		return err
 	}
-	if err := t.step(StepInstalled); err != nil {
+	if err := t.step(phaseInstalled); err != nil {
 		return err
 	}
 	return t.runScript(ctx, 1, "", bandScript01.through(bandScript03))
