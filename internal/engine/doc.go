@@ -84,6 +84,20 @@
 // engine SIGKILL itself right after journaling that step; recover runs with
 // the same hook, so crashes during recovery are tested too.
 //
+// # Where things are
+//
+//   - apply.go: Apply and the apply sequence, one step per line in the
+//     order above (rollback.go: the same for Rollback);
+//   - state.go: the recovery decision — phase, replay and the rules;
+//     recover.go runs it, finish.go commits or undoes;
+//   - progress.go: the progress table, one named band per phase;
+//     status.go writes the status file;
+//   - txn.go: the journal's records and the open transaction;
+//   - script.go: running an update script and its log; report.go: the
+//     failure report;
+//   - request.go: what to install and refusing a request; plan.go: what
+//     an update changes; store.go: downloads; verify.go: hoist verify.
+//
 // # Hard links
 //
 // The staging clone, the undo area and the live root are one filesystem
