@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/hoist-dev/hoist/internal/engine"
@@ -37,5 +38,24 @@ func TestCrashRestoringWithoutJournal(t *testing.T) {
 				t.Errorf("status %+v", st)
 			}
 		})
+	}
+}
+
+// TestMissingScriptsJournalBoth: a release without some update scripts
+// journals the same steps as one with all of them, so that script-03-done
+// still proves the apply complete to a recover.
+func TestMissingScriptsJournalBoth(t *testing.T) {
+	rels := releaserepo.DefaultReleases()[:2]
+	for _, n := range []int{0, 2, 3} {
+		delete(rels[1].Files, scriptPath(n))
+	}
+	f := newFixture(t, rels...)
+	f.must("apply", "--to", "v1.0.0")
+	f.must("apply", "--to", "v1.1.0")
+	want := slices.DeleteFunc(slices.Clone(engine.Steps), func(s engine.Step) bool {
+		return slices.Contains([]engine.Step{engine.StepUndo, engine.StepRestored, engine.StepRestart}, s)
+	})
+	if got := journalSteps(t, f.root); !slices.Equal(got, want) {
+		t.Errorf("journaled %v, want %v", got, want)
 	}
 }
