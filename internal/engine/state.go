@@ -34,6 +34,17 @@ const (
 	phaseDone
 )
 
+// stepNames names the step of each phase.
+var stepNames = [...]Step{
+	phaseBegin: StepBegin, phaseFetched: StepFetched, phaseVerified: StepVerified,
+	phaseScript00: "script-00", phaseScript00Done: "script-00-done",
+	phaseBackup: StepBackup, phaseBackedUp: StepBackedUp, phaseInstall: StepInstall, phaseInstalled: StepInstalled,
+	phaseScript01: "script-01", phaseScript01Done: "script-01-done",
+	phaseScript02: "script-02", phaseScript02Done: "script-02-done",
+	phaseScript03: "script-03", phaseScript03Done: "script-03-done",
+	phaseCommit: StepCommit, phaseUndo: StepUndo, phaseRestored: StepRestored, phaseRestart: StepRestart, phaseDone: StepDone,
+}
+
 // scriptPhases are the phases journaled before and after update script n.
 var scriptPhases = [4][2]phase{
 	{phaseScript00, phaseScript00Done},
