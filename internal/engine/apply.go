@@ -4,24 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path"
-	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/hashicorp/go-version"
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
-	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/install"
 	"github.com/hoist-dev/hoist/internal/manifest"
 	releasepkg "github.com/hoist-dev/hoist/internal/release"
-	"github.com/hoist-dev/hoist/internal/scripts"
-	"github.com/hoist-dev/hoist/internal/statusfile"
-	"github.com/hoist-dev/hoist/internal/tag"
 )
 
 // ApplyOptions say what to install.
@@ -66,7 +56,7 @@ func (e *Engine) Apply(ctx context.Context, opts ApplyOptions) (string, error) {
 		return "", e.refuse(err)
 	}
 	defer t.close()
-	st.progress(pctStart, "Preparing the update to "+tg)
+	st.enter(bandStart, "Preparing the update to "+tg)
 	if err := t.apply(ctx, live); err != nil {
 		return "", t.abort(ctx, err)
 	}
@@ -77,161 +67,110 @@ func (e *Engine) Apply(ctx context.Context, opts ApplyOptions) (string, error) {
 	return desc, err
 }
 
-// target returns the tag to install: opts.To, else updateTo from the
-// status file. fromStatus says which; the error wraps ErrUsage for a bad
-// --to or an empty updateTo, ErrRejected for a bad or unreadable status.
-func (e *Engine) target(to string) (tg string, v *version.Version, fromStatus bool, err error) {
-	if to != "" {
-		if v, err = tag.Parse(to); err != nil {
-			return "", nil, false, fmt.Errorf("%w: --to %v", exitcode.ErrUsage, err)
-		}
-		return to, v, false, nil
-	}
-	st, err := statusfile.Read(e.statuses)
-	if err != nil {
-		return "", nil, true, rejectf("cannot read the requested update: %v", err)
-	}
-	if st.UpdateTo == "" {
-		return "", nil, false, fmt.Errorf("%w: no update requested (updateTo in the status file is empty); use --to vX.Y.Z", exitcode.ErrUsage)
-	}
-	if v, err = tag.Parse(st.UpdateTo); err != nil {
-		return "", nil, true, rejectf("requested update %v", err)
-	}
-	return st.UpdateTo, v, true, nil
-}
-
-// refuse reports err, an apply that stops before changing anything, in the
-// status file when someone waits for the result (state installing) or the
-// status file is unusable, and returns err.
-func (e *Engine) refuse(err error) error {
-	st, readErr := statusfile.Read(e.statuses)
-	if readErr == nil && st.State != statusfile.Installing {
-		return err
-	}
-	r := e.newReporter(st.UpdateTo)
-	r.cur.Progress = st.Progress
-	desc := err.Error()
-	if live, _ := e.installed(); live.version == nil || !strings.Contains(desc, live.tag()) {
-		desc += "; " + stillInstalled(live.version)
-	}
-	r.finish(statusfile.Failed, desc)
-	return err
-}
-
-// rejection is a refused release or request: exit 4, in the words given.
-type rejection struct{ msg string }
-
-func (r rejection) Error() string { return r.msg }
-func (r rejection) Unwrap() error { return exitcode.ErrRejected }
-
-func rejectf(format string, a ...any) error { return rejection{fmt.Sprintf(format, a...)} }
-
-// checkVersion refuses v unless it is newer than the live release.
-func checkVersion(live release, v *version.Version, allowDowngrade bool) error {
-	switch {
-	case live.version == nil || allowDowngrade && !v.Equal(live.version):
-		return nil
-	case v.Equal(live.version):
-		return rejectf("%s is already installed", tag.Of(v))
-	case v.LessThan(live.version):
-		return rejectf("%s is older than the installed %s (use --allow-downgrade)", tag.Of(v), live.tag())
-	}
-	return nil
-}
-
-func versionString(v *version.Version) string {
-	if v == nil {
-		return ""
-	}
-	return v.String()
-}
-
-func stillInstalled(v *version.Version) string {
-	if v == nil {
-		return "no release is installed"
-	}
-	return tag.Of(v) + " is still installed"
-}
-
-// apply runs the steps of an update after begin.
+// apply runs the steps of an update after begin, in the order doc.go lists
+// them; each journals its steps.
 func (t *txn) apply(ctx context.Context, live release) error {
-	e, st := t.e, t.st
-	tg := "v" + t.begin.To
-	staging, m, err := t.fetchAndVerify(ctx, live)
-	if err != nil {
-		return err
-	}
-	defer staging.Close()
-	if err := t.runScript(ctx, 0, t.begin.Staging, pct00, 6); err != nil {
-		return err
-	}
+	u := &update{txn: t, live: live, tag: "v" + t.begin.To}
+	defer u.closeStaging()
+	return steps(ctx,
+		u.fetch,  // fetched
+		u.verify, // verified
+		t.script(0, t.begin.Staging, bandScript00.span()), // from the staging clone
+		u.backup, // backup, backed-up
+		t.install(bandInstall, "Installing files", u.put), // install, installed
+		t.script(1, "", bandScript01.span()),
+		t.script(2, "", bandScript02.span()),
+		t.script(3, "", bandScript03.span()),
+	)
+}
 
-	st.progress(pctBackup, "Backing up the files the update replaces")
-	want, before, err := plan(ctx, e.root, staging, live.manifest, m, e.cfg.Protect)
-	if err != nil {
-		return fmt.Errorf("plan the update: %w", err)
-	}
-	if err := t.capture(ctx, before); err != nil {
-		return err
-	}
-
-	if err := t.step(StepInstall); err != nil {
-		return err
-	}
-	st.progress(pctInstall, "Installing files")
-	opts := install.Options{From: t.begin.Staging, Progress: st.count(pctInstall, 14, "Installing files")}
-	if err := install.Apply(ctx, e.root, want, opts); err != nil {
-		return fmt.Errorf("install %s: %w", tg, err)
-	}
-	if err := t.step(StepInstalled); err != nil {
-		return err
-	}
-	for n := 1; n <= 3; n++ {
-		if err := t.runScript(ctx, n, "", pct01+(n-1)*pctScript, pctScript); err != nil {
+// steps runs each step in turn, up to the first that fails.
+func steps(ctx context.Context, steps ...func(context.Context) error) error {
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// fetchAndVerify makes the staging clone (reusing one that verifies) and
-// verifies it: signature, tree, version, protected paths, requires.
-func (t *txn) fetchAndVerify(ctx context.Context, live release) (*os.Root, *manifest.Manifest, error) {
-	e, st := t.e, t.st
-	tg := "v" + t.begin.To
-	st.progress(pctDownload, "Downloading "+tg)
-	var m *manifest.Manifest
-	if _, err := e.root.Lstat(t.begin.Staging); err == nil {
-		if m, err = e.verifyRelease(ctx, t.begin.Staging, t.begin.To, live); err != nil {
+// update is what the steps of an apply hand on to each other.
+type update struct {
+	*txn
+	live    release
+	tag     string             // the release being installed: "v1.1.0"
+	m       *manifest.Manifest // its verified manifest
+	staging *os.Root           // its verified staging clone
+	want    []install.Node     // what the live root must become
+}
+
+func (u *update) closeStaging() {
+	if u.staging != nil {
+		u.staging.Close()
+	}
+}
+
+// fetch makes the staging clone, reusing one an earlier attempt left if it
+// verifies, and journals fetched.
+func (u *update) fetch(ctx context.Context) error {
+	e, dir := u.e, u.begin.Staging
+	u.st.enter(bandDownload, "Downloading "+u.tag)
+	if _, err := e.root.Lstat(dir); err == nil {
+		if u.m, err = e.verifyRelease(ctx, dir, u.begin.To, u.live); err != nil {
 			e.log.WithError(err).Info("the staging clone left by an earlier attempt does not verify; downloading again")
-			if err := e.root.RemoveAll(t.begin.Staging); err != nil {
-				return nil, nil, err
+			if err := e.root.RemoveAll(dir); err != nil {
+				return err
 			}
 		} else {
-			e.log.Info("reusing the verified staging clone " + t.begin.Staging)
+			e.log.Info("reusing the verified staging clone " + dir)
 		}
 	}
-	if m == nil {
-		if err := e.clone(ctx, tg, t.begin.Staging, downloadProgress(st.band(pctDownload, 26))); err != nil {
-			return nil, nil, fmt.Errorf("download %s: %w", tg, err)
+	if u.m == nil {
+		if err := e.clone(ctx, u.tag, dir, downloadProgress(u.st.within(bandDownload.span()))); err != nil {
+			return fmt.Errorf("download %s: %w", u.tag, err)
 		}
 	}
-	if err := t.step(StepFetched); err != nil {
-		return nil, nil, err
-	}
-	if m == nil {
-		st.progress(pctVerify, "Verifying the signature and files of "+tg)
+	return u.step(phaseFetched)
+}
+
+// verify checks the staging clone, unless fetch reused one it verified,
+// and journals verified.
+func (u *update) verify(ctx context.Context) error {
+	e := u.e
+	if u.m == nil {
+		u.st.enter(bandVerify, "Verifying the signature and files of "+u.tag)
 		var err error
-		if m, err = e.verifyRelease(ctx, t.begin.Staging, t.begin.To, live); err != nil {
+		if u.m, err = e.verifyRelease(ctx, u.begin.Staging, u.begin.To, u.live); err != nil {
 			e.distrustStore()
-			return nil, nil, err
+			return err
 		}
 	}
-	if err := t.step(StepVerified); err != nil {
-		return nil, nil, err
+	if err := u.step(phaseVerified); err != nil {
+		return err
 	}
-	staging, err := e.root.OpenRoot(t.begin.Staging)
-	return staging, m, err
+	var err error
+	u.staging, err = e.root.OpenRoot(u.begin.Staging)
+	return err
+}
+
+// backup plans the update and saves what it changes in the undo area.
+func (u *update) backup(ctx context.Context) error {
+	u.st.enter(bandBackup, "Backing up the files the update replaces")
+	want, before, err := plan(ctx, u.e.root, u.staging, u.live.manifest, u.m, u.e.cfg.Protect)
+	if err != nil {
+		return fmt.Errorf("plan the update: %w", err)
+	}
+	u.want = want
+	return u.capture(ctx, before)
+}
+
+// put puts every path of the plan into its wanted state.
+func (u *update) put(ctx context.Context, progress func(done, total int)) error {
+	opts := install.Options{From: u.begin.Staging, Progress: progress}
+	if err := install.Apply(ctx, u.e.root, u.want, opts); err != nil {
+		return fmt.Errorf("install %s: %w", u.tag, err)
+	}
+	return nil
 }
 
 // verifyRelease checks the release in the staging dir: signature by a
@@ -286,7 +225,7 @@ func checkRequires(staging *os.Root, live release) error {
 // transaction changes into the undo area, and journals backed-up with the
 // index's sha256.
 func (t *txn) capture(ctx context.Context, before []install.Node) error {
-	if err := t.step(StepBackup); err != nil {
+	if err := t.step(phaseBackup); err != nil {
 		return err
 	}
 	seq, err := backup.NextSeq(t.e.root, approot.BackupsDir)
@@ -301,95 +240,18 @@ func (t *txn) capture(ctx context.Context, before []install.Node) error {
 	return t.log(record{Step: StepBackedUp, Index: sum})
 }
 
-// runScript journals script-0n, runs update script n of the release being
-// installed from dir ("" for the root, else the staging clone), and
-// journals script-0n-done. A release without that script just journals
-// both steps, so that script-03-done always proves the apply complete.
-func (t *txn) runScript(ctx context.Context, n int, dir string, lo, width int) error {
-	before, after := scriptStep(n)
-	if err := t.step(before); err != nil {
-		return err
-	}
-	err := t.e.runScript(ctx, n, dir, "v"+t.begin.To, t.begin.From, t.begin.Staging, t.st.band(lo, width))
-	if err != nil {
-		return err
-	}
-	return t.step(after)
-}
-
-// runScript runs update script n found in dir for release tg, logging to
-// .hoist/logs/<tg>-<nn>-run.log. A script the release does not list is
-// not an error: there is nothing to run.
-func (e *Engine) runScript(ctx context.Context, n int, dir, tg, from, staging string, progress func(int, string)) error {
-	name := scripts.Names[n]
-	script, err := e.openScript(dir, name)
-	if script == nil || err != nil {
-		return err
-	}
-	defer script.Close()
-	log, logName, err := e.scriptLog(tg, n)
-	if err != nil {
-		return err
-	}
-	defer log.Close()
-	progress(0, "Running "+name)
-	if staging != "" {
-		staging = filepath.Join(e.dir, staging)
-	}
-	_, err = scripts.Run(ctx, scripts.Spec{
-		Name: name, Script: script, Args: []string{tg, e.dir}, Dir: e.dir,
-		Env: []string{
-			"HOIST_ROOT=" + e.dir, "HOIST_RELEASE=" + tg, "HOIST_STAGING=" + staging, "HOIST_FROM=" + from,
-		},
-		Timeout: time.Duration(e.cfg.ScriptTimeout), Log: log, Logger: e.log, Progress: progress,
-	})
-	if err != nil {
-		return &scriptFailure{err: err, log: logName}
-	}
-	return nil
-}
-
-// scriptFailure is a failed script with the log holding its output.
-type scriptFailure struct {
-	err error
-	log string
-}
-
-func (s *scriptFailure) Error() string { return s.err.Error() }
-func (s *scriptFailure) Unwrap() error { return s.err }
-
-func (e *Engine) scriptLog(tg string, n int) (*os.File, string, error) {
-	if err := e.root.MkdirAll(approot.LogsDir, 0o700); err != nil {
-		return nil, "", err
-	}
-	name := path.Join(approot.LogsDir, fmt.Sprintf("%s-%02d-run.log", tg, n))
-	f, err := e.root.OpenFile(name, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, "", fmt.Errorf("script log: %w", err)
-	}
-	return f, name, nil
-}
-
-var percent = regexp.MustCompile(`Receiving objects:\s+(\d{1,3})%`)
-
-// downloadProgress turns git's "Receiving objects: NN%" into progress.
-func downloadProgress(f func(int, string)) writerFunc {
-	return func(p []byte) (int, error) {
-		if all := percent.FindAllSubmatch(p, -1); len(all) > 0 {
-			n, _ := strconv.Atoi(string(all[len(all)-1][1]))
-			f(n, "")
+// install returns the step that journals install, changes the live root
+// with put (which counts its progress in band b, described by desc), and
+// journals installed.
+func (t *txn) install(b band, desc string, put func(context.Context, func(done, total int)) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := t.step(phaseInstall); err != nil {
+			return err
 		}
-		return len(p), nil
+		t.st.enter(b, desc)
+		if err := put(ctx, t.st.count(b, desc)); err != nil {
+			return err
+		}
+		return t.step(phaseInstalled)
 	}
-}
-
-type writerFunc func(p []byte) (int, error)
-
-func (w writerFunc) Write(p []byte) (int, error) { return w(p) }
-
-func clip(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "..."
-	}
-	return s
 }

@@ -70,11 +70,33 @@
 // torn last record is cut off; undoing is correct from any prefix of the
 // journal, so a damaged record costs at most an update that has to be
 // tried again. Without a readable journal, an undo area with an index is
-// restored, one without is removed.
+// restored, one without is removed. The restore begins a new journal with
+// op "restore", which means "the root may have changed and scripts may
+// have run": a crash during it leaves a journal that restores again.
+//
+// These rules are one pure function, replay (state.go): it turns the
+// journal's records into a state whose phase, the furthest step reached
+// in the order above, answers complete, needsRestore and needsRestart. The
+// running transaction keeps the same state up to date as it journals, so
+// what it does and what a recover after a crash would do cannot drift.
 //
 // The test-only hook HOIST_TEST_CRASH_AT=<step> (Options.CrashAt) makes the
 // engine SIGKILL itself right after journaling that step; recover runs with
 // the same hook, so crashes during recovery are tested too.
+//
+// # Where things are
+//
+//   - apply.go: Apply and the apply sequence, one step per line in the
+//     order above (rollback.go: the same for Rollback);
+//   - state.go: the recovery decision — phase, replay and the rules;
+//     recover.go runs it, finish.go commits or undoes;
+//   - progress.go: the progress table, one named band per phase;
+//     status.go writes the status file;
+//   - txn.go: the journal's records and the open transaction;
+//   - script.go: running an update script and its log; report.go: the
+//     failure report;
+//   - request.go: what to install and refusing a request; plan.go: what
+//     an update changes; store.go: downloads; verify.go: hoist verify.
 //
 // # Hard links
 //

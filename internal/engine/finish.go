@@ -48,8 +48,8 @@ func failureOf(last Step, cause error) *failure {
 // commit happens late.
 func (t *txn) commit(note string) (string, error) {
 	e := t.e
-	if !t.done[StepCommit] {
-		if err := t.step(StepCommit); err != nil {
+	if t.reached < phaseCommit {
+		if err := t.step(phaseCommit); err != nil {
 			return "", err // the journal still proves completion: recover finishes it
 		}
 	}
@@ -113,30 +113,28 @@ func (t *txn) undoReported(ctx context.Context) (string, error) {
 // stopped an earlier undo.
 func (t *txn) undo(ctx context.Context) (string, error) {
 	e := t.e
-	if !t.done[StepRestored] {
-		if t.done[StepInstall] {
-			if t.begin.From == "" {
-				t.st.progress(0, "Removing the partial install")
-			} else {
-				t.st.progress(0, "Restoring v"+t.begin.From)
-			}
-			if err := t.restore(ctx); err != nil {
-				return "", fmt.Errorf("restore the previous state: %w", err)
-			}
+	if t.needsRestore() {
+		if t.begin.From == "" {
+			t.st.describe("Removing the partial install")
+		} else {
+			t.st.describe("Restoring v" + t.begin.From)
 		}
-		if err := t.step(StepRestored); err != nil {
+		if err := t.restore(ctx); err != nil {
+			return "", fmt.Errorf("restore the previous state: %w", err)
+		}
+	}
+	if t.at < phaseRestored {
+		if err := t.step(phaseRestored); err != nil {
 			return "", err
 		}
 	}
 	outcome := t.outcome()
-	s0, _ := scriptStep(0)
-	s1, _ := scriptStep(1)
-	if (t.done[s0] || t.done[s1]) && t.begin.From != "" {
-		if err := t.step(StepRestart); err != nil {
+	if t.needsRestart() {
+		if err := t.step(phaseRestart); err != nil {
 			return "", err
 		}
 		tg := "v" + t.begin.From
-		if err := e.runScript(ctx, 1, "", tg, t.begin.To, "", t.st.band(0, 0)); err != nil {
+		if err := e.runScript(ctx, 1, "", tg, t.begin.To, "", t.st.still()); err != nil {
 			outcome += ", but its " + err.Error()
 		}
 	}
@@ -154,11 +152,11 @@ func (t *txn) restore(ctx context.Context) error {
 // outcome says in words what the root holds after the undo.
 func (t *txn) outcome() string {
 	switch {
-	case t.begin.From == "" && t.done[StepInstall]:
+	case t.begin.From == "" && t.changed():
 		return "removed the partial install of v" + t.begin.To
 	case t.begin.From == "":
 		return "nothing was installed"
-	case t.done[StepInstall]:
+	case t.changed():
 		return "restored v" + t.begin.From
 	}
 	return "v" + t.begin.From + " is still installed"
@@ -203,7 +201,7 @@ func (t *txn) settle(state statusfile.State, desc string, errs []error) error {
 	if err := t.e.emptyTrash(); err != nil {
 		t.e.log.WithError(err).Warn("could not empty the trash; the next run empties it")
 	}
-	return t.step(StepDone)
+	return t.step(phaseDone)
 }
 
 // discard moves the tree p (relative to the root) into the trash, or

@@ -93,10 +93,10 @@ func (e *Engine) recoverOpen(ctx context.Context) (string, error) {
 	}
 	defer t.close()
 	e.log.WithField("last_step", t.last).Warn("found an interrupted " + t.desc())
-	if !t.done[StepUndo] && (t.done[StepCommit] || t.done[t.finalStep()]) {
+	if t.complete() {
 		return t.commit(t.desc() + " was interrupted after its last step and finished by recover")
 	}
-	if !t.done[StepUndo] {
+	if !t.undoing() {
 		f := &failure{Step: t.last, Reason: t.desc() + " was interrupted"}
 		if err := t.log(record{Step: StepUndo, Failure: f}); err != nil {
 			return "", err
@@ -111,8 +111,10 @@ func (e *Engine) recoverOpen(ctx context.Context) (string, error) {
 
 // orphanedUndo handles an undo area without a usable journal (deleted, or
 // damaged beyond its header). An undo area with an index is complete, and
-// the live root may have been changed: it is restored under a new journal.
-// One without an index was cut short before anything changed: it goes.
+// the live root may have been changed: it is restored under a new journal
+// whose begin says just that (opRestore), so that a crash while restoring
+// leaves a journal that restores again. One without an index was cut
+// short before anything changed: it goes.
 func (e *Engine) orphanedUndo(st *reporter) (*txn, error) {
 	idx, err := backup.Load(e.root, undoDir, "")
 	if err != nil {
@@ -123,14 +125,7 @@ func (e *Engine) orphanedUndo(st *reporter) (*txn, error) {
 		return nil, e.root.RemoveAll(undoDir)
 	}
 	e.log.Warn("the journal is missing or damaged but an undo area exists: restoring it")
-	t, err := e.beginTxn(record{Op: opApply, From: idx.Version, To: idx.To}, st)
-	if err != nil {
-		return nil, err
-	}
-	// Assume the worst the undo area allows: the root changed, scripts ran.
-	s0, _ := scriptStep(0)
-	t.done[StepInstall], t.done[s0] = true, true
-	return t, nil
+	return e.beginTxn(record{Op: opRestore, From: idx.Version, To: idx.To}, st)
 }
 
 // errNoJournal means there is no journal, or none that can be read.

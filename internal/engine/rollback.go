@@ -52,7 +52,7 @@ func (e *Engine) Rollback(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer t.close()
-	st.progress(pctStart, "Rolling back to "+tg)
+	st.enter(bandStart, "Rolling back to "+tg)
 	if err := t.rollback(ctx, b); err != nil {
 		return "", t.abort(ctx, err)
 	}
@@ -65,28 +65,36 @@ func (e *Engine) Rollback(ctx context.Context) (string, error) {
 	return desc, err
 }
 
+// rollback runs the steps of a rollback after begin; each journals its
+// steps.
 func (t *txn) rollback(ctx context.Context, b backup.Kept) error {
-	e, st := t.e, t.st
-	st.progress(pctBackup, "Saving v"+t.begin.From+" before rolling back")
-	before, err := statAll(ctx, e.root, b.Index.Nodes)
+	r := &rollbackRun{txn: t, kept: b}
+	return steps(ctx,
+		r.backup, // backup, backed-up
+		t.install(bandInstall, "Restoring the files of v"+t.begin.To, r.restore), // install, installed
+		t.script(1, "", bandScript01.through(bandScript03)),
+	)
+}
+
+// rollbackRun is what the steps of a rollback share: the kept backup.
+type rollbackRun struct {
+	*txn
+	kept backup.Kept
+}
+
+// backup saves the live state of the paths the kept backup restores.
+func (r *rollbackRun) backup(ctx context.Context) error {
+	r.st.enter(bandBackup, "Saving v"+r.begin.From+" before rolling back")
+	before, err := statAll(ctx, r.e.root, r.kept.Index.Nodes)
 	if err != nil {
 		return err
 	}
-	if err := t.capture(ctx, before); err != nil {
-		return err
-	}
-	if err := t.step(StepInstall); err != nil {
-		return err
-	}
-	st.progress(pctInstall, "Restoring the files of v"+t.begin.To)
-	progress := st.count(pctInstall, 14, "Restoring the files of v"+t.begin.To)
-	if err := backup.Restore(ctx, e.root, b.Dir, b.Index, false, progress); err != nil {
-		return err
-	}
-	if err := t.step(StepInstalled); err != nil {
-		return err
-	}
-	return t.runScript(ctx, 1, "", pct01, 3*pctScript)
+	return r.capture(ctx, before)
+}
+
+// restore puts the kept backup's paths back.
+func (r *rollbackRun) restore(ctx context.Context, progress func(done, total int)) error {
+	return backup.Restore(ctx, r.e.root, r.kept.Dir, r.kept.Index, false, progress)
 }
 
 // checkRestored logs the files of the restored release that differ from

@@ -8,19 +8,6 @@ import (
 	"github.com/hoist-dev/hoist/internal/statusfile"
 )
 
-// Bands of the progress bar: each phase of an apply moves the bar within
-// its band only, so progress never goes backwards.
-const (
-	pctStart    = 1
-	pctDownload = 2  // … 28
-	pctVerify   = 30 // … 31
-	pct00       = 32 // … 38
-	pctBackup   = 40
-	pctInstall  = 44 // … 58
-	pct01       = 60 // 01 … 72, 02 … 84, 03 … 96
-	pctScript   = 12 // the band of each of 01, 02, 03
-)
-
 // statusEvery limits how often a description-only change is written:
 // scripts may print ::progress lines in a tight loop.
 const statusEvery = 100 * time.Millisecond
@@ -54,20 +41,37 @@ func (r *reporter) progress(pct int, desc string) {
 	r.write(false)
 }
 
-// band returns a function mapping a phase's own 0–100 progress into
-// [lo, lo+width]; an empty text keeps the description.
-func (r *reporter) band(lo, width int) func(n int, text string) {
+// enter moves the bar to the start of band b, with the description desc.
+func (r *reporter) enter(b band, desc string) { r.progress(b.span().lo, desc) }
+
+// describe changes the description and keeps the bar where it is: an undo
+// has no band of its own.
+func (r *reporter) describe(desc string) { r.progress(r.cur.Progress, desc) }
+
+// within returns a function mapping a phase's own 0–100 progress into s;
+// an empty text keeps the description.
+func (r *reporter) within(s span) func(n int, text string) {
 	return func(n int, text string) {
 		if text == "" {
 			text = r.cur.Description
 		}
-		r.progress(lo+width*min(max(n, 0), 100)/100, text)
+		r.progress(s.at(n), text)
 	}
 }
 
-// count adapts band to a done-of-total counter.
-func (r *reporter) count(lo, width int, desc string) func(done, total int) {
-	f := r.band(lo, width)
+// still is within for a phase without a band: the text changes, the bar
+// stays.
+func (r *reporter) still() func(n int, text string) {
+	return func(_ int, text string) {
+		if text != "" {
+			r.describe(text)
+		}
+	}
+}
+
+// count returns a done-of-total counter moving the bar within band b.
+func (r *reporter) count(b band, desc string) func(done, total int) {
+	f := r.within(b.span())
 	return func(done, total int) { f(100*done/max(total, 1), desc) }
 }
 

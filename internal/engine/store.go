@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"regexp"
+	"strconv"
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/fetch"
@@ -34,3 +36,20 @@ func (e *Engine) pruneStore(ctx context.Context, tg string) {
 		e.log.WithError(err).Warn("could not prune the object store")
 	}
 }
+
+var percent = regexp.MustCompile(`Receiving objects:\s+(\d{1,3})%`)
+
+// downloadProgress turns git's "Receiving objects: NN%" into progress.
+func downloadProgress(f func(int, string)) writerFunc {
+	return func(p []byte) (int, error) {
+		if all := percent.FindAllSubmatch(p, -1); len(all) > 0 {
+			n, _ := strconv.Atoi(string(all[len(all)-1][1]))
+			f(n, "")
+		}
+		return len(p), nil
+	}
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (w writerFunc) Write(p []byte) (int, error) { return w(p) }

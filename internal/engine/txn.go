@@ -3,9 +3,9 @@ package engine
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
@@ -35,28 +35,16 @@ const (
 	StepDone      Step = "done"      // status, reports and cleanup written: the journal is closed
 )
 
-// scriptStep returns the steps journaled before and after update script
-// number n (0–3): script-0n and script-0n-done.
-func scriptStep(n int) (before, after Step) {
-	s := Step(fmt.Sprintf("script-%02d", n))
-	return s, s + "-done"
-}
-
-// Steps lists every step, for tests that crash the engine at each one.
-var Steps = func() []Step {
-	s0, s0done := scriptStep(0)
-	steps := []Step{StepBegin, StepFetched, StepVerified, s0, s0done, StepBackup, StepBackedUp, StepInstall, StepInstalled}
-	for n := 1; n <= 3; n++ {
-		before, after := scriptStep(n)
-		steps = append(steps, before, after)
-	}
-	return append(steps, StepCommit, StepUndo, StepRestored, StepRestart, StepDone)
-}()
+// Steps lists every step in order, for tests that crash the engine at each
+// one.
+var Steps = slices.Clone(stepNames[:])
 
 // The operations a transaction performs.
 const (
 	opApply    = "apply"
 	opRollback = "rollback"
+	// opRestore restores an undo area found without a usable journal.
+	opRestore = "restore"
 )
 
 // record is one journal entry. Fields other than Step are set on the
@@ -76,16 +64,12 @@ type record struct {
 	Failure *failure `json:"failure,omitempty"`
 }
 
-// txn is an open transaction: its journal and what it has journaled.
+// txn is an open transaction: its journal and the state it journaled.
 type txn struct {
-	e     *Engine
-	j     *journal.Journal
-	begin record
-	done  map[Step]bool
-	last  Step
-	fail  *failure // set once undo is journaled
-	index string   // sha256 of the undo area's index, from backed-up
-	st    *reporter
+	state
+	e  *Engine
+	j  *journal.Journal
+	st *reporter
 }
 
 // beginTxn creates a new journal whose first record is begin.
@@ -94,7 +78,7 @@ func (e *Engine) beginTxn(begin record, st *reporter) (*txn, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &txn{e: e, j: j, done: map[Step]bool{}, st: st}
+	t := &txn{e: e, j: j, st: st}
 	begin.Step = StepBegin
 	if err := t.log(begin); err != nil {
 		j.Close()
@@ -121,36 +105,15 @@ func (e *Engine) openTxn(st *reporter) (*txn, error) {
 	if j.Truncated > 0 {
 		e.log.Warnf("journal: cut off a torn last record (%d bytes)", j.Truncated)
 	}
-	t := &txn{e: e, j: j, done: map[Step]bool{}, st: st}
-	for i, p := range payloads {
-		var r record
-		if err := json.Unmarshal(p, &r); err != nil || (i == 0) != (r.Step == StepBegin) {
-			// The CRC matched, so this is not a torn write; the records
-			// before it still hold, and undoing is safe from any prefix.
-			e.log.Warnf("journal: record %d is unreadable; using the %d before it", i+1, i)
-			break
-		}
-		t.note(r)
+	s, used := replay(payloads)
+	if used < len(payloads) {
+		e.log.Warnf("journal: record %d is unreadable; using the %d before it", used+1, used)
 	}
-	if len(t.done) == 0 || t.done[StepDone] {
+	if !s.open() {
 		j.Close()
 		return nil, nil
 	}
-	return t, nil
-}
-
-func (t *txn) note(r record) {
-	if r.Step == StepBegin {
-		t.begin = r
-	}
-	if r.Failure != nil {
-		t.fail = r.Failure
-	}
-	if r.Index != "" {
-		t.index = r.Index
-	}
-	t.done[r.Step] = true
-	t.last = r.Step
+	return &txn{state: s, e: e, j: j, st: st}, nil
 }
 
 // log journals r and, with the test hook set to r.Step, dies right after.
@@ -172,7 +135,8 @@ func (t *txn) log(r record) error {
 	return nil
 }
 
-func (t *txn) step(s Step) error { return t.log(record{Step: s}) }
+// step journals the step of phase p.
+func (t *txn) step(p phase) error { return t.log(record{Step: stepNames[p]}) }
 
 func (t *txn) close() { t.j.Close() }
 
@@ -182,15 +146,4 @@ func (t *txn) desc() string {
 		return "rollback to v" + t.begin.To
 	}
 	return "update to v" + t.begin.To
-}
-
-// finalStep is the last step before commit: journaled, it proves every
-// step of the transaction succeeded.
-func (t *txn) finalStep() Step {
-	n := 3
-	if t.begin.Op == opRollback {
-		n = 1
-	}
-	_, after := scriptStep(n)
-	return after
 }
