@@ -9,8 +9,8 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
-	"github.com/hoist-dev/hoist/internal/install"
 	"github.com/hoist-dev/hoist/internal/lock"
+	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 )
 
@@ -74,7 +74,7 @@ func (e *Engine) recoverOpen(ctx context.Context) (string, error) {
 	// the status file's and its companions' (a manager's request in flight
 	// may lose its temp file too; it then fails and can be repeated).
 	for _, dir := range []string{approot.StateDir, approot.LogsDir, approot.StatusesDir} {
-		if err := install.Sweep(e.root, dir); err != nil {
+		if err := safefs.Sweep(e.root, dir); err != nil {
 			return "", err
 		}
 	}

@@ -209,7 +209,7 @@ func Apply(ctx context.Context, root *os.Root, nodes []Node, opts Options) error
 			opts.Progress(i+1, len(nodes))
 		}
 	}
-	return t.sync()
+	return safefs.SyncFS(root)
 }
 
 func (o Options) dst(p string) string { return path.Join(o.To, p) }
@@ -244,60 +244,21 @@ func (t *Tree) sweepAll(nodes []Node, opts Options) error {
 	return nil
 }
 
-// Sweep removes the temp files (names starting with safefs.TempPrefix)
-// that crashed writers left in the directory dir of root. Directories are
-// left alone: a temp directory is someone else's work in progress (a
-// clone, say), not a torn write. A dir that is missing, or that cannot be
-// reached without following a symlink, is not an error.
-func Sweep(root *os.Root, dir string) error {
-	t := NewTree(root)
-	defer t.Close()
-	return t.sweep(dir)
-}
-
+// sweep is safefs.Sweep through t's open directories.
 func (t *Tree) sweep(dir string) error {
 	dir, err := clean(dir)
 	if err != nil {
 		return err
 	}
-	fd, err := t.dir(dir, false)
+	d, err := t.dir(dir, false)
 	if errors.Is(err, errNoDir) {
 		return nil // nothing to sweep
 	}
 	if err != nil {
 		return err
 	}
-	// A descriptor of its own to list with: reading moves its offset.
-	lfd, err := openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY)
-	if err != nil {
-		return &fs.PathError{Op: "open directory", Path: dir, Err: err}
-	}
-	d := os.NewFile(uintptr(lfd), dir)
-	defer d.Close()
-	// In batches: dir may be writable by the unprivileged manager, which
-	// could fill it with millions of names. Unlinking names already listed
-	// does not make the listing skip or repeat the others (POSIX readdir).
-	for {
-		entries, err := d.ReadDir(sweepBatch)
-		for _, ent := range entries {
-			if strings.HasPrefix(ent.Name(), safefs.TempPrefix) && !ent.IsDir() {
-				e := entry{dir: fd, name: ent.Name(), path: path.Join(dir, ent.Name())}
-				if err := t.remove(e, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("remove leftover: %w", err)
-				}
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("list %s: %w", dir, err)
-		}
-	}
+	return safefs.SweepDir(d)
 }
-
-// sweepBatch is how many names Sweep holds in memory at once.
-const sweepBatch = 256
 
 // clear removes what is at dst when it is in the way of n: anything when n
 // is Absent (an empty directory only), a directory when n is a file or
@@ -419,7 +380,7 @@ func (t *Tree) putFile(n Node, dst entry, cur *unix.Stat_t, opts Options) error 
 			// The link is made by name: check that it is the inode just
 			// hashed, not one put in its place since.
 			if linked, err := tmp.lstat(); err != nil || !sameFile(&linked, &fi) {
-				unix.Unlinkat(tmp.dir, tmp.name, 0)
+				tmp.unlink(0)
 				return fmt.Errorf("%w: %s changed while it was installed", ErrSource, src.path)
 			}
 			return rename(tmp, dst)
@@ -448,12 +409,12 @@ func linkUnsupported(err error) bool {
 // itself is made durable by Apply's final syncfs.
 func writeCopy(dst entry, r io.Reader, mode fs.FileMode) error {
 	tmp := dst.temp()
-	fd, err := openat(tmp.dir, tmp.name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW)
+	f, err := safefs.OpenAt(tmp.dir, tmp.name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW)
 	if err != nil {
 		return fmt.Errorf("create temp file for %s: %w", dst.path, err)
 	}
-	if err := safefs.Fill(os.NewFile(uintptr(fd), tmp.path), r, mode); err != nil {
-		unix.Unlinkat(tmp.dir, tmp.name, 0)
+	if err := safefs.Fill(f, r, mode); err != nil {
+		tmp.unlink(0)
 		return fmt.Errorf("write %s: %w", dst.path, err)
 	}
 	return rename(tmp, dst)
@@ -475,23 +436,4 @@ func (e entry) temp() entry {
 	rand.Read(b[:])
 	name := safefs.TempPrefix + e.name[:min(len(e.name), 100)] + "-" + hex.EncodeToString(b[:])
 	return entry{dir: e.dir, name: name, path: path.Join(path.Dir(e.path), name)}
-}
-
-// Sync makes every change in root's filesystem durable (syncfs(2)): one
-// call after many renames instead of an fsync per directory.
-func Sync(root *os.Root) error {
-	t := NewTree(root)
-	defer t.Close()
-	return t.sync()
-}
-
-func (t *Tree) sync() error {
-	fd, err := t.dir(".", false)
-	if err != nil {
-		return err
-	}
-	if err := unix.Syncfs(fd); err != nil {
-		return fmt.Errorf("syncfs: %w", err)
-	}
-	return nil
 }
