@@ -17,6 +17,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
+	"github.com/hoist-dev/hoist/internal/clip"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/install"
 	"github.com/hoist-dev/hoist/internal/manifest"
@@ -270,10 +271,10 @@ func checkRequires(staging *os.Root, live release) error {
 	}
 	c, err := version.NewConstraint(in.Requires)
 	if err != nil {
-		return rejectf("requires %q is not a version constraint", clip(in.Requires))
+		return rejectf("requires %q is not a version constraint", clip.String(in.Requires))
 	}
 	if !c.Check(live.version) {
-		return rejectf("it requires %s, but %s is installed", clip(in.Requires), live.tag())
+		return rejectf("it requires %s, but %s is installed", clip.String(in.Requires), live.tag())
 	}
 	return nil
 }
@@ -380,10 +381,3 @@ func downloadProgress(f func(int, string)) writerFunc {
 type writerFunc func(p []byte) (int, error)
 
 func (w writerFunc) Write(p []byte) (int, error) { return w(p) }
-
-func clip(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "..."
-	}
-	return s
-}

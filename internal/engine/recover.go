@@ -9,6 +9,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
+	"github.com/hoist-dev/hoist/internal/clip"
 	"github.com/hoist-dev/hoist/internal/lock"
 	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/statusfile"
@@ -36,7 +37,7 @@ func (e *Engine) Recover(ctx context.Context) (string, error) {
 	live, _ := e.installed()
 	desc := "interrupted: no update is running; " + stillInstalled(live.version)
 	if st.UpdateTo != "" {
-		desc = "update to " + clip(st.UpdateTo) + " was interrupted before it started; " + stillInstalled(live.version)
+		desc = "update to " + clip.String(st.UpdateTo) + " was interrupted before it started; " + stillInstalled(live.version)
 	}
 	r := e.newReporter(st.UpdateTo)
 	r.cur.Progress = st.Progress

@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/clip"
 	"github.com/hoist-dev/hoist/internal/iobuf"
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
@@ -229,7 +230,7 @@ func compare(dir *os.Root, e Entry) (string, error) {
 			return "", err
 		}
 		if target != e.Link {
-			return fmt.Sprintf("symlink to %q, want %q", clip(target), clip(e.Link)), nil
+			return fmt.Sprintf("symlink to %q, want %q", clip.String(target), clip.String(e.Link)), nil
 		}
 		return "", nil
 	}

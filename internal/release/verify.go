@@ -11,6 +11,7 @@ import (
 	"aead.dev/minisign"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/clip"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/manifest"
 	"github.com/hoist-dev/hoist/internal/safefs"
@@ -80,10 +81,10 @@ func verifyDir(ctx context.Context, dir *os.Root, pubkeys []string, wantVersion 
 		return nil, err
 	}
 	if info != m.Version {
-		return nil, fmt.Errorf("%s says version %q, the manifest %q", approot.InfoFile, clip(info), m.Version)
+		return nil, fmt.Errorf("%s says version %q, the manifest %q", approot.InfoFile, clip.String(info), m.Version)
 	}
 	if wantVersion != "" && m.Version != wantVersion {
-		return nil, fmt.Errorf("release is version %s, not the requested %s", m.Version, clip(wantVersion))
+		return nil, fmt.Errorf("release is version %s, not the requested %s", m.Version, clip.String(wantVersion))
 	}
 	return m, nil
 }
@@ -99,11 +100,4 @@ func readReleaseFile(dir *os.Root, name string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("release %s: %w", name, err)
 	}
 	return data, nil
-}
-
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
-	}
-	return s
 }
