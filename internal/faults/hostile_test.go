@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/statusfile"
+	"github.com/hoist-dev/hoist/internal/testutil/daemon"
 	"github.com/hoist-dev/hoist/internal/testutil/outside"
 	"github.com/hoist-dev/hoist/internal/testutil/supervisorproc"
 )
@@ -68,7 +69,7 @@ func (r *rig) sync() {
 	r.t.Helper()
 	n := r.sup.Count("trigger started", "trigger", "repo", "signal", "repo-barrier")
 	writeSignal(r.t, r.root, "repo-barrier")
-	supervisorproc.Eventually(r.t, "the barrier signal's run", func() bool {
+	daemon.Eventually(r.t, "the barrier signal's run", func() bool {
 		return r.sup.Count("trigger finished", "trigger", "repo", "signal", "repo-barrier") > n
 	})
 	r.sup.WaitIdle()
@@ -135,7 +136,7 @@ func (r *rig) run(cases []hostileCase) {
 			updates := r.sup.Count("trigger started", "trigger", "update")
 			c.plant(r)
 			if c.update != "" {
-				supervisorproc.Eventually(t, "the update trigger to run", func() bool {
+				daemon.Eventually(t, "the update trigger to run", func() bool {
 					return r.sup.Count("trigger started", "trigger", "update") > updates
 				})
 			}
@@ -453,7 +454,7 @@ func TestSignalFlood(t *testing.T) {
 	// Still serving.
 	n := r.sup.Count("trigger started", "trigger", "ping")
 	writeSignal(t, r.root, "ping")
-	supervisorproc.Eventually(t, "a ping after the flood", func() bool { return r.sup.Count("trigger started", "trigger", "ping") > n })
+	daemon.Eventually(t, "a ping after the flood", func() bool { return r.sup.Count("trigger started", "trigger", "ping") > n })
 	r.sup.Stop()
 }
 
