@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -10,12 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/manager/managertest"
+	"github.com/hoist-dev/hoist/internal/testutil/daemon"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 )
@@ -24,10 +23,8 @@ const testToken = "process-test-token-0123456789"
 
 // process is a running hoist-manager.
 type process struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *bytes.Buffer // complete once the process has exited
-	done chan error
+	*daemon.Process
+	url string
 }
 
 // startManager runs the real hoist-manager binary on a loopback port with
@@ -38,67 +35,16 @@ func startManager(t testing.TB, root, releases string, args ...string) *process 
 	if err := os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(testbin.Path(t, "hoist-manager"), append([]string{
+	p := &process{Process: daemon.Start(t, testbin.Path(t, "hoist-manager"), append([]string{
 		"--root", root, "--listen", "127.0.0.1:0", "--releases", releases,
 		"--token-file", tokenFile, "--log-format", "json", "--check-interval", "0",
-	}, args...)...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &process{cmd: cmd, logs: &bytes.Buffer{}, done: make(chan error, 1)}
-	addr := make(chan string, 1)
-	go func() {
-		// Read the log to its end, noting the address the manager listens on.
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			p.logs.WriteString(line + "\n")
-			var entry struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" {
-				addr <- entry.Addr
-			}
-		}
-		p.done <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			t.Error("hoist-manager did not stop on SIGTERM")
-		}
-		if t.Failed() {
-			t.Logf("hoist-manager log:\n%s", p.logs.String())
-		}
+	}, args...), nil)}
+	var entry struct{ Msg, Addr string }
+	p.WaitLine("the listening address", func(line string) bool {
+		return json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening"
 	})
-	select {
-	case a := <-addr:
-		p.url = "http://" + a
-	case err := <-p.done:
-		t.Fatalf("hoist-manager exited: %v\n%s", err, p.logs.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("hoist-manager did not start listening")
-	}
+	p.url = "http://" + entry.Addr
 	return p
-}
-
-// stop sends SIGTERM and returns the exit error.
-func (p *process) stop(t testing.TB) error {
-	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.done:
-		p.done <- err // for the cleanup
-		return err
-	case <-time.After(10 * time.Second):
-		t.Fatal("hoist-manager did not stop on SIGTERM")
-		return nil
-	}
 }
 
 func get(t testing.TB, method, url, token string) (int, string) {
@@ -144,10 +90,8 @@ func TestProcess(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "events/signals/update")); err != nil {
 		t.Error(err)
 	}
-	if err := p.stop(t); err != nil {
-		t.Errorf("exit after SIGTERM: %v", err)
-	}
-	if strings.Contains(p.logs.String(), testToken) {
+	p.Stop() // which must end in exit status 0
+	if strings.Contains(p.Log(), testToken) {
 		t.Error("the token is in the log")
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/statusfile"
+	"github.com/hoist-dev/hoist/internal/testutil/daemon"
 	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 )
 
@@ -66,14 +67,15 @@ func TestDockerDeployment(t *testing.T) {
 	run(t, nil, hoist, "apply", "--root", root, "--to", "v1.0.0")
 	waitStack(ctx, t, ports, "1.0.0")
 
-	sup := startProcess(t, filepath.Join(tmp, "supervisor.log"),
-		[]string{"PATH=" + bin + ":" + os.Getenv("PATH")},
-		filepath.Join(bin, "hoist-supervisor"), "--root", root)
+	// Stopped with SIGTERM at the end, as systemd would; its log is printed
+	// if the test failed.
+	daemon.Start(t, filepath.Join(bin, "hoist-supervisor"), []string{"--root", root},
+		[]string{"PATH=" + bin + ":" + os.Getenv("PATH")})
 	m := startManager(ctx, t, d, image, root, rel.url)
 	t.Cleanup(func() {
 		if t.Failed() {
 			logs, _ := d.docker(context.Background(), "logs", "--tail", "40", "hoist-manager")
-			t.Logf("manager log:\n%s\nsupervisor log:\n%s", logs, sup.logTail(40))
+			t.Logf("manager log:\n%s", logs)
 			failure, _ := os.ReadFile(filepath.Join(root, ".hoist", "logs", "last-failure.log"))
 			t.Logf("last-failure.log:\n%s", failure)
 		}
@@ -346,47 +348,4 @@ func randomToken(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
-}
-
-// process is a long-running program of the test, stopped with SIGTERM at
-// the end as systemd would stop it.
-type process struct {
-	cmd  *exec.Cmd
-	log  string
-	done chan error
-}
-
-func startProcess(t *testing.T, log string, env []string, name string, args ...string) *process {
-	t.Helper()
-	f, err := os.Create(log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	p := &process{cmd: exec.Command(name, args...), log: log, done: make(chan error, 1)}
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-p.done:
-			if err != nil {
-				t.Errorf("%s exited with %v after SIGTERM\n%s", filepath.Base(name), err, p.logTail(20))
-			}
-		case <-time.After(30 * time.Second):
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			t.Errorf("%s did not stop within 30s of SIGTERM", filepath.Base(name))
-		}
-	})
-	return p
-}
-
-func (p *process) logTail(n int) string {
-	data, _ := os.ReadFile(p.log)
-	return lastLines(data, n)
 }

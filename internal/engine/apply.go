@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/hoist-dev/hoist/internal/clip"
+
 	"context"
 	"fmt"
 	"os"
@@ -213,10 +215,10 @@ func checkRequires(staging *os.Root, live release) error {
 	}
 	c, err := version.NewConstraint(in.Requires)
 	if err != nil {
-		return rejectf("requires %q is not a version constraint", clip(in.Requires))
+		return rejectf("requires %q is not a version constraint", clip.String(in.Requires))
 	}
 	if !c.Check(live.version) {
-		return rejectf("it requires %s, but %s is installed", clip(in.Requires), live.tag())
+		return rejectf("it requires %s, but %s is installed", clip.String(in.Requires), live.tag())
 	}
 	return nil
 }

@@ -1,15 +1,12 @@
 package engine_test
 
 import (
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
 
@@ -147,48 +144,6 @@ func TestCrashDuringRecover(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestKillAtRandomMoments kills `hoist apply` with SIGKILL at arbitrary
-// moments, between journal steps too (in the middle of installing 400
-// files, say), then recovers: always exactly v1.0.0 or exactly v1.1.0.
-// HOIST_TEST_LONG=1 runs many more moments.
-func TestKillAtRandomMoments(t *testing.T) {
-	rels := releaserepo.DefaultReleases()[:2]
-	for i := range 400 {
-		rels[1].Files[fmt.Sprintf("app/many/f%03d.txt", i)] = releaserepo.File{Content: strings.Repeat("x", i*37)}
-	}
-	base := newFixture(t, rels...)
-	base.must("apply", "--to", "v1.0.0")
-	old := base.snap(".app-*")
-	ref := base.copyOf(t)
-	start := time.Now()
-	ref.must("apply", "--to", "v1.1.0")
-	full := time.Since(start)
-	new := ref.snap(".app-*")
-
-	runs := 8
-	if os.Getenv("HOIST_TEST_LONG") != "" {
-		runs = 100
-	}
-	seen := map[string]int{}
-	for i := range runs {
-		f := base.copyOf(t)
-		cmd := exec.Command(testbinPath(t), "apply", "--to", "v1.1.0", "--root", f.root)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Duration(rand.Int64N(int64(full))))
-		cmd.Process.Kill()
-		cmd.Wait()
-		f.must("recover")
-		got := f.outcome(old, new)
-		seen[got]++
-		if st := f.status(); st.State == statusfile.Installing {
-			t.Errorf("run %d: status still installing after recover: %+v", i, st)
-		}
-	}
-	t.Logf("%d kills within %v: %v", runs, full, seen)
 }
 
 // TestDamagedJournal crashes an apply after it installed the files, then

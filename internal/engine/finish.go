@@ -10,7 +10,6 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
-	"github.com/hoist-dev/hoist/internal/install"
 	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/scripts"
 	"github.com/hoist-dev/hoist/internal/statusfile"
@@ -194,7 +193,7 @@ func (t *txn) settle(state statusfile.State, desc string, errs []error) error {
 		t.e.log.WithError(err).Warn("cleanup after the " + t.desc() + " is incomplete; recover finishes it")
 		return nil
 	}
-	if err := install.Sync(t.e.root); err != nil {
+	if err := safefs.SyncFS(t.e.root); err != nil {
 		return err
 	}
 	// Before done: on a full disk, the room it frees lets done be written.

@@ -8,43 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/testutil/outside"
 	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
 
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
-
-// outside is a file outside the app root that hostile names point at.
-type outside struct {
-	path string
-	data []byte
-	mod  time.Time
-}
-
-func newOutside(t *testing.T) outside {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "precious")
-	data := []byte(`{"state":"success","progress":100,"description":"not yours","updateTo":""}`)
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	old := time.Now().Add(-time.Hour).Truncate(time.Second)
-	os.Chtimes(p, old, old)
-	return outside{p, data, old}
-}
-
-func (o outside) check(t *testing.T) {
-	t.Helper()
-	fi, err := os.Lstat(o.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := os.ReadFile(o.path)
-	if string(data) != string(o.data) || !fi.ModTime().Equal(o.mod) || fi.Mode() != 0o644 {
-		t.Errorf("file outside the root changed: %q, mtime %v, mode %v", data, fi.ModTime(), fi.Mode())
-	}
-}
 
 // TestHostileUpdateTo: updateTo values that are not tags are refused with
 // exit 4 before they name anything; nothing outside the root changes.
@@ -76,56 +46,55 @@ func TestStatusFileSymlinks(t *testing.T) {
 	f := newFixture(t, releaserepo.DefaultReleases()[:2]...)
 	f.must("apply", "--to", "v1.0.0")
 	status := f.path("statuses/" + statusfile.Name)
-	plant := func(name string, o outside, hard bool) {
+	// plant makes a link statuses/name to the file target outside.
+	plant := func(name, target string, hard bool) {
 		p := f.path("statuses/" + name)
 		os.Remove(p)
 		link := os.Symlink
 		if hard {
 			link = os.Link
 		}
-		if err := link(o.path, p); err != nil {
+		if err := link(target, p); err != nil {
 			t.Skipf("cannot plant a link: %v", err) // a hard link needs the same filesystem
 		}
 	}
 
 	// apply reads updateTo from the status file: a symlink is refused.
-	o := newOutside(t)
-	plant(statusfile.Name, o, false)
+	o := outside.New(t)
+	plant(statusfile.Name, o.Path(outside.Secret), false)
+	o.Seal(t)
 	if r := f.hoist("apply"); r.Code != exitcode.Rejected || !strings.Contains(r.Stderr, "not a regular file") {
 		t.Errorf("apply with a symlinked status: %s", r)
 	}
-	o.check(t)
+	o.Check(t)
 	if fi, err := os.Lstat(status); err != nil || !fi.Mode().IsRegular() {
 		t.Errorf("status file not replaced by a regular file: %v", fi)
 	}
 
 	// An update and a failure write status, info and report copies: all
 	// replace the planted names.
-	links := map[string]outside{statusfile.Name: newOutside(t), "info.json": newOutside(t), "last-failure.log": newOutside(t)}
+	links := map[string]*outside.Dir{statusfile.Name: outside.New(t), "info.json": outside.New(t), "last-failure.log": outside.New(t)}
 	for name, o := range links {
-		plant(name, o, false)
+		plant(name, o.Path(outside.Secret), false)
+		o.Seal(t)
 	}
 	f.must("apply", "--to", "v1.1.0")
 	f.hoist("apply", "--to", "v1.1.0") // refused: already installed
 	for name, o := range links {
-		o.check(t)
+		o.Check(t)
 		if fi, err := os.Lstat(f.path("statuses/" + name)); err == nil && !fi.Mode().IsRegular() {
 			t.Errorf("statuses/%s is still a %v", name, fi.Mode().Type())
 		}
 	}
 
 	// A hard link to a file outside is refused as well.
-	tmp := filepath.Join(filepath.Dir(f.root), "hard-target")
-	os.WriteFile(tmp, []byte(`{"state":"installing","progress":0,"description":"","updateTo":"v1.1.0"}`), 0o644)
-	hard := outside{path: tmp}
-	hard.data, _ = os.ReadFile(tmp)
-	fi, _ := os.Stat(tmp)
-	hard.mod = fi.ModTime()
-	plant(statusfile.Name, hard, true)
+	hard := outside.New(t)
+	plant(statusfile.Name, hard.Path(outside.Secret), true)
+	hard.Seal(t)
 	if r := f.hoist("apply"); r.Code != exitcode.Rejected || !strings.Contains(r.Stderr, "hard links") {
 		t.Errorf("apply with a hard-linked status: %s", r)
 	}
-	hard.check(t)
+	hard.Check(t)
 }
 
 // TestLock: a second apply while one runs exits 3; the lock of a killed

@@ -6,7 +6,8 @@ import (
 	"os"
 	"runtime"
 	"sort"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/install"
@@ -109,41 +110,35 @@ func nodeOf(f manifest.Entry) install.Node {
 // statAll returns the install.Stat of every node's path, hashing files on
 // one worker per CPU.
 func statAll(ctx context.Context, root *os.Root, nodes []install.Node) ([]install.Node, error) {
-	out := make([]install.Node, len(nodes))
-	idx := make(chan int)
-	errs := make(chan error, 1)
-	var wg sync.WaitGroup
-	for range runtime.NumCPU() {
-		wg.Go(func() {
-			// A Tree opens each directory once; it is not safe for
-			// concurrent use, so each worker has its own.
-			tree := install.NewTree(root)
-			defer tree.Close()
-			for i := range idx {
-				n, err := tree.Stat(nodes[i].Path)
-				if err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-					continue
-				}
-				out[i] = n
-			}
-		})
+	workers := runtime.NumCPU()
+	// A Tree opens each directory once; it is not safe for concurrent use,
+	// so each running call takes one of its own from trees: SetLimit keeps
+	// at most one call per Tree running.
+	trees := make(chan *install.Tree, workers)
+	for range workers {
+		trees <- install.NewTree(root)
 	}
-	for i := range nodes {
-		if ctx.Err() != nil || len(errs) > 0 {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	out := make([]install.Node, len(nodes))
+	for i, n := range nodes {
+		if gctx.Err() != nil {
 			break
 		}
-		idx <- i
+		g.Go(func() (err error) {
+			t := <-trees
+			out[i], err = t.Stat(n.Path)
+			trees <- t
+			return err
+		})
 	}
-	close(idx)
-	wg.Wait()
-	select {
-	case err := <-errs:
+	err := g.Wait()
+	close(trees)
+	for t := range trees {
+		t.Close()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("read live files: %w", err)
-	default:
-		return out, ctx.Err()
 	}
+	return out, ctx.Err()
 }

@@ -9,8 +9,9 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
-	"github.com/hoist-dev/hoist/internal/install"
+	"github.com/hoist-dev/hoist/internal/clip"
 	"github.com/hoist-dev/hoist/internal/lock"
+	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 )
 
@@ -36,7 +37,7 @@ func (e *Engine) Recover(ctx context.Context) (string, error) {
 	live, _ := e.installed()
 	desc := "interrupted: no update is running; " + stillInstalled(live.version)
 	if st.UpdateTo != "" {
-		desc = "update to " + clip(st.UpdateTo) + " was interrupted before it started; " + stillInstalled(live.version)
+		desc = "update to " + clip.String(st.UpdateTo) + " was interrupted before it started; " + stillInstalled(live.version)
 	}
 	r := e.newReporter(st.UpdateTo)
 	r.cur.Progress = st.Progress
@@ -74,7 +75,7 @@ func (e *Engine) recoverOpen(ctx context.Context) (string, error) {
 	// the status file's and its companions' (a manager's request in flight
 	// may lose its temp file too; it then fails and can be repeated).
 	for _, dir := range []string{approot.StateDir, approot.LogsDir, approot.StatusesDir} {
-		if err := install.Sweep(e.root, dir); err != nil {
+		if err := safefs.Sweep(e.root, dir); err != nil {
 			return "", err
 		}
 	}

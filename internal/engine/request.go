@@ -86,10 +86,3 @@ func stillInstalled(v *version.Version) string {
 	}
 	return tag.Of(v) + " is still installed"
 }
-
-func clip(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "..."
-	}
-	return s
-}

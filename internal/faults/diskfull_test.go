@@ -13,6 +13,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
+	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
 )
 
 // tmpfs mounts a tmpfs of size bytes for the test, or skips the test where
@@ -28,6 +29,14 @@ func tmpfs(t *testing.T, size int64) string {
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 	return dir
+}
+
+// remount changes the mount options of the tmpfs dir (nr_inodes=N, say).
+func remount(t *testing.T, dir, opts string) {
+	t.Helper()
+	if out, err := exec.Command("mount", "-o", "remount,"+opts, dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount %s: %v %s", opts, err, out)
+	}
 }
 
 // used returns the bytes in use on the file system holding dir.
@@ -68,7 +77,8 @@ func fillLeaving(t *testing.T, path string, free int64) {
 // the last phases, as a complete update), the protected data untouched,
 // and a status that says so, not installing, while the disk is still full;
 // once the disk has room again, `hoist recover` leaves no staging clone or
-// temp file behind and the space is back; a retry installs v1.1.0.
+// temp file behind and the space is back; a retry installs v1.1.0. The
+// download's failure status says what happened and what is installed.
 func TestDiskFull(t *testing.T) {
 	s := newSite(t, full)
 	// A release too large for what the filler leaves preflight to see.
@@ -84,12 +94,14 @@ func TestDiskFull(t *testing.T) {
 		at   string // the script that fills the disk after its work
 		want string // required outcome; "" if old or new
 		says string // in apply's error
+		// shows are in the status description while the disk is full.
+		shows []string
 	}{
-		{"preflight", []string{"--to", "v1.1.0"}, 1 << 20, "", "old", "not enough free disk space"},
-		{"download", []string{"--to", "v1.3.0"}, 10 << 20, "", "old", "no space left on device"},
-		{"backup", []string{"--to", "v1.1.0"}, -1, "00", "old", "no space left on device"},
-		{"scripts 02 and 03", []string{"--to", "v1.1.0"}, -1, "01", "", ""},
-		{"commit", []string{"--to", "v1.1.0"}, -1, "03", "", ""},
+		{"preflight", []string{"--to", "v1.1.0"}, 1 << 20, "", "old", "not enough free disk space", nil},
+		{"download", []string{"--to", "v1.3.0"}, 10 << 20, "", "old", "no space left on device", []string{"no space left", "v1.0.0 is still installed"}},
+		{"backup", []string{"--to", "v1.1.0"}, -1, "00", "old", "no space left on device", nil},
+		{"scripts 02 and 03", []string{"--to", "v1.1.0"}, -1, "01", "", "", nil},
+		{"commit", []string{"--to", "v1.1.0"}, -1, "03", "", "", nil},
 	}
 	for _, p := range phases {
 		t.Run(p.name, func(t *testing.T) {
@@ -108,8 +120,14 @@ func TestDiskFull(t *testing.T) {
 			}
 			// What the manager shows while the disk is still full, until
 			// the next recover (at the next update or supervisor start).
-			if st := readStatus(t, root); st.State == statusfile.Installing {
+			st := readStatus(t, root)
+			if st.State == statusfile.Installing {
 				t.Errorf("apply exited %d and left the status at installing, while the disk is full: %+v", r.Code, st)
+			}
+			for _, want := range p.shows {
+				if !strings.Contains(st.Description, want) {
+					t.Errorf("status %+v does not say %q", st, want)
+				}
 			}
 			if err := os.Remove(filler); err != nil {
 				t.Fatal(err)
@@ -139,6 +157,53 @@ func TestDiskFull(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestInodesDuringInstall runs an update of 200 more symlinks out of inodes
+// at each point of its install (the staging clone takes about links+30
+// inodes, the install links+1 more; hard links take none): each run fails
+// cleanly with the live release untouched, until one has room to install.
+func TestInodesDuringInstall(t *testing.T) {
+	s := newSite(t, slim)
+	const links = 200
+	rel := releaserepo.DefaultReleases()[1]
+	rel.Version = "1.4.0"
+	for i := range links {
+		rel.Files[fmt.Sprintf("links/l%03d", i)] = releaserepo.File{Link: "../app/config.yml"}
+	}
+	s.repo.Add(t, rel)
+	disk := tmpfs(t, 96<<20)
+	root := s.copy(filepath.Join(disk, "app"))
+	// Staging clones, and the status reserve: a full disk uses it up so
+	// that the failure status can still be written; recover makes it again.
+	skip := append([]string{".app-*", ".hoist/status-reserve"}, liveSkip...)
+	old := treesnap.Take(t, root, skip...)
+	var st unix.Statfs_t
+	if err := unix.Statfs(disk, &st); err != nil {
+		t.Fatal(err)
+	}
+	inUse := int(st.Files - st.Ffree)
+	failedInInstall := false
+	for extra := links; extra <= 2*links+60; extra += 20 {
+		remount(t, disk, fmt.Sprintf("nr_inodes=%d", inUse+extra))
+		r := at(t, root, nil, "apply", "--to", "v1.4.0")
+		if r.Code == 0 {
+			t.Logf("%d spare inodes: installed", extra)
+			break
+		}
+		if r.Code != exitcode.Failure {
+			t.Fatalf("%d spare inodes: %s", extra, r)
+		}
+		failedInInstall = failedInInstall || strings.Contains(r.Stderr, "install v1.4.0:")
+		t.Logf("%d spare inodes: %s", extra, lastLine(r.Stderr))
+		treesnap.Same(t, fmt.Sprintf("root after failing with %d spare inodes", extra), treesnap.Take(t, root, skip...), old)
+	}
+	if !failedInInstall {
+		t.Error("no run ran out of inodes during the install")
+	}
+	if r := at(t, root, nil, "verify"); r.Code != 0 {
+		t.Errorf("verify: %s", r)
 	}
 }
 

@@ -16,7 +16,8 @@
 //     (package testutil/lazyfs), the disk cut after every fsync in turn,
 //     then `hoist recover` on what survived;
 //   - kill -9 at every journal step (HOIST_TEST_CRASH_AT) followed by a power
-//     cut, and at random moments, then `hoist recover`;
+//     cut, and at random moments (with a power cut, and on an ordinary disk
+//     in the middle of a large install), then `hoist recover`;
 //   - the supervisor killed while its trigger runs, then restarted;
 //   - network faults between the engine and the release server: a
 //     connection cut after N bytes (package faults/netfault), HTTP 500, a
@@ -24,7 +25,8 @@
 //   - a hostile manager: everything the unprivileged side can write
 //     (statuses/, events/signals/) turned into links, fifos, floods and
 //     oversized or malicious values;
-//   - a full disk at each phase of an update;
+//   - a full disk at each phase of an update, and out of inodes at each
+//     point of an install;
 //   - fuzz targets in the packages that parse untrusted bytes (fuzz_test.go
 //     there; seeds run with every go test, see fuzz.sh for long runs).
 //

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/statusfile"
+	"github.com/hoist-dev/hoist/internal/testutil/daemon"
+	"github.com/hoist-dev/hoist/internal/testutil/outside"
 	"github.com/hoist-dev/hoist/internal/testutil/supervisorproc"
 )
 
@@ -25,16 +27,16 @@ type rig struct {
 	t    *testing.T
 	s    *site
 	root string
-	out  *outside
+	out  *outside.Dir
 	sup  *supervisorproc.Process
 	runs []string // recorder lines so far
 }
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	r := &rig{t: t, s: newSite(t, full), out: newOutside(t)}
+	r := &rig{t: t, s: newSite(t, full), out: outside.New(t)}
 	r.root = r.s.copy(filepath.Join(t.TempDir(), "app"))
-	r.out.seal(t)
+	r.out.Seal(t)
 	r.sup = startSupervisor(t, r.root)
 	return r
 }
@@ -67,7 +69,7 @@ func (r *rig) sync() {
 	r.t.Helper()
 	n := r.sup.Count("trigger started", "trigger", "repo", "signal", "repo-barrier")
 	writeSignal(r.t, r.root, "repo-barrier")
-	supervisorproc.Eventually(r.t, "the barrier signal's run", func() bool {
+	daemon.Eventually(r.t, "the barrier signal's run", func() bool {
 		return r.sup.Count("trigger finished", "trigger", "repo", "signal", "repo-barrier") > n
 	})
 	r.sup.WaitIdle()
@@ -134,7 +136,7 @@ func (r *rig) run(cases []hostileCase) {
 			updates := r.sup.Count("trigger started", "trigger", "update")
 			c.plant(r)
 			if c.update != "" {
-				supervisorproc.Eventually(t, "the update trigger to run", func() bool {
+				daemon.Eventually(t, "the update trigger to run", func() bool {
 					return r.sup.Count("trigger started", "trigger", "update") > updates
 				})
 			}
@@ -162,7 +164,7 @@ func (r *rig) run(cases []hostileCase) {
 			if got := r.s.settled(t, r.root); got != "old" {
 				t.Errorf("root holds the %s release", got)
 			}
-			r.out.check(t)
+			r.out.Check(t)
 		})
 	}
 }
@@ -205,8 +207,8 @@ func TestHostileStatusFile(t *testing.T) {
 			}}
 	}
 	cases := []hostileCase{
-		planted("a symlink to a root-owned status outside", func(r *rig, p string) error { return os.Symlink(r.out.path(outSecret), p) }),
-		planted("a hard link to a root-owned status outside", func(r *rig, p string) error { return os.Link(r.out.path(outSecret), p) }),
+		planted("a symlink to a root-owned status outside", func(r *rig, p string) error { return os.Symlink(r.out.Path(outside.Secret), p) }),
+		planted("a hard link to a root-owned status outside", func(r *rig, p string) error { return os.Link(r.out.Path(outside.Secret), p) }),
 		planted("a fifo", func(r *rig, p string) error { return syscall.Mkfifo(p, 0o666) }),
 		planted("a socket", func(r *rig, p string) error {
 			ln, err := net.Listen("unix", p)
@@ -263,9 +265,9 @@ func TestHostileStatusFile(t *testing.T) {
 		plant: func(r *rig) {
 			dir := r.path("statuses/")
 			for name, mk := range map[string]func(p string) error{
-				".hoist-tmp-link":     func(p string) error { return os.Symlink(r.out.path(outSecret), p) },
-				".hoist-tmp-dir-link": func(p string) error { return os.Symlink(r.out.dir, p) },
-				".hoist-tmp-hard":     func(p string) error { return os.Link(r.out.path(outTarget), p) },
+				".hoist-tmp-link":     func(p string) error { return os.Symlink(r.out.Path(outside.Secret), p) },
+				".hoist-tmp-dir-link": func(p string) error { return os.Symlink(r.out.Path(""), p) },
+				".hoist-tmp-hard":     func(p string) error { return os.Link(r.out.Path(outside.Target), p) },
 				".hoist-tmp-fifo":     func(p string) error { return syscall.Mkfifo(p, 0o666) },
 				".hoist-tmp-dir": func(p string) error {
 					if err := os.Mkdir(p, 0o777); err != nil {
@@ -295,7 +297,7 @@ func TestHostileStatusFile(t *testing.T) {
 		},
 		plant: func(r *rig) {
 			for _, name := range []string{"info.json", "last-failure.log"} {
-				if err := os.Symlink(r.out.path(outTarget), r.path("statuses/"+name)); err != nil {
+				if err := os.Symlink(r.out.Path(outside.Target), r.path("statuses/"+name)); err != nil {
 					r.t.Fatal(err)
 				}
 			}
@@ -337,15 +339,15 @@ func TestHostileSignals(t *testing.T) {
 		}),
 		entry("a directory", "rollback", func(_ *rig, p string) error { return os.Mkdir(p, 0o777) }),
 		entry("a symlink to its trigger", "update", func(_ *rig, p string) error { return os.Symlink("../../triggers/update", p) }),
-		entry("a symlink to a file outside", "ping", func(r *rig, p string) error { return os.Symlink(r.out.path(outSecret), p) }),
-		entry("a symlink to a directory outside", "rollback", func(r *rig, p string) error { return os.Symlink(r.out.dir, p) }),
+		entry("a symlink to a file outside", "ping", func(r *rig, p string) error { return os.Symlink(r.out.Path(outside.Secret), p) }),
+		entry("a symlink to a directory outside", "rollback", func(r *rig, p string) error { return os.Symlink(r.out.Path(""), p) }),
 		entry("a dangling symlink", "update", func(_ *rig, p string) error { return os.Symlink("/nonexistent", p) }),
 		// link(2) makes no close-write or moved-to event, only a creation
 		// of a file with two links: a signal like any other (CONTRACT §6
 		// says "created"). The link is removed and ping runs; the file
 		// outside is neither opened nor changed.
 		hostileCase{name: "ping is a hard link to a file outside", runs: []string{"ping "}, plant: func(r *rig) {
-			if err := os.Link(r.out.path(outTarget), r.path("events/signals/ping")); err != nil {
+			if err := os.Link(r.out.Path(outside.Target), r.path("events/signals/ping")); err != nil {
 				r.t.Fatal(err)
 			}
 		}},
@@ -448,11 +450,11 @@ func TestSignalFlood(t *testing.T) {
 	if got := r.s.settled(t, r.root); got != "old" {
 		t.Errorf("root holds the %s release", got)
 	}
-	r.out.check(t)
+	r.out.Check(t)
 	// Still serving.
 	n := r.sup.Count("trigger started", "trigger", "ping")
 	writeSignal(t, r.root, "ping")
-	supervisorproc.Eventually(t, "a ping after the flood", func() bool { return r.sup.Count("trigger started", "trigger", "ping") > n })
+	daemon.Eventually(t, "a ping after the flood", func() bool { return r.sup.Count("trigger started", "trigger", "ping") > n })
 	r.sup.Stop()
 }
 
@@ -470,7 +472,7 @@ func TestSignalsDirReplacedBySymlink(t *testing.T) {
 	if err := os.Rename(signals, signals+".old"); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(r.out.path(outSignals), signals); err != nil {
+	if err := os.Symlink(r.out.Path(outside.Signals), signals); err != nil {
 		t.Fatal(err)
 	}
 	r.sup.WaitSignalsLost()
@@ -482,13 +484,13 @@ func TestSignalsDirReplacedBySymlink(t *testing.T) {
 	if n := r.sup.Count(supervisorproc.SignalsUnusable, "error", "is a symlink"); n != 1 {
 		t.Errorf("symlinked signals directory logged %d times, want once", n)
 	}
-	r.out.check(t)
+	r.out.Check(t)
 
 	// A restart (by an admin; systemd has no reason to) does the same.
 	r.sup.Stop()
 	r.sup = startSupervisor(t, r.root)
 	r.sup.WaitLog(supervisorproc.SignalsUnusable, "error", "signals directory events/signals is a symlink")
-	r.out.check(t)
+	r.out.Check(t)
 	if runs := triggerRuns(t, r.root); !slices.Equal(runs, r.runs) {
 		t.Errorf("triggers ran: %q", runs)
 	}
@@ -503,6 +505,6 @@ func TestSignalsDirReplacedBySymlink(t *testing.T) {
 	if got := r.s.settled(t, r.root); got != "old" {
 		t.Errorf("root holds the %s release", got)
 	}
-	r.out.check(t)
+	r.out.Check(t)
 	r.sup.Stop()
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/faults/netfault"
 	"github.com/hoist-dev/hoist/internal/statusfile"
-	"github.com/hoist-dev/hoist/internal/testutil/supervisorproc"
+	"github.com/hoist-dev/hoist/internal/testutil/daemon"
 	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 )
 
@@ -154,7 +154,7 @@ func TestNetworkFaults(t *testing.T) {
 		want := "transfer stalled"
 		if !long() {
 			want = "context canceled"
-			supervisorproc.Eventually(t, "the download to stall", func() bool { return rs.proxy.Sent() >= clean/2 })
+			daemon.Eventually(t, "the download to stall", func() bool { return rs.proxy.Sent() >= clean/2 })
 			time.Sleep(2 * time.Second)
 			cmd.Process.Signal(syscall.SIGTERM)
 		}

@@ -20,7 +20,8 @@ import (
 // journaling the step named.
 const crashEnv = "HOIST_TEST_CRASH_AT="
 
-// disk is a lazyfs mount holding one root per crash point.
+// disk is a lazyfs mount holding one root per crash point, or, without
+// fs, an ordinary directory whose power is never cut.
 type disk struct {
 	t   *testing.T
 	fs  *lazyfs.FS
@@ -39,12 +40,19 @@ func mountDisk(t *testing.T, o lazyfs.Options) *disk {
 func (d *disk) place(s *site, name string) string {
 	d.t.Helper()
 	root := s.copy(filepath.Join(d.dir, name))
-	d.check(d.fs.Sync())
+	if d.fs != nil {
+		d.check(d.fs.Sync())
+	}
 	return root
 }
 
 // cut cuts the power: what was not durable is gone.
-func (d *disk) cut() { d.t.Helper(); d.check(d.fs.PowerCut()) }
+func (d *disk) cut() {
+	d.t.Helper()
+	if d.fs != nil {
+		d.check(d.fs.PowerCut())
+	}
+}
 
 func (d *disk) check(err error) {
 	d.t.Helper()
@@ -59,10 +67,17 @@ func (d *disk) check(err error) {
 func lazySite(t *testing.T, rolling bool) (*site, *disk) {
 	t.Helper()
 	d := mountDisk(t, lazyfs.Options{GlobalCommit: true})
+	return siteFor(t, rolling, onLazyfs()), d
+}
+
+// siteFor makes a site of shape sh for "rollback" if rolling, else for
+// "apply".
+func siteFor(t *testing.T, rolling bool, sh shape) *site {
+	t.Helper()
 	if rolling {
-		return newRollbackSite(t, onLazyfs()), d
+		return newRollbackSite(t, sh)
 	}
-	return newSite(t, onLazyfs()), d
+	return newSite(t, sh)
 }
 
 // fsyncLoop is a run crashed at every fsync in turn.
@@ -257,24 +272,40 @@ func TestKillAtEveryJournalStep(t *testing.T) {
 }
 
 // TestKillAtRandomMoments kills `hoist apply` and `hoist rollback` with
-// SIGKILL at random moments (between journal steps too: in the middle of
-// an install), cuts the power, and recovers. A few runs each; 100 each
-// with HOIST_TEST_LONG.
+// SIGKILL at random moments (between journal steps too), cuts the power
+// and recovers; and kills an apply of 400 more files on an ordinary disk,
+// where most kills land in the middle of the install. A few runs each; 100
+// each with HOIST_TEST_LONG.
 func TestKillAtRandomMoments(t *testing.T) {
-	for _, op := range []string{"apply", "rollback"} {
-		t.Run(op, func(t *testing.T) {
-			s, d := lazySite(t, op == "rollback")
+	cases := []struct {
+		name    string
+		rolling bool
+		lazy    bool // on lazyfs, with a power cut after each kill
+		sh      shape
+		runs    int
+	}{
+		{"apply", false, true, onLazyfs(), 3},
+		{"rollback", true, true, onLazyfs(), 3},
+		{"apply on an ordinary disk", false, false, shape{many: 400, big: slim.big}, 8},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := &disk{t: t, dir: t.TempDir()}
+			if c.lazy {
+				d = mountDisk(t, lazyfs.Options{GlobalCommit: true})
+			}
+			s := siteFor(t, c.rolling, c.sh)
 			// How long an undisturbed run takes on this disk.
 			start := time.Now()
 			root := d.place(s, "timing")
 			if r := at(t, root, nil, s.op...); r.Code != 0 {
-				t.Fatalf("%s: %s", op, r)
+				t.Fatalf("%s: %s", s.op[0], r)
 			}
 			full := time.Since(start)
 			d.check(os.RemoveAll(root))
 
 			seen := tally{}
-			runs := iterations(3, 100)
+			runs := iterations(c.runs, 100)
 			for i := range runs {
 				root := d.place(s, fmt.Sprint("run-", i))
 				cmd := exec.Command(testbin.Path(t, "hoist"), append(s.op, "--root", root)...)

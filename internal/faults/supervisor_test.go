@@ -13,6 +13,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/request"
 	"github.com/hoist-dev/hoist/internal/statusfile"
+	"github.com/hoist-dev/hoist/internal/testutil/daemon"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 	"github.com/hoist-dev/hoist/internal/testutil/supervisorproc"
 )
@@ -61,7 +62,7 @@ func holding(t *testing.T) string {
 func heldPID(t *testing.T, dir string) int {
 	t.Helper()
 	var pid int
-	supervisorproc.Eventually(t, "02-run.sh to hold", func() bool {
+	daemon.Eventually(t, "02-run.sh to hold", func() bool {
 		data, err := os.ReadFile(filepath.Join(dir, "holding"))
 		if err != nil {
 			return false
@@ -132,7 +133,7 @@ func restartWithPending(t *testing.T, root string) *supervisorproc.Process {
 		writeSignal(t, root, "ping")
 	}
 	sup := startSupervisor(t, root) // without the hold
-	supervisorproc.Eventually(t, "the pending signals to be served", func() bool {
+	daemon.Eventually(t, "the pending signals to be served", func() bool {
 		return sup.Count("trigger started", "trigger", "update") == 1 && sup.Count("trigger started", "trigger", "ping") == 1
 	})
 	sup.WaitIdle()
@@ -210,7 +211,7 @@ func TestSupervisorRestartedWhileItsTriggerRuns(t *testing.T) {
 	}
 
 	os.Remove(filepath.Join(h.dir, "hold"))
-	supervisorproc.Eventually(t, "the orphaned apply to end", func() bool { return !running(apply) })
+	daemon.Eventually(t, "the orphaned apply to end", func() bool { return !running(apply) })
 	settles(t, root, "the orphaned apply died mid-update and the running supervisor left it")
 	second.Alive()
 	second.Stop()

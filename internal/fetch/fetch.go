@@ -137,10 +137,15 @@ func cloneInto(ctx context.Context, o Options, tmp string) error {
 	if err != nil {
 		return err
 	}
-	// One syncfs flushes every file of the tree; fsyncing each of thousands
-	// of files costs far more, and the rename below must not reach the disk
-	// before them.
-	if err := syncFS(tmp); err != nil {
+	parent, err := os.OpenRoot(filepath.Dir(o.Dir))
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	// One syncfs flushes every file of the tree (tmp is in parent's
+	// filesystem); fsyncing each of thousands of files costs far more, and
+	// the rename below must not reach the disk before them.
+	if err := safefs.SyncFS(parent); err != nil {
 		return err
 	}
 	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, o.Dir, unix.RENAME_NOREPLACE); err != nil {
@@ -149,7 +154,7 @@ func cloneInto(ctx context.Context, o Options, tmp string) error {
 		}
 		return fmt.Errorf("rename into %s: %w", o.Dir, err)
 	}
-	return syncDir(filepath.Dir(o.Dir))
+	return safefs.SyncDir(parent, ".")
 }
 
 // source is what a checkout reads: the objects, and where the tag points.
@@ -299,30 +304,6 @@ func peel(s storer.EncodedObjectStorer, h plumbing.Hash, visit func(plumbing.Has
 		}
 	}
 	return nil, h, errors.New("tag chain too long")
-}
-
-func syncFS(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("syncfs %s: %w", dir, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // globEscape quotes the glob metacharacters of s.

@@ -19,6 +19,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
 // The object store (Options.Store) is a bare, shallow repository holding
@@ -375,15 +377,20 @@ func rewriteStore(ctx context.Context, old *filesystem.Storage, dir string, ref 
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
 	}
-	err := writeStore(ctx, old, tmp, ref, live)
+	parent, err := os.OpenRoot(filepath.Dir(dir))
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	err = writeStore(ctx, old, tmp, ref, live)
 	if err == nil {
-		err = syncFS(tmp)
+		err = safefs.SyncFS(parent) // tmp is in parent's filesystem
 	}
 	if err == nil {
 		err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE)
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(dir))
+		err = safefs.SyncDir(parent, ".")
 	}
 	// After the exchange tmp holds the old store.
 	return errors.Join(err, os.RemoveAll(tmp))

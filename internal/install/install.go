@@ -31,13 +31,11 @@ package install
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"iter"
 	"os"
 	"path"
 	"sort"
@@ -46,44 +44,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/hoist-dev/hoist/internal/iobuf"
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
-
-// Kind is what a path is.
-type Kind string
-
-// The kinds of Node.
-const (
-	Absent Kind = "absent"
-	File   Kind = "file"
-	Link   Kind = "link"
-	Dir    Kind = "dir"
-)
-
-// Node is the state of one path, relative to the tree's root.
-type Node struct {
-	Path   string      `json:"path"`
-	Kind   Kind        `json:"kind"`
-	SHA256 string      `json:"sha256,omitempty"` // File
-	Mode   fs.FileMode `json:"mode,omitempty"`   // File and Dir
-	Link   string      `json:"link,omitempty"`   // Link
-}
-
-// Same reports whether n and want describe the same state. An existing
-// directory is the same as a wanted one whatever its mode.
-func Same(n, want Node) bool {
-	if n.Kind != want.Kind {
-		return false
-	}
-	switch n.Kind {
-	case File:
-		return n.SHA256 == want.SHA256 && n.Mode == want.Mode
-	case Link:
-		return n.Link == want.Link
-	}
-	return true
-}
 
 // ErrSource means a file's source does not hold the wanted content or mode.
 var ErrSource = errors.New("source does not match")
@@ -91,75 +53,6 @@ var ErrSource = errors.New("source does not match")
 // ErrConflict means a path cannot take its wanted state without deleting
 // something Apply was not told about (a non-empty directory, say).
 var ErrConflict = errors.New("path is in the way")
-
-// Stat returns the current state of p in root, hashing a regular file. A
-// path below something that is not a real directory (a symlink, a file) is
-// Absent: it cannot be reached without following a link. For many paths,
-// Tree.Stat opens each directory once instead of once per path.
-func Stat(root *os.Root, p string) (Node, error) {
-	t := NewTree(root)
-	defer t.Close()
-	return t.Stat(p)
-}
-
-// Stat returns the current state of p like the package's Stat, through t's
-// open directories.
-func (t *Tree) Stat(p string) (Node, error) {
-	t.trim()
-	n := Node{Path: p, Kind: Absent}
-	e, err := t.at(p, false)
-	if errors.Is(err, errNoDir) {
-		return n, nil
-	}
-	if err != nil {
-		return n, err
-	}
-	st, err := e.lstat()
-	if errors.Is(err, fs.ErrNotExist) {
-		return n, nil
-	}
-	if err != nil {
-		return n, err
-	}
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFDIR:
-		n.Kind, n.Mode = Dir, nodeMode(&st)
-	case unix.S_IFLNK:
-		n.Kind = Link
-		if n.Link, err = e.readlink(); err != nil {
-			return n, err
-		}
-	case unix.S_IFREG:
-		f, st, err := e.openRegular()
-		if err != nil {
-			return n, err
-		}
-		defer f.Close()
-		n.Kind, n.Mode = File, nodeMode(&st)
-		if n.SHA256, err = hashReader(f); err != nil {
-			return n, fmt.Errorf("read %s: %w", p, err)
-		}
-	default:
-		return n, fmt.Errorf("%s is a %s, not a file, symlink or directory", p, otherTypes[st.Mode&unix.S_IFMT])
-	}
-	return n, nil
-}
-
-// otherTypes names the file types a Node cannot be.
-var otherTypes = map[uint32]string{
-	unix.S_IFIFO: "fifo", unix.S_IFSOCK: "socket", unix.S_IFCHR: "character device", unix.S_IFBLK: "block device",
-}
-
-// Ancestors yields the directories above p, outermost first ("a", "a/b" for "a/b/c").
-func Ancestors(p string) iter.Seq[string] {
-	return func(yield func(string) bool) {
-		for i := range len(p) {
-			if p[i] == '/' && !yield(p[:i]) {
-				return
-			}
-		}
-	}
-}
 
 // Options say where content comes from and how it is put in place.
 type Options struct {
@@ -209,7 +102,7 @@ func Apply(ctx context.Context, root *os.Root, nodes []Node, opts Options) error
 			opts.Progress(i+1, len(nodes))
 		}
 	}
-	return t.sync()
+	return safefs.SyncFS(root)
 }
 
 func (o Options) dst(p string) string { return path.Join(o.To, p) }
@@ -244,60 +137,21 @@ func (t *Tree) sweepAll(nodes []Node, opts Options) error {
 	return nil
 }
 
-// Sweep removes the temp files (names starting with safefs.TempPrefix)
-// that crashed writers left in the directory dir of root. Directories are
-// left alone: a temp directory is someone else's work in progress (a
-// clone, say), not a torn write. A dir that is missing, or that cannot be
-// reached without following a symlink, is not an error.
-func Sweep(root *os.Root, dir string) error {
-	t := NewTree(root)
-	defer t.Close()
-	return t.sweep(dir)
-}
-
+// sweep is safefs.Sweep through t's open directories.
 func (t *Tree) sweep(dir string) error {
 	dir, err := clean(dir)
 	if err != nil {
 		return err
 	}
-	fd, err := t.dir(dir, false)
+	d, err := t.dir(dir, false)
 	if errors.Is(err, errNoDir) {
 		return nil // nothing to sweep
 	}
 	if err != nil {
 		return err
 	}
-	// A descriptor of its own to list with: reading moves its offset.
-	lfd, err := openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY)
-	if err != nil {
-		return &fs.PathError{Op: "open directory", Path: dir, Err: err}
-	}
-	d := os.NewFile(uintptr(lfd), dir)
-	defer d.Close()
-	// In batches: dir may be writable by the unprivileged manager, which
-	// could fill it with millions of names. Unlinking names already listed
-	// does not make the listing skip or repeat the others (POSIX readdir).
-	for {
-		entries, err := d.ReadDir(sweepBatch)
-		for _, ent := range entries {
-			if strings.HasPrefix(ent.Name(), safefs.TempPrefix) && !ent.IsDir() {
-				e := entry{dir: fd, name: ent.Name(), path: path.Join(dir, ent.Name())}
-				if err := t.remove(e, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("remove leftover: %w", err)
-				}
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("list %s: %w", dir, err)
-		}
-	}
+	return safefs.SweepDir(d)
 }
-
-// sweepBatch is how many names Sweep holds in memory at once.
-const sweepBatch = 256
 
 // clear removes what is at dst when it is in the way of n: anything when n
 // is Absent (an empty directory only), a directory when n is a file or
@@ -419,7 +273,7 @@ func (t *Tree) putFile(n Node, dst entry, cur *unix.Stat_t, opts Options) error 
 			// The link is made by name: check that it is the inode just
 			// hashed, not one put in its place since.
 			if linked, err := tmp.lstat(); err != nil || !sameFile(&linked, &fi) {
-				unix.Unlinkat(tmp.dir, tmp.name, 0)
+				tmp.unlink(0)
 				return fmt.Errorf("%w: %s changed while it was installed", ErrSource, src.path)
 			}
 			return rename(tmp, dst)
@@ -448,24 +302,15 @@ func linkUnsupported(err error) bool {
 // itself is made durable by Apply's final syncfs.
 func writeCopy(dst entry, r io.Reader, mode fs.FileMode) error {
 	tmp := dst.temp()
-	fd, err := openat(tmp.dir, tmp.name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW)
+	f, err := safefs.OpenAt(tmp.dir, tmp.name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW)
 	if err != nil {
 		return fmt.Errorf("create temp file for %s: %w", dst.path, err)
 	}
-	if err := safefs.Fill(os.NewFile(uintptr(fd), tmp.path), r, mode); err != nil {
-		unix.Unlinkat(tmp.dir, tmp.name, 0)
+	if err := safefs.Fill(f, r, mode); err != nil {
+		tmp.unlink(0)
 		return fmt.Errorf("write %s: %w", dst.path, err)
 	}
 	return rename(tmp, dst)
-}
-
-// hashReader returns the hex sha256 of r's content.
-func hashReader(r io.Reader) (string, error) {
-	h := sha256.New()
-	if _, err := iobuf.Copy(h, r); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // temp returns a fresh name next to e that sweep recognises, short enough
@@ -475,23 +320,4 @@ func (e entry) temp() entry {
 	rand.Read(b[:])
 	name := safefs.TempPrefix + e.name[:min(len(e.name), 100)] + "-" + hex.EncodeToString(b[:])
 	return entry{dir: e.dir, name: name, path: path.Join(path.Dir(e.path), name)}
-}
-
-// Sync makes every change in root's filesystem durable (syncfs(2)): one
-// call after many renames instead of an fsync per directory.
-func Sync(root *os.Root) error {
-	t := NewTree(root)
-	defer t.Close()
-	return t.sync()
-}
-
-func (t *Tree) sync() error {
-	fd, err := t.dir(".", false)
-	if err != nil {
-		return err
-	}
-	if err := unix.Syncfs(fd); err != nil {
-		return fmt.Errorf("syncfs: %w", err)
-	}
-	return nil
 }

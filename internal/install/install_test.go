@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/testutil/fdleak"
 )
 
@@ -201,44 +200,34 @@ func TestSweepsLeftovers(t *testing.T) {
 	}
 }
 
-// TestSweepManyEntries: a directory far larger than one listing batch,
-// its temp files spread among the others, is swept in full while it is
-// being listed, and nothing else in it is touched.
-func TestSweepManyEntries(t *testing.T) {
+// TestStaleEntryFailsClosed: an entry whose directory the Tree closed
+// (forget, trim) fails with os.ErrClosed; it never reaches the directory
+// that reused the descriptor number.
+func TestStaleEntryFailsClosed(t *testing.T) {
 	dir := t.TempDir()
-	sub := filepath.Join(dir, "statuses")
-	os.Mkdir(sub, 0o755)
-	keep := map[string]bool{}
-	for i := range 5000 {
-		name := fmt.Sprintf("file-%04d", i)
-		if i%16 == 0 {
-			name = safefs.TempPrefix + name
-		} else {
-			keep[name] = true
-		}
-		if err := os.WriteFile(filepath.Join(sub, name), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// A temp directory is someone's work in progress, never swept.
-	tmpDir := safefs.TempPrefix + "clone"
-	os.Mkdir(filepath.Join(sub, tmpDir), 0o755)
-	keep[tmpDir] = true
-	if err := Sweep(open(t, dir), "statuses"); err != nil {
-		t.Fatal(err)
-	}
-	ents, err := os.ReadDir(sub)
+	tree(t, dir, map[string]string{"a/b/f": "x"})
+	other := t.TempDir()
+	tr := NewTree(open(t, dir))
+	defer tr.Close()
+	e, err := tr.at("a/b/new", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, ent := range ents {
-		if !keep[ent.Name()] {
-			t.Errorf("%s left", ent.Name())
-		}
-		delete(keep, ent.Name())
+	tr.forget("a/b")
+	// The next descriptor gets the number the entry's directory had.
+	d, err := os.Open(other)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(keep) != 0 {
-		t.Errorf("%d entries removed that were not temp files", len(keep))
+	defer d.Close()
+	if err := tr.mkdir(e, 0o755); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("mkdir through a stale entry: %v, want os.ErrClosed", err)
+	}
+	if _, err := e.lstat(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("lstat through a stale entry: %v, want os.ErrClosed", err)
+	}
+	if ents, _ := os.ReadDir(other); len(ents) != 0 {
+		t.Errorf("wrote into another directory: %v", ents)
 	}
 }
 

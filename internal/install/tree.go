@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
 // A Tree reaches the paths of a root through directories it opens once and
@@ -30,11 +32,15 @@ import (
 // A directory opened again (by a later Tree, or after trim) is checked
 // again, and a symlink then refused.
 //
+// The directories are held as *os.File and every system call on one goes
+// through safefs.Control: an entry got before trim or forget closed its
+// directory fails with os.ErrClosed, never reaching whatever directory the
+// kernel gave the descriptor number to since.
+//
 // A Tree is not safe for concurrent use: give each goroutine its own.
 type Tree struct {
 	root *os.Root
-	top  *os.File       // root's own directory, opened on first use
-	dirs map[string]int // open directories by clean path, "." for top
+	dirs map[string]*os.File // open directories by clean path, "." for the root's own
 }
 
 // maxOpenDirs bounds the descriptors a Tree keeps. Past it, trim closes
@@ -48,43 +54,33 @@ func NewTree(root *os.Root) *Tree { return &Tree{root: root} }
 
 // Close closes the directories t opened. t opens them again if used after.
 func (t *Tree) Close() error {
-	t.closeDirs()
-	t.dirs = nil
-	if t.top == nil {
-		return nil
-	}
-	err := t.top.Close()
-	t.top = nil
-	return err
+	return t.closeDirs(func(string) bool { return true })
 }
 
-// trim closes the open directories if there are too many. It must only
-// run between operations: no descriptor of t may be in use.
+// trim closes the open directories if there are too many. Entries got
+// before fail with os.ErrClosed after: callers get one per operation.
 func (t *Tree) trim() {
 	if len(t.dirs) > maxOpenDirs {
-		t.closeDirs()
-	}
-}
-
-// closeDirs closes every open directory but the top one.
-func (t *Tree) closeDirs() {
-	for p, fd := range t.dirs {
-		if p != "." {
-			unix.Close(fd)
-			delete(t.dirs, p)
-		}
+		t.closeDirs(func(p string) bool { return p != "." })
 	}
 }
 
 // forget closes the directory p and those below it after p was removed, so
 // that no later call creates a file in a deleted directory.
 func (t *Tree) forget(p string) {
-	for q, fd := range t.dirs {
-		if q == p || strings.HasPrefix(q, p+"/") {
-			unix.Close(fd)
-			delete(t.dirs, q)
+	t.closeDirs(func(q string) bool { return q == p || strings.HasPrefix(q, p+"/") })
+}
+
+// closeDirs closes the open directories whose path matches.
+func (t *Tree) closeDirs(match func(p string) bool) error {
+	var errs []error
+	for p, d := range t.dirs {
+		if match(p) {
+			errs = append(errs, d.Close())
+			delete(t.dirs, p)
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // errNoDir means a path cannot be reached: a directory on the way is
@@ -95,51 +91,61 @@ var errNoDir = errors.New("is missing or not a real directory")
 // ancestors as needed. With create, missing directories are made (mode
 // 0755 before the umask); an error matching errNoDir then means one is not
 // a real directory.
-func (t *Tree) dir(p string, create bool) (int, error) {
-	if fd, ok := t.dirs[p]; ok {
-		return fd, nil
+func (t *Tree) dir(p string, create bool) (*os.File, error) {
+	if d, ok := t.dirs[p]; ok {
+		return d, nil
 	}
 	if p == "." {
 		f, err := t.root.Open(".")
 		if err != nil {
-			return -1, err
+			return nil, err
 		}
-		t.top, t.dirs = f, map[string]int{".": int(f.Fd())}
-		return t.dirs["."], nil
+		return t.keep(p, f), nil
 	}
 	parent, err := t.dir(path.Dir(p), create)
 	if err != nil {
-		return -1, err
+		return nil, err
 	}
 	name := path.Base(p)
-	fd, err := openDir(parent, name)
+	f, err := openDir(parent, name)
 	if err == unix.ENOENT && create {
-		if err := ignoringEINTR(func() error { return unix.Mkdirat(parent, name, 0o755) }); err != nil && err != unix.EEXIST {
-			return -1, &fs.PathError{Op: "create directory", Path: p, Err: err}
+		err = safefs.Control(parent, func(fd int) error { return unix.Mkdirat(fd, name, 0o755) })
+		if err != nil && err != unix.EEXIST {
+			return nil, &fs.PathError{Op: "create directory", Path: p, Err: err}
 		}
-		fd, err = openDir(parent, name)
+		f, err = openDir(parent, name)
 	}
 	switch err {
 	case nil:
 	case unix.ENOENT, unix.ENOTDIR, unix.ELOOP: // ELOOP: a symlink, refused by O_NOFOLLOW
-		return -1, fmt.Errorf("%s %w", p, errNoDir)
+		return nil, fmt.Errorf("%s %w", p, errNoDir)
 	default:
-		return -1, &fs.PathError{Op: "open directory", Path: p, Err: err}
+		return nil, &fs.PathError{Op: "open directory", Path: p, Err: err}
 	}
-	t.dirs[p] = fd
-	return fd, nil
+	return t.keep(p, f), nil
 }
 
-func openDir(parent int, name string) (int, error) {
-	return openat(parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW)
+// keep keeps f open as the directory p.
+func (t *Tree) keep(p string, f *os.File) *os.File {
+	if t.dirs == nil {
+		t.dirs = map[string]*os.File{}
+	}
+	t.dirs[p] = f
+	return f
+}
+
+// openDir opens the real directory name in parent: a symlink fails with
+// ELOOP.
+func openDir(parent *os.File, name string) (*os.File, error) {
+	return safefs.OpenAt(parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW)
 }
 
 // entry is a path as every operation uses it: one name in an open
 // directory.
 type entry struct {
-	dir  int    // the open parent directory
-	name string // one path component (or "." for the root itself)
-	path string // the whole path, for errors
+	dir  *os.File // the open parent directory; never closed by its user
+	name string   // one path component (or "." for the root itself)
+	path string   // the whole path, for errors
 }
 
 // at returns the entry of p, opening (with create, making) its parent
@@ -150,11 +156,11 @@ func (t *Tree) at(p string, create bool) (entry, error) {
 	if err != nil {
 		return entry{}, err
 	}
-	fd, err := t.dir(path.Dir(p), create)
+	d, err := t.dir(path.Dir(p), create)
 	if err != nil {
 		return entry{}, err
 	}
-	return entry{dir: fd, name: path.Base(p), path: p}, nil
+	return entry{dir: d, name: path.Base(p), path: p}, nil
 }
 
 // clean returns p cleaned, refusing a path that leaves the root: a Tree
@@ -169,7 +175,7 @@ func clean(p string) (string, error) {
 
 func (e entry) lstat() (unix.Stat_t, error) {
 	var st unix.Stat_t
-	err := ignoringEINTR(func() error { return unix.Fstatat(e.dir, e.name, &st, unix.AT_SYMLINK_NOFOLLOW) })
+	err := safefs.Control(e.dir, func(fd int) error { return unix.Fstatat(fd, e.name, &st, unix.AT_SYMLINK_NOFOLLOW) })
 	if err != nil {
 		return st, &fs.PathError{Op: "lstat", Path: e.path, Err: err}
 	}
@@ -180,27 +186,27 @@ func (e entry) lstat() (unix.Stat_t, error) {
 // following a symlink or blocking on a fifo, and returns its stat.
 func (e entry) openRegular() (*os.File, unix.Stat_t, error) {
 	var st unix.Stat_t
-	fd, err := openat(e.dir, e.name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK)
+	f, err := safefs.OpenAt(e.dir, e.name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK)
 	if err != nil {
 		return nil, st, &fs.PathError{Op: "open", Path: e.path, Err: err}
 	}
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
+	if err := safefs.Control(f, func(fd int) error { return unix.Fstat(fd, &st) }); err != nil {
+		f.Close()
 		return nil, st, &fs.PathError{Op: "stat", Path: e.path, Err: err}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		unix.Close(fd)
+		f.Close()
 		return nil, st, fmt.Errorf("%s is not a regular file", e.path)
 	}
-	return os.NewFile(uintptr(fd), e.path), st, nil
+	return f, st, nil
 }
 
 func (e entry) readlink() (string, error) {
 	for size := 256; ; size *= 2 {
 		buf := make([]byte, size)
 		var n int
-		err := ignoringEINTR(func() (err error) {
-			n, err = unix.Readlinkat(e.dir, e.name, buf)
+		err := safefs.Control(e.dir, func(fd int) (err error) {
+			n, err = unix.Readlinkat(fd, e.name, buf)
 			return err
 		})
 		if err != nil {
@@ -212,13 +218,18 @@ func (e entry) readlink() (string, error) {
 	}
 }
 
+// unlink removes e, a directory (only if empty) with flags AT_REMOVEDIR.
+func (e entry) unlink(flags int) error {
+	return safefs.Control(e.dir, func(fd int) error { return unix.Unlinkat(fd, e.name, flags) })
+}
+
 // remove unlinks e, a directory (only if empty) when dir is set.
 func (t *Tree) remove(e entry, dir bool) error {
 	flags := 0
 	if dir {
 		flags = unix.AT_REMOVEDIR
 	}
-	if err := ignoringEINTR(func() error { return unix.Unlinkat(e.dir, e.name, flags) }); err != nil {
+	if err := e.unlink(flags); err != nil {
 		return &fs.PathError{Op: "remove", Path: e.path, Err: err}
 	}
 	if dir {
@@ -230,31 +241,39 @@ func (t *Tree) remove(e entry, dir bool) error {
 // mkdir creates the directory e with mode and keeps it open for the paths
 // below it.
 func (t *Tree) mkdir(e entry, mode fs.FileMode) error {
-	if err := ignoringEINTR(func() error { return unix.Mkdirat(e.dir, e.name, uint32(mode.Perm())) }); err != nil {
+	if err := safefs.Control(e.dir, func(fd int) error { return unix.Mkdirat(fd, e.name, uint32(mode.Perm())) }); err != nil {
 		return &fs.PathError{Op: "create directory", Path: e.path, Err: err}
 	}
-	fd, err := openDir(e.dir, e.name)
+	f, err := openDir(e.dir, e.name)
 	if err != nil {
 		return &fs.PathError{Op: "open directory", Path: e.path, Err: err}
 	}
-	t.dirs[e.path] = fd
+	t.keep(e.path, f)
 	// Set the mode explicitly: the umask must not change it.
-	if err := unix.Fchmod(fd, sysMode(mode)); err != nil {
+	if err := safefs.Control(f, func(fd int) error { return unix.Fchmod(fd, sysMode(mode)) }); err != nil {
 		return &fs.PathError{Op: "chmod", Path: e.path, Err: err}
 	}
 	return nil
 }
 
 func symlink(target string, e entry) error {
-	if err := ignoringEINTR(func() error { return unix.Symlinkat(target, e.dir, e.name) }); err != nil {
+	if err := safefs.Control(e.dir, func(fd int) error { return unix.Symlinkat(target, fd, e.name) }); err != nil {
 		return &fs.PathError{Op: "create symlink", Path: e.path, Err: err}
 	}
 	return nil
 }
 
+// between runs fn on the descriptors of a's and b's directories.
+func between(a, b entry, fn func(afd, bfd int) error) error {
+	return safefs.Control(a.dir, func(afd int) error {
+		return safefs.Control(b.dir, func(bfd int) error { return fn(afd, bfd) })
+	})
+}
+
 // link makes dst a hard link to src itself (a symlink is not followed).
 func link(src, dst entry) error {
-	if err := ignoringEINTR(func() error { return unix.Linkat(src.dir, src.name, dst.dir, dst.name, 0) }); err != nil {
+	err := between(src, dst, func(sfd, dfd int) error { return unix.Linkat(sfd, src.name, dfd, dst.name, 0) })
+	if err != nil {
 		return &os.LinkError{Op: "link", Old: src.path, New: dst.path, Err: err}
 	}
 	return nil
@@ -262,31 +281,12 @@ func link(src, dst entry) error {
 
 // rename moves tmp over name, or removes tmp.
 func rename(tmp, name entry) error {
-	if err := ignoringEINTR(func() error { return unix.Renameat(tmp.dir, tmp.name, name.dir, name.name) }); err != nil {
-		unix.Unlinkat(tmp.dir, tmp.name, 0)
+	err := between(tmp, name, func(tfd, nfd int) error { return unix.Renameat(tfd, tmp.name, nfd, name.name) })
+	if err != nil {
+		tmp.unlink(0)
 		return fmt.Errorf("rename into %s: %w", name.path, err)
 	}
 	return nil
-}
-
-// openat opens name in dir, close-on-exec.
-func openat(dir int, name string, flags int) (fd int, err error) {
-	err = ignoringEINTR(func() error {
-		fd, err = unix.Openat(dir, name, flags|unix.O_CLOEXEC, 0)
-		return err
-	})
-	return fd, err
-}
-
-// ignoringEINTR repeats fn while a signal interrupts it: the Go runtime's
-// preemption signals can, on FUSE and network file systems (os does the
-// same for its calls).
-func ignoringEINTR(fn func() error) error {
-	for {
-		if err := fn(); err != unix.EINTR {
-			return err
-		}
-	}
 }
 
 // specialBits pairs the mode bits a Node keeps beyond the permissions

@@ -1,4 +1,9 @@
 // Package logging builds the logrus logger every hoist binary uses.
+//
+// It stays apart from internal/cli, which holds what only a binary's main
+// does: the supervisor library names EnvFormat in the environment of its
+// triggers, and manager tests build their logger with New, so folding this
+// into cli would make library code depend on the mains' helpers.
 package logging
 
 import (

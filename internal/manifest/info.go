@@ -1,6 +1,8 @@
 package manifest
 
 import (
+	"github.com/hoist-dev/hoist/internal/clip"
+
 	"encoding/json"
 	"fmt"
 	"os"
@@ -39,7 +41,7 @@ var appPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 // ValidApp checks that id is an app id: [a-z0-9][a-z0-9-]{0,63}.
 func ValidApp(id string) error {
 	if !appPattern.MatchString(id) {
-		return fmt.Errorf("app id %q is not 1 to 64 of a-z, 0-9 and '-', starting with a letter or digit", clip(id))
+		return fmt.Errorf("app id %q is not 1 to 64 of a-z, 0-9 and '-', starting with a letter or digit", clip.String(id))
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package manifest
 
 import (
+	"github.com/hoist-dev/hoist/internal/clip"
+
 	"errors"
 	"fmt"
 	"path"
@@ -34,7 +36,7 @@ func (m *Manifest) CheckLinks(forbidden func(p string) bool) error {
 		}
 		err := m.resolve(e, func(p string) error {
 			if forbidden(p) {
-				return fmt.Errorf("symlink %s -> %s leads into %s", clip(e.Path), clip(e.Link), clip(p))
+				return fmt.Errorf("symlink %s -> %s leads into %s", clip.String(e.Path), clip.String(e.Link), clip.String(p))
 			}
 			return nil
 		})

@@ -29,6 +29,7 @@ import (
 	"strings"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/clip"
 	"github.com/hoist-dev/hoist/internal/tag"
 )
 
@@ -177,14 +178,14 @@ func (m *Manifest) validate() error {
 		}
 	}
 	if _, err := tag.Parse("v" + m.Version); err != nil {
-		return fmt.Errorf("%w: version %q is not X.Y.Z", ErrInvalid, clip(m.Version))
+		return fmt.Errorf("%w: version %q is not X.Y.Z", ErrInvalid, clip.String(m.Version))
 	}
 	for i, e := range m.Files {
 		if i > 0 && m.Files[i-1].Path >= e.Path {
-			return fmt.Errorf("%w: %q: files not sorted by path or listed twice", ErrInvalid, clip(e.Path))
+			return fmt.Errorf("%w: %q: files not sorted by path or listed twice", ErrInvalid, clip.String(e.Path))
 		}
 		if err := e.validate(); err != nil {
-			return fmt.Errorf("%w: %q: %v", ErrInvalid, clip(e.Path), err)
+			return fmt.Errorf("%w: %q: %v", ErrInvalid, clip.String(e.Path), err)
 		}
 	}
 	if e, ok := m.Lookup(approot.InfoFile); !ok || e.IsLink() {
@@ -192,11 +193,11 @@ func (m *Manifest) validate() error {
 	}
 	for _, e := range m.Files {
 		if err := m.checkParents(e.Path); err != nil {
-			return fmt.Errorf("%w: %q: %v", ErrInvalid, clip(e.Path), err)
+			return fmt.Errorf("%w: %q: %v", ErrInvalid, clip.String(e.Path), err)
 		}
 		if e.IsLink() {
 			if err := m.checkLink(e); err != nil {
-				return fmt.Errorf("%w: %q: %v", ErrInvalid, clip(e.Path), err)
+				return fmt.Errorf("%w: %q: %v", ErrInvalid, clip.String(e.Path), err)
 			}
 		}
 	}
@@ -223,7 +224,7 @@ func (e Entry) validate() error {
 		return errors.New("sha256 is not 64 lowercase hex digits")
 	}
 	if e.Mode != modePlain && e.Mode != modeExec {
-		return fmt.Errorf("mode %q is not %s or %s", clip(e.Mode), modePlain, modeExec)
+		return fmt.Errorf("mode %q is not %s or %s", clip.String(e.Mode), modePlain, modeExec)
 	}
 	return nil
 }
@@ -276,15 +277,8 @@ func validTarget(t string) error {
 func (m *Manifest) checkParents(p string) error {
 	for dir := path.Dir(p); dir != "."; dir = path.Dir(dir) {
 		if _, ok := m.Lookup(dir); ok {
-			return fmt.Errorf("lies below the file or symlink %q", clip(dir))
+			return fmt.Errorf("lies below the file or symlink %q", clip.String(dir))
 		}
 	}
 	return nil
-}
-
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
-	}
-	return s
 }

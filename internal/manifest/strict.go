@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/hoist-dev/hoist/internal/clip"
 )
 
 // knownKeys are the only object keys a manifest may use, spelled exactly.
@@ -44,7 +46,7 @@ func checkKeys(data []byte) error {
 			key, _ := tok.(string) // the decoder only yields strings here
 			top := stack[n-1]
 			if !knownKeys[key] {
-				return fmt.Errorf("unknown key %q", clip(key))
+				return fmt.Errorf("unknown key %q", clip.String(key))
 			}
 			if top.seen[key] {
 				return fmt.Errorf("key %q given twice", key)

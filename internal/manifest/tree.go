@@ -10,11 +10,12 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/clip"
 )
 
 // Build makes the manifest of the work tree dir: every regular file and
@@ -206,7 +207,7 @@ func compare(dir *os.Root, e Entry) (string, error) {
 			return "", err
 		}
 		if target != e.Link {
-			return fmt.Sprintf("symlink to %q, want %q", clip(target), clip(e.Link)), nil
+			return fmt.Sprintf("symlink to %q, want %q", clip.String(target), clip.String(e.Link)), nil
 		}
 		return "", nil
 	}
@@ -283,24 +284,16 @@ func VerifyTree(ctx context.Context, dir *os.Root, m *Manifest) error {
 // first error, or once ctx is done, no further call starts and that error is
 // returned.
 func parallel(ctx context.Context, n int, fn func(i int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.NumCPU(), n) {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if err := fn(i); err != nil {
-					cancel(err)
-					return
-				}
-			}
-		})
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.NumCPU())
+	for i := range n {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error { return fn(i) })
 	}
-	wg.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
 	return context.Cause(ctx)
 }

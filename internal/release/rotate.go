@@ -1,6 +1,8 @@
 package release
 
 import (
+	"github.com/hoist-dev/hoist/internal/clip"
+
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -58,7 +60,7 @@ func parseKeyChange(data []byte) (KeyChange, error) {
 func parseKey(line string) (minisign.PublicKey, error) {
 	var key minisign.PublicKey
 	if err := key.UnmarshalText([]byte(line)); err != nil {
-		return key, fmt.Errorf("%q is not a minisign public key: %v", clip(line), err)
+		return key, fmt.Errorf("%q is not a minisign public key: %v", clip.String(line), err)
 	}
 	return key, nil
 }

@@ -13,6 +13,7 @@ import (
 	"aead.dev/minisign"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/clip"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/manifest"
 	"github.com/hoist-dev/hoist/internal/safefs"
@@ -104,7 +105,7 @@ func verifyBound(comments []string, file string, b binding) error {
 		return fmt.Errorf("%w: the signature of %s names no app and version (signed by an older hoist? sign it again)", exitcode.ErrRejected, file)
 	}
 	return fmt.Errorf("%w: the signature of %s is for app %q version %q, but %s says app %q version %q",
-		exitcode.ErrRejected, file, clip(got.App), clip(got.Version), approot.ManifestFile, b.App, b.Version)
+		exitcode.ErrRejected, file, clip.String(got.App), clip.String(got.Version), approot.ManifestFile, b.App, b.Version)
 }
 
 // VerifyDir verifies the release tree opened as dir: the manifest names an
@@ -154,13 +155,13 @@ func verifyDir(ctx context.Context, dir *os.Root, pubkeys []string, wantVersion 
 		return nil, err
 	}
 	if info.Version != m.Version {
-		return nil, fmt.Errorf("%s says version %q, the manifest %q", approot.InfoFile, clip(info.Version), m.Version)
+		return nil, fmt.Errorf("%s says version %q, the manifest %q", approot.InfoFile, clip.String(info.Version), m.Version)
 	}
 	if info.App != "" && info.App != m.App {
-		return nil, fmt.Errorf("%s says app %q, the manifest %q", approot.InfoFile, clip(info.App), m.App)
+		return nil, fmt.Errorf("%s says app %q, the manifest %q", approot.InfoFile, clip.String(info.App), m.App)
 	}
 	if wantVersion != "" && m.Version != wantVersion {
-		return nil, fmt.Errorf("release is version %s, not the requested %s", m.Version, clip(wantVersion))
+		return nil, fmt.Errorf("release is version %s, not the requested %s", m.Version, clip.String(wantVersion))
 	}
 	return m, nil
 }
@@ -176,11 +177,4 @@ func readReleaseFile(dir *os.Root, name string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("release %s: %w", name, err)
 	}
 	return data, nil
-}
-
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
-	}
-	return s
 }

@@ -133,20 +133,6 @@ func Fill(f *os.File, r io.Reader, perm fs.FileMode) error {
 	return err
 }
 
-// SyncDir fsyncs the directory dir/name so that renames and removals in it
-// survive a power cut.
-func SyncDir(dir *os.Root, name string) error {
-	d, err := dir.Open(name)
-	if err != nil {
-		return fmt.Errorf("open directory %s: %w", name, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync directory %s: %w", name, err)
-	}
-	return nil
-}
-
 // TempPrefix starts the name of every temp file Write creates, so that
 // cleanup code can recognise leftovers of a crash.
 const TempPrefix = ".hoist-tmp-"

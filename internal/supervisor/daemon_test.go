@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/testutil/daemon"
 	"github.com/hoist-dev/hoist/internal/testutil/supervisorproc"
 	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 )
@@ -81,7 +82,7 @@ func (r *appRoot) sh(script string) {
 // no more follow for a moment.
 func (r *appRoot) waitRuns(name string, n int) []string {
 	r.t.Helper()
-	supervisorproc.Eventually(r.t, fmt.Sprintf("%d runs of %s", n, name), func() bool { return len(r.runs(name)) >= n })
+	daemon.Eventually(r.t, fmt.Sprintf("%d runs of %s", n, name), func() bool { return len(r.runs(name)) >= n })
 	time.Sleep(100 * time.Millisecond)
 	runs := r.runs(name)
 	if len(runs) != n {
@@ -194,7 +195,7 @@ rmdir "$HOIST_ROOT/out/running"`)
 	}
 	// Every write must be followed by a run that started after it: the
 	// last run must start after the last write.
-	supervisorproc.Eventually(t, "a run after the last write", func() bool {
+	daemon.Eventually(t, "a run after the last write", func() bool {
 		runs := r.runs("burst")
 		if len(runs) == 0 {
 			return false
@@ -202,7 +203,7 @@ rmdir "$HOIST_ROOT/out/running"`)
 		last, _ := strconv.ParseInt(runs[len(runs)-1], 10, 64)
 		return last > lastWrite
 	})
-	supervisorproc.Eventually(t, "all runs finished", func() bool {
+	daemon.Eventually(t, "all runs finished", func() bool {
 		return d.Count("trigger finished", "trigger", "burst") == d.Count("trigger started", "trigger", "burst")
 	})
 	runs := r.runs("burst")
@@ -236,7 +237,7 @@ touch `+pair[0]+`.ok`)
 	}
 	r.supervise()
 	r.sh("echo > left; echo > right")
-	supervisorproc.Eventually(t, "both triggers to see each other running", func() bool {
+	daemon.Eventually(t, "both triggers to see each other running", func() bool {
 		_, errL := os.Stat(r.path("out/left.ok"))
 		_, errR := os.Stat(r.path("out/right.ok"))
 		return errL == nil && errR == nil
@@ -433,7 +434,7 @@ func TestSignalsDirLostAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.WaitLog("watching signals")
-	supervisorproc.Eventually(t, "the new directory watched", func() bool { return d.Count("watching signals") == 3 })
+	daemon.Eventually(t, "the new directory watched", func() bool { return d.Count("watching signals") == 3 })
 	r.sh("echo > update")
 	r.waitRuns("update", 2)
 }
@@ -508,7 +509,7 @@ func TestHangingTriggerIsKilledWithItsChildren(t *testing.T) {
 	r.sh("echo > hang")
 	child := waitPidFile(t, r.path("out/hang.pid"))
 	d.WaitLog("trigger failed", "trigger", "hang", "error", "timed out after 500ms")
-	supervisorproc.Eventually(t, "the trigger's child to die", func() bool { return !alive(child) })
+	daemon.Eventually(t, "the trigger's child to die", func() bool { return !alive(child) })
 	r.sh("echo > update")
 	r.waitRuns("update", 1)
 }
@@ -593,7 +594,7 @@ func TestRecoverAndTriggerEnvironment(t *testing.T) {
 		t.Error("recover's output and failure not logged")
 	}
 	r.sh("echo > update")
-	supervisorproc.Eventually(t, "the trigger's environment", func() bool {
+	daemon.Eventually(t, "the trigger's environment", func() bool {
 		got, _ := os.ReadFile(r.path("out/env"))
 		return bytes.Count(got, []byte("\n")) == 4
 	})
@@ -650,7 +651,7 @@ func TestEngineLinesAreEntries(t *testing.T) {
 // kills that process when the test ends.
 func waitPidFile(t *testing.T, path string) int {
 	t.Helper()
-	deadline := time.Now().Add(supervisorproc.Timeout)
+	deadline := time.Now().Add(daemon.Timeout)
 	for time.Now().Before(deadline) {
 		data, err := os.ReadFile(path)
 		if err == nil && bytes.HasSuffix(data, []byte("\n")) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hoist-dev/hoist/internal/testutil/supervisorproc"
+	"github.com/hoist-dev/hoist/internal/testutil/daemon"
 )
 
 // TestMeasure prints the signal→trigger-start latency and the idle memory
@@ -56,7 +56,7 @@ func TestMeasure(t *testing.T) {
 func nextStamp(t *testing.T, r *appRoot, n int) int64 {
 	t.Helper()
 	var stamp int64
-	supervisorproc.Eventually(t, "a trigger run", func() bool {
+	daemon.Eventually(t, "a trigger run", func() bool {
 		runs := r.runs("lat")
 		if len(runs) < n {
 			return false

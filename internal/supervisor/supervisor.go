@@ -120,7 +120,7 @@ func Run(ctx context.Context, opt Options) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	err = s.watch(ctx)
+	s.watch(ctx)
 	cancel()
 	s.notify("STOPPING=1")
 	if n := s.runs.stop(); n > 0 {
@@ -132,7 +132,7 @@ func Run(ctx context.Context, opt Options) error {
 		d.Close()
 	}
 	s.log.Info("stopped")
-	return err
+	return nil
 }
 
 // killAfterGrace calls kill(errShutdown) once grace has passed after ctx is
@@ -187,16 +187,14 @@ func openSignals(root *os.Root) (*os.Root, error) {
 // recheckEvery until a real one is back, which is then watched and
 // rescanned. So a mistake on the directory neither loses the signals
 // written once it is fixed nor makes systemd restart the supervisor in a
-// loop. Only an fsnotify unable to report close-writes is fatal.
-func (s *supervisor) watch(ctx context.Context) error {
+// loop.
+func (s *supervisor) watch(ctx context.Context) {
 	tick := time.NewTicker(recheckEvery)
 	defer tick.Stop()
 	var unusable string // why the signals directory is unusable, as last logged
 	for ready := false; ; ready = true {
 		w, err := s.startWatch()
 		switch {
-		case errors.Is(err, errNoCloseWrite):
-			return err
 		case err == nil:
 			unusable = ""
 			s.rescan()
@@ -211,7 +209,7 @@ func (s *supervisor) watch(ctx context.Context) error {
 		if w == nil {
 			select {
 			case <-ctx.Done():
-				return nil
+				return
 			case <-tick.C:
 			}
 			continue
@@ -219,7 +217,7 @@ func (s *supervisor) watch(ctx context.Context) error {
 		err = s.follow(ctx, w)
 		w.close()
 		if ctx.Err() != nil {
-			return nil // s.signals stays open for the runs still finishing
+			return // s.signals stays open for the runs still finishing
 		}
 		s.log.WithError(err).Warn("lost the signals directory; watching it again once it is a real directory")
 		// Pending runs find no signal to take: nothing is served from the

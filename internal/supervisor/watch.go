@@ -6,52 +6,52 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
-	"github.com/fsnotify/fsnotify"
+	"golang.org/x/sys/unix"
 )
 
 // rescanBatch bounds the directory entries held in memory during a rescan,
 // however many names the manager created.
 const rescanBatch = 256
 
-// errDirGone means the signals directory itself was moved away, so the
-// watch is lost; the supervisor watches events/signals again once it is a
-// real directory.
+// errDirGone means the signals directory itself was moved away (or
+// removed), so the watch is lost; the supervisor watches events/signals
+// again once it is a real directory.
 var errDirGone = errors.New("signals directory was moved; watch lost")
 
-// watcher reports names appearing in the signals directory. Two inotify
-// watches are needed because fsnotify reports IN_CREATE and IN_MOVED_TO as
-// the same Create operation:
+// watcher reports names appearing in the signals directory, from one
+// inotify watch:
 //   - arrivals (IN_CLOSE_WRITE, IN_MOVED_TO): the name is complete, a signal
 //     if it is a regular file;
 //   - creations (IN_CREATE): only used to report fifos, directories,
 //     symlinks and hard links made in place, which never close after
 //     writing.
 type watcher struct {
-	dir       string
-	arrivals  *fsnotify.Watcher
-	creations *fsnotify.Watcher
+	dir string
+	in  *inotify
 }
+
+// watchEvents are the events a watcher asks for; inotify adds IN_IGNORED
+// (the watch ended) and IN_Q_OVERFLOW (events were lost) by itself.
+const watchEvents = unix.IN_CREATE | unix.IN_CLOSE_WRITE | unix.IN_MOVED_TO | unix.IN_MOVED_FROM | unix.IN_MOVE_SELF
+
+// errOverflow means the kernel's event queue overflowed.
+var errOverflow = errors.New("inotify event queue overflowed")
 
 // sighting is what one event says about the signals directory.
 type sighting struct {
 	name     string // entry concerned; empty when none
 	complete bool   // closed after writing or moved in: a signal if regular
-	lost     error  // events were lost (queue overflow, read error): rescan
+	lost     error  // events were lost (queue overflow): rescan
 }
 
 // watchDir starts watching dir, which must be the directory signals is open on.
 func watchDir(dir string, signals *os.Root) (*watcher, error) {
-	w := &watcher{dir: dir}
-	var err error
-	if w.arrivals, err = addWatch(dir, fsnotify.Rename|opCloseWrite); err != nil {
+	in, err := watchInotify(dir, watchEvents)
+	if err != nil {
 		return nil, err
 	}
-	if w.creations, err = addWatch(dir, fsnotify.Create); err != nil {
-		w.arrivals.Close()
-		return nil, err
-	}
+	w := &watcher{dir: dir, in: in}
 	// The watch is set by path; make sure it is the directory opened through
 	// the root and not something swapped in between.
 	watched, err := os.Stat(dir)
@@ -68,62 +68,25 @@ func watchDir(dir string, signals *os.Root) (*watcher, error) {
 	return w, nil
 }
 
-func addWatch(dir string, ops fsnotify.Op) (*fsnotify.Watcher, error) {
-	opt, err := withOps(fsnotify.WithBufferSize(0), ops)
-	if err != nil {
-		return nil, err
-	}
-	fw, err := fsnotify.NewWatcher()
-	if err != nil {
-		return nil, fmt.Errorf("inotify: %w", err)
-	}
-	if err := fw.AddWith(dir, opt); err != nil {
-		fw.Close()
-		return nil, fmt.Errorf("watch %s: %w", dir, err)
-	}
-	return fw, nil
-}
-
-func (w *watcher) close() {
-	w.arrivals.Close()
-	w.creations.Close()
-}
+func (w *watcher) close() { w.in.close() }
 
 // next blocks until the next event and says what it means. It fails only
 // when the watch is gone, and returns ctx's error when ctx is done.
 func (w *watcher) next(ctx context.Context) (sighting, error) {
-	select {
-	case <-ctx.Done():
-		return sighting{}, ctx.Err()
-	case e, open := <-w.arrivals.Events:
-		switch {
-		case !open:
-			return sighting{}, fsnotify.ErrClosed
-		case e.Name == w.dir:
-			return sighting{}, errDirGone
-		case e.Has(fsnotify.Create) || e.Has(opCloseWrite):
-			return sighting{name: filepath.Base(e.Name), complete: true}, nil
-		}
-		return sighting{}, nil // IN_MOVED_FROM: the name left
-	case e, open := <-w.creations.Events:
-		if !open {
-			return sighting{}, fsnotify.ErrClosed
-		}
-		return sighting{name: filepath.Base(e.Name)}, nil
-	case err, open := <-w.arrivals.Errors:
-		return w.watchError(err, open)
-	case err, open := <-w.creations.Errors:
-		return w.watchError(err, open)
+	mask, name, err := w.in.next(ctx)
+	switch {
+	case err != nil:
+		return sighting{}, err
+	case mask&unix.IN_Q_OVERFLOW != 0:
+		return sighting{lost: errOverflow}, nil
+	case mask&(unix.IN_MOVE_SELF|unix.IN_IGNORED) != 0:
+		return sighting{}, errDirGone
+	case mask&(unix.IN_CLOSE_WRITE|unix.IN_MOVED_TO) != 0:
+		return sighting{name: name, complete: true}, nil
+	case mask&unix.IN_CREATE != 0:
+		return sighting{name: name}, nil
 	}
-}
-
-// watchError turns an fsnotify error into a rescan: fsnotify keeps reading
-// after any error, but events may be missing.
-func (w *watcher) watchError(err error, open bool) (sighting, error) {
-	if !open {
-		return sighting{}, fsnotify.ErrClosed
-	}
-	return sighting{lost: err}, nil
+	return sighting{}, nil // IN_MOVED_FROM: the name left
 }
 
 // rescan calls see for every name in the signals directory, reading it in

@@ -10,6 +10,8 @@ import (
 	"regexp"
 
 	"github.com/hashicorp/go-version"
+
+	"github.com/hoist-dev/hoist/internal/clip"
 )
 
 var pattern = regexp.MustCompile(`^v(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})$`)
@@ -20,11 +22,11 @@ var ErrInvalid = errors.New("not a release tag of the form vX.Y.Z")
 // Parse checks that s is a tag such as v1.2.3 and returns its version.
 func Parse(s string) (*version.Version, error) {
 	if !pattern.MatchString(s) {
-		return nil, fmt.Errorf("%q: %w", clip(s), ErrInvalid)
+		return nil, fmt.Errorf("%q: %w", clip.String(s), ErrInvalid)
 	}
 	v, err := version.NewSemver(s[1:])
 	if err != nil {
-		return nil, fmt.Errorf("%q: %w", clip(s), ErrInvalid)
+		return nil, fmt.Errorf("%q: %w", clip.String(s), ErrInvalid)
 	}
 	return v, nil
 }
@@ -33,12 +35,4 @@ func Parse(s string) (*version.Version, error) {
 func Of(v *version.Version) string {
 	s := v.Segments()
 	return fmt.Sprintf("v%d.%d.%d", s[0], s[1], s[2])
-}
-
-// clip keeps error messages one short line whatever the input.
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
-	}
-	return s
 }

@@ -1,9 +1,7 @@
 // Package supervisorproc runs the real hoist-supervisor binary as a process
-// in tests, the way systemd runs it: on an app root, with a notify socket
-// whose READY=1 Start waits for, logging JSON to a file that tests read back
-// as entries. When the test ends, a supervisor still running is stopped with
-// SIGTERM and must exit 0; one that exited without the test asking for it
-// fails the test, and the log is printed when the test failed.
+// in tests (a testutil/daemon), the way systemd runs it: on an app root,
+// with a notify socket whose READY=1 Start waits for, logging JSON that
+// tests read back as entries.
 package supervisorproc
 
 import (
@@ -11,20 +9,14 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/testutil/daemon"
 	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 )
-
-// Timeout bounds every wait for something that should happen promptly;
-// generous because the machine is shared with other test processes.
-const Timeout = 30 * time.Second
 
 // Options are the optional parts of Start.
 type Options struct {
@@ -35,12 +27,8 @@ type Options struct {
 
 // Process is a running hoist-supervisor.
 type Process struct {
-	t       testing.TB
-	cmd     *exec.Cmd
-	logFile string        // its stderr
-	exited  chan struct{} // closed when the process has exited
-	err     error         // Wait's result, set before exited is closed
-	ended   bool          // the test stopped or killed it
+	*daemon.Process
+	t testing.TB
 }
 
 // Start starts the supervisor on root and waits until it tells systemd it
@@ -63,105 +51,15 @@ func Start(t testing.TB, root string, opts Options) *Process {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-
-	p := &Process{t: t, logFile: filepath.Join(t.TempDir(), "supervisor.log"), exited: make(chan struct{})}
-	stderr, err := os.Create(p.logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stderr.Close()
 	args := append([]string{"--root", root, "--log-format", "json"}, opts.Args...)
-	env := append(append(os.Environ(), "NOTIFY_SOCKET="+sock), opts.Env...)
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env, p.cmd.Stderr = env, stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		p.Stop()
-		if t.Failed() {
-			t.Logf("supervisor log:\n%s", p.Log())
-		}
-	})
-	conn.SetReadDeadline(time.Now().Add(Timeout))
+	p := &Process{daemon.Start(t, bin, args, append([]string{"NOTIFY_SOCKET=" + sock}, opts.Env...)), t}
+	conn.SetReadDeadline(time.Now().Add(daemon.Timeout))
 	buf := make([]byte, 256)
 	n, err := conn.Read(buf)
 	if err != nil || string(buf[:n]) != "READY=1" {
 		t.Fatalf("no READY=1 from the supervisor: %q, %v", buf[:n], err) // the cleanup prints its log
 	}
 	return p
-}
-
-// Stop sends SIGTERM and waits for the exit, which must be clean (status
-// 0), killing after Timeout.
-func (p *Process) Stop() {
-	p.t.Helper()
-	if p.gone() {
-		return
-	}
-	p.ended = true
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-		if p.err != nil {
-			p.t.Errorf("supervisor exit after SIGTERM: %v, want status 0", p.err)
-		}
-	case <-time.After(Timeout):
-		p.cmd.Process.Kill()
-		<-p.exited
-		p.t.Error("supervisor did not stop on SIGTERM")
-	}
-}
-
-// Kill kills the supervisor with SIGKILL (its triggers live on, in their
-// own process groups) and waits for it to be gone.
-func (p *Process) Kill() {
-	p.t.Helper()
-	if p.gone() {
-		return
-	}
-	p.ended = true
-	p.cmd.Process.Kill()
-	<-p.exited
-}
-
-// gone reports whether the supervisor has exited, failing the test (once)
-// if it did so without the test ending it.
-func (p *Process) gone() bool {
-	select {
-	case <-p.exited:
-		if !p.ended {
-			p.ended = true
-			p.t.Errorf("supervisor exited on its own: %v", p.err)
-		}
-		return true
-	default:
-		return false
-	}
-}
-
-// Alive fails the test if the supervisor has exited.
-func (p *Process) Alive() {
-	p.t.Helper()
-	select {
-	case <-p.exited:
-		p.ended = true // reported here, not again when the test ends; the cleanup prints the log
-		p.t.Fatalf("the supervisor died: %v", p.err)
-	default:
-	}
-}
-
-// Log returns what the supervisor logged so far.
-func (p *Process) Log() string {
-	data, err := os.ReadFile(p.logFile)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return string(data)
 }
 
 // Entry is one JSON log line.
@@ -172,9 +70,11 @@ func (e Entry) Str(key string) string { s, _ := e[key].(string); return s }
 
 // Entries returns the log entries so far; lines that are not JSON objects
 // (a partly written last line) are skipped.
-func (p *Process) Entries() []Entry {
+func (p *Process) Entries() []Entry { return entries(p.Log()) }
+
+func entries(log string) []Entry {
 	var entries []Entry
-	for line := range strings.Lines(p.Log()) {
+	for line := range strings.Lines(log) {
 		var e Entry
 		if json.Unmarshal([]byte(line), &e) == nil {
 			entries = append(entries, e)
@@ -185,9 +85,11 @@ func (p *Process) Entries() []Entry {
 
 // Count returns how many log entries have message msg and the given
 // fields (key, value pairs; for "error", a part of the value).
-func (p *Process) Count(msg string, fields ...string) int {
+func (p *Process) Count(msg string, fields ...string) int { return count(p.Log(), msg, fields...) }
+
+func count(log, msg string, fields ...string) int {
 	n := 0
-	for _, e := range p.Entries() {
+	for _, e := range entries(log) {
 		if e.Str("msg") != msg {
 			continue
 		}
@@ -210,7 +112,7 @@ func (p *Process) Count(msg string, fields ...string) int {
 // for Count).
 func (p *Process) WaitLog(msg string, fields ...string) {
 	p.t.Helper()
-	Eventually(p.t, fmt.Sprintf("log %q %q", msg, fields), func() bool { return p.Count(msg, fields...) > 0 })
+	p.WaitLine(fmt.Sprintf("log %q %q", msg, fields), func(line string) bool { return count(line, msg, fields...) > 0 })
 }
 
 // What the supervisor logs when it loses its signals directory, and while
@@ -236,7 +138,7 @@ func (p *Process) WaitSignalsLost() {
 // finished.
 func (p *Process) WaitIdle() {
 	p.t.Helper()
-	Eventually(p.t, "the triggers to finish", func() bool {
+	daemon.Eventually(p.t, "the triggers to finish", func() bool {
 		running := 0
 		for _, e := range p.Entries() {
 			switch e.Str("msg") {
@@ -248,37 +150,4 @@ func (p *Process) WaitIdle() {
 		}
 		return running == 0
 	})
-}
-
-// RSS returns the supervisor's resident set size in KiB.
-func (p *Process) RSS() int {
-	p.t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-			if err != nil {
-				p.t.Fatal(err)
-			}
-			return kb
-		}
-	}
-	p.t.Fatal("no VmRSS")
-	return 0
-}
-
-// Eventually waits up to Timeout for cond to hold, failing the test with
-// what it waited for if it does not.
-func Eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(Timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

@@ -1,4 +1,8 @@
-package faults_test
+// Package outside is the sentinel of the tests that plant hostile names in
+// an app root: a directory next to the root holding what those names point
+// at. Nothing in it may be read or written by hoist; Check proves it by
+// content, metadata and inotify.
+package outside
 
 import (
 	"bytes"
@@ -16,54 +20,55 @@ import (
 	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
 )
 
-// outside is a directory next to an app root holding what hostile names in
-// the root point at: root-owned files (one a status asking for an update,
-// so that following a link to it would install something), and a
-// directory of signal files. Nothing in it may be read or written by
-// hoist; check proves it by content and metadata and by inotify.
-type outside struct {
+// Dir is a directory outside an app root holding what hostile names in the
+// root point at: root-owned files (one a status asking for an update, so
+// that following a link to it would install something), and a directory
+// of signal files.
+type Dir struct {
 	dir    string
 	before treesnap.Tree
 	stat   map[string]string // mtime and inode of every entry
 	watch  *inotify
 }
 
-// The entries of an outside directory.
+// The entries of a Dir.
 const (
-	outSecret  = "secret.json" // a status file asking for v1.1.0
-	outTarget  = "target"      // a file that hard links are made to
-	outSignals = "signals"     // a directory of valid signals
-	outPwned   = "pwned"       // must never exist: shell injection proof
-	outDirMode = 0o700
+	Secret  = "secret.json" // a status file asking for v1.1.0
+	Target  = "target"      // a file that hard links are made to
+	Signals = "signals"     // a directory of valid signals
+	Pwned   = "pwned"       // must never exist: shell injection proof
+	dirMode = 0o700
 )
 
-func newOutside(t *testing.T) *outside {
+// New makes a Dir for the test. Plant links to it, then Seal it.
+func New(t *testing.T) *Dir {
 	t.Helper()
-	o := &outside{dir: filepath.Join(t.TempDir(), "outside")}
+	o := &Dir{dir: filepath.Join(t.TempDir(), "outside")}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	must(os.MkdirAll(filepath.Join(o.dir, outSignals), outDirMode))
-	must(os.WriteFile(o.path(outSecret), []byte(`{"state":"installing","progress":0,"description":"Queued","updateTo":"v1.1.0"}`), 0o600))
-	must(os.WriteFile(o.path(outTarget), []byte("root's own\n"), 0o600))
+	must(os.MkdirAll(filepath.Join(o.dir, Signals), dirMode))
+	must(os.WriteFile(o.Path(Secret), []byte(`{"state":"installing","progress":0,"description":"Queued","updateTo":"v1.1.0"}`), 0o600))
+	must(os.WriteFile(o.Path(Target), []byte("root's own\n"), 0o600))
 	for _, sig := range []string{"update", "ping", "rollback"} {
-		must(os.WriteFile(o.path(outSignals+"/"+sig), nil, 0o644))
+		must(os.WriteFile(o.Path(Signals+"/"+sig), nil, 0o644))
 	}
 	return o
 }
 
-func (o *outside) path(rel string) string { return filepath.Join(o.dir, rel) }
+// Path returns the path of rel in o ("" for o itself).
+func (o *Dir) Path(rel string) string { return filepath.Join(o.dir, rel) }
 
-// seal records the directory's state and starts watching it: call it
+// Seal records the directory's state and starts watching it: call it
 // after planting links to it (which change link counts).
-func (o *outside) seal(t *testing.T) {
+func (o *Dir) Seal(t *testing.T) {
 	t.Helper()
 	o.before = treesnap.Take(t, o.dir)
 	o.stat = statAll(t, o.dir)
-	o.watch = watchInotify(t, o.dir, o.path(outSignals))
+	o.watch = watchInotify(t, o.dir, o.Path(Signals))
 }
 
 // statAll maps every entry below dir (and dir) to its inode, size and
@@ -85,16 +90,16 @@ func statAll(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-// check fails the test if anything in the directory was opened, read,
-// written, created, removed or changed since seal, or if the shell
+// Check fails the test if anything in the directory was opened, read,
+// written, created, removed or changed since Seal, or if the shell
 // injection proof exists.
-func (o *outside) check(t *testing.T) {
+func (o *Dir) Check(t *testing.T) {
 	t.Helper()
 	if events := o.watch.events(); len(events) > 0 {
 		t.Errorf("outside the root, something touched: %q", events)
 	}
-	if _, err := os.Lstat(o.path(outPwned)); err == nil {
-		t.Errorf("%s exists: a hostile value reached a shell", o.path(outPwned))
+	if _, err := os.Lstat(o.Path(Pwned)); err == nil {
+		t.Errorf("%s exists: a hostile value reached a shell", o.Path(Pwned))
 	}
 	treesnap.Same(t, "the directory outside the root", treesnap.Take(t, o.dir), o.before)
 	after := statAll(t, o.dir)
