@@ -120,11 +120,13 @@ func (w *walk) dir(ctx context.Context, h plumbing.Hash, parent *os.Root, name, 
 }
 
 // writeFiles writes files on one worker per CPU. After the first error no
-// further file starts, and that error is returned.
+// further file starts, and that error is returned. A file that would take
+// the files' sizes past src.maxBytes is ErrTooLarge before it is read.
 func (src *source) writeFiles(ctx context.Context, files []fileEntry) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var next atomic.Int64
+	var next, left atomic.Int64
+	left.Store(src.maxBytes)
 	var wg sync.WaitGroup
 	for range min(runtime.NumCPU(), len(files)) {
 		wg.Go(func() {
@@ -139,7 +141,7 @@ func (src *source) writeFiles(ctx context.Context, files []fileEntry) error {
 				if i >= len(files) {
 					return
 				}
-				if err := files[i].write(s); err != nil {
+				if err := files[i].write(s, &left); err != nil {
 					cancel(err)
 				}
 			}
@@ -149,12 +151,17 @@ func (src *source) writeFiles(ctx context.Context, files []fileEntry) error {
 	return context.Cause(ctx)
 }
 
-func (f fileEntry) write(s storer.EncodedObjectStorer) error {
-	_, r, err := openBlob(s, f.blob, f.p)
+// write writes the file, taking its size from left, the bytes the
+// release's files may still hold.
+func (f fileEntry) write(s storer.EncodedObjectStorer, left *atomic.Int64) error {
+	blob, r, err := openBlob(s, f.blob, f.p)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	if left.Add(-blob.Size) < 0 {
+		return fmt.Errorf("%w: its files add up to more than the limit at %s (%d bytes)", ErrTooLarge, f.p, blob.Size)
+	}
 	out, err := f.dir.OpenFile(f.name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.perm)
 	if err != nil {
 		return err

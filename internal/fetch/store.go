@@ -45,7 +45,7 @@ func openStore(dir string) (*filesystem.Storage, error) {
 	// across object reads instead of reopening the pack for each one; the
 	// caller serialises every use of the store.
 	return filesystem.NewStorageWithOptions(&storeFS{osFS: fs}, cache.NewObjectLRUDefault(),
-		filesystem.Options{ExclusiveAccess: true, KeepDescriptors: true}), nil
+		filesystem.Options{ExclusiveAccess: true, KeepDescriptors: true, LargeObjectThreshold: largeObject}), nil
 }
 
 // osFS is osfs's filesystem with what go-git also looks for in one: Chmod
@@ -213,7 +213,7 @@ const readerCache = 8 << 20
 // cache, for one checkout worker.
 func openStoreReader(dir string) *filesystem.Storage {
 	return filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(readerCache),
-		filesystem.Options{ExclusiveAccess: true, KeepDescriptors: true})
+		filesystem.Options{ExclusiveAccess: true, KeepDescriptors: true, LargeObjectThreshold: largeObject})
 }
 
 // hasHistory reports whether the store at dir holds any tag, i.e. whether
