@@ -1,4 +1,4 @@
-// Package hugeblob builds, in seconds, a git repository whose one commit
+// Package hugeblob builds, in seconds, and serves a git repository whose one commit
 // holds a huge file of zeros: the hostile release of the tests that check
 // that nothing inflates what it was not allowed to. The pack and its index
 // are written here rather than by git, which would deflate (and git
@@ -203,15 +203,22 @@ func (zeroReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// git runs git in dir with no system or global configuration.
+// git runs git in dir.
 func git(dir string, args ...string) ([]byte, error) {
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
+	cmd.Env = gitEnv()
+	return cmd.CombinedOutput()
+}
+
+// gitEnv is the environment of git runs: no inherited GIT_* variables and
+// no system or global config.
+func gitEnv() []string {
+	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "GIT_") {
-			cmd.Env = append(cmd.Env, kv)
+			env = append(env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C")
-	return cmd.CombinedOutput()
+	return append(env, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C")
 }
