@@ -15,6 +15,7 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/sirupsen/logrus v1.10.2
+	golang.org/x/sync v0.25.0
 	golang.org/x/sys v0.48.0
 )
 

@@ -8,13 +8,13 @@ import (
 	"path"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hoist-dev/hoist/internal/iobuf"
 )
@@ -119,36 +119,39 @@ func (w *walk) dir(ctx context.Context, h plumbing.Hash, parent *os.Root, name, 
 	return w.tree(ctx, tree, dir, p)
 }
 
-// writeFiles writes files on one worker per CPU. After the first error no
-// further file starts, and that error is returned. A file that would take
-// the files' sizes past src.maxBytes is ErrTooLarge before it is read.
+// writeFiles writes files on one worker per CPU, each file through one of
+// as many readers. After the first error no further file starts, and that
+// error is returned. A file that would take the files' sizes past
+// src.maxBytes is ErrTooLarge before it is read.
 func (src *source) writeFiles(ctx context.Context, files []fileEntry) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var next, left atomic.Int64
+	n := min(runtime.NumCPU(), len(files))
+	readers := make(chan storer.EncodedObjectStorer, n)
+	for range n {
+		s, closeReader, err := src.reader()
+		if err != nil {
+			return err
+		}
+		defer closeReader()
+		readers <- s
+	}
+	var left atomic.Int64
 	left.Store(src.maxBytes)
-	var wg sync.WaitGroup
-	for range min(runtime.NumCPU(), len(files)) {
-		wg.Go(func() {
-			s, closeReader, err := src.reader()
-			if err != nil {
-				cancel(err)
-				return
-			}
-			defer closeReader()
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= len(files) {
-					return
-				}
-				if err := files[i].write(s, &left); err != nil {
-					cancel(err)
-				}
-			}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(n)
+	for _, f := range files {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			s := <-readers // one is free: no more than n files are written at once
+			defer func() { readers <- s }()
+			return f.write(s, &left)
 		})
 	}
-	wg.Wait()
-	return context.Cause(ctx)
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // write writes the file, taking its size from left, the bytes the
