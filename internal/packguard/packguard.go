@@ -253,7 +253,7 @@ func (s *scanner) object() error {
 // the limit.
 func (s *scanner) add(n, at int64) error {
 	if n > s.limit-s.sum {
-		return fmt.Errorf("%w: the object at %d would inflate its objects past %d bytes", ErrTooLarge, at, s.limit)
+		return fmt.Errorf("%w: its objects inflate to more than %d bytes, the one at offset %d to %d alone", ErrTooLarge, s.limit, at, n)
 	}
 	s.sum += n
 	return nil
