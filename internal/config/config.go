@@ -31,6 +31,10 @@ type Config struct {
 	// byte for this long (absent: the downloader's default). A pointer, so
 	// that an explicit "0s" is an error rather than the default.
 	StallTimeout *Duration `json:"stall_timeout,omitempty"`
+	// MaxReleaseBytes, optional, bounds the sum of a release's file sizes
+	// (absent: the downloader's default, 1 GiB); a release over it is
+	// refused before its content is inflated. A pointer, like StallTimeout.
+	MaxReleaseBytes *int64 `json:"max_release_bytes,omitempty"`
 }
 
 // Bounds of stall_timeout: shorter would abort a slow but live server,
@@ -47,6 +51,15 @@ func (c Config) FetchStallTimeout() time.Duration {
 		return 0
 	}
 	return time.Duration(*c.StallTimeout)
+}
+
+// FetchMaxBytes is the release size limit to give fetch: 0, fetch's own
+// default, when the config sets none.
+func (c Config) FetchMaxBytes() int64 {
+	if c.MaxReleaseBytes == nil {
+		return 0
+	}
+	return *c.MaxReleaseBytes
 }
 
 // Default returns the settings `hoist init` writes.
@@ -106,6 +119,8 @@ func (c Config) Validate() error {
 	case c.StallTimeout != nil && (*c.StallTimeout < Duration(MinStallTimeout) || *c.StallTimeout > Duration(MaxStallTimeout)):
 		return fmt.Errorf("config: stall_timeout is %s, must be between %s and %s",
 			time.Duration(*c.StallTimeout), MinStallTimeout, MaxStallTimeout)
+	case c.MaxReleaseBytes != nil && *c.MaxReleaseBytes <= 0:
+		return fmt.Errorf("config: max_release_bytes is %d, must be positive", *c.MaxReleaseBytes)
 	}
 	return nil
 }

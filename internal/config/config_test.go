@@ -74,22 +74,11 @@ func TestStallTimeout(t *testing.T) {
 		{name: "number", field: `120`, errHas: `duration must be a string like "30m"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			os.Mkdir(filepath.Join(dir, ".hoist"), 0o700)
 			field := ""
 			if tc.field != "" {
 				field = `, "stall_timeout": ` + tc.field
 			}
-			data := `{"repo": "file:///r", "pubkeys": ["k"], "keep_backups": 2, "protect": [], "script_timeout": "30m"` + field + "}"
-			if err := os.WriteFile(filepath.Join(dir, ".hoist/config.json"), []byte(data), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			root, err := os.OpenRoot(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer root.Close()
-			c, err := Load(root)
+			c, err := loadWith(t, field)
 			if tc.errHas != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.errHas) {
 					t.Fatalf("err = %v, want it to say %q", err, tc.errHas)
@@ -103,5 +92,50 @@ func TestStallTimeout(t *testing.T) {
 				t.Errorf("stall timeout = %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// loadWith loads a valid config.json with extra added to its fields.
+func loadWith(t *testing.T, extra string) (Config, error) {
+	t.Helper()
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, ".hoist"), 0o700)
+	data := `{"repo": "file:///r", "pubkeys": ["k"], "keep_backups": 2, "protect": [], "script_timeout": "30m"` + extra + "}"
+	if err := os.WriteFile(filepath.Join(dir, ".hoist/config.json"), []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	return Load(root)
+}
+
+// TestMaxReleaseBytes loads config.json files that differ only in
+// max_release_bytes.
+func TestMaxReleaseBytes(t *testing.T) {
+	for _, tc := range []struct {
+		name, field string
+		want        int64 // 0: fetch's default
+		errHas      string
+	}{
+		{name: "absent", field: ""},
+		{name: "valid", field: `, "max_release_bytes": 104857600`, want: 100 << 20},
+		{name: "zero", field: `, "max_release_bytes": 0`, errHas: "max_release_bytes is 0, must be positive"},
+		{name: "negative", field: `, "max_release_bytes": -1`, errHas: "max_release_bytes is -1"},
+		{name: "not a number", field: `, "max_release_bytes": "1G"`, errHas: "max_release_bytes"},
+	} {
+		c, err := loadWith(t, tc.field)
+		switch {
+		case tc.errHas != "":
+			if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+				t.Errorf("%s: err = %v, want it to say %q", tc.name, err, tc.errHas)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case c.FetchMaxBytes() != tc.want:
+			t.Errorf("%s: limit %d, want %d", tc.name, c.FetchMaxBytes(), tc.want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/manager/managertest"
 	"github.com/hoist-dev/hoist/internal/tag"
+	"github.com/hoist-dev/hoist/internal/testutil/hugeblob"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
 
@@ -415,6 +417,29 @@ func TestRedact(t *testing.T) {
 	for in, want := range tests {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A clone whose pack declares more than the limit is refused before its
+// objects are inflated: a 256 MiB file of zeros (a few hundred KB on the
+// wire) costs the manager almost no memory.
+func TestCloneLimitBeforeInflating(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "hostile.git")
+	if _, err := hugeblob.Repo(dir, 256<<20, "v9.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	urls := hugeblob.URLs(t, dir)
+	for _, transport := range []string{"http", "git"} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := remoteSource{url: urls[transport], limit: maxClone}.Info(context.Background(), "")
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, errTooLarge) {
+			t.Errorf("%s: err = %v, want errTooLarge", transport, err)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
+			t.Errorf("%s: the clone allocated %d MiB", transport, alloc>>20)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,10 +12,12 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/storage/memory"
 	"github.com/hashicorp/go-version"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/packguard"
 	"github.com/hoist-dev/hoist/internal/tag"
 )
 
@@ -186,10 +189,17 @@ func releaseVersions(names []string) []*version.Version {
 
 // cappedStorage is an in-memory object store that refuses to grow past a
 // limit, so a huge or hostile repository cannot exhaust the manager's memory.
+// A fetched pack streams through packguard, which refuses it at the header of
+// the object that would cross the limit, before anything inflates it; only a
+// pack within the limit is parsed into memory.
 type cappedStorage struct {
 	*memory.Storage
 	limit, used int64
 }
+
+// maxCloneObjects caps the objects a clone's pack may claim: each costs
+// go-git's parser memory before any is read.
+const maxCloneObjects = 1 << 16
 
 func (s *cappedStorage) SetEncodedObject(o plumbing.EncodedObject) (plumbing.Hash, error) {
 	s.used += o.Size()
@@ -197,4 +207,43 @@ func (s *cappedStorage) SetEncodedObject(o plumbing.EncodedObject) (plumbing.Has
 		return plumbing.ZeroHash, fmt.Errorf("%w: clone exceeds %d bytes", errTooLarge, s.limit)
 	}
 	return s.Storage.SetEncodedObject(o)
+}
+
+// PackfileWriter is what go-git writes a fetched pack to.
+func (s *cappedStorage) PackfileWriter() (io.WriteCloser, error) {
+	w := &packWriter{s: s}
+	w.guard = packguard.NewWriter(&w.pack, packguard.Limits{Bytes: s.limit, Objects: maxCloneObjects})
+	return w, nil
+}
+
+// packWriter holds a pack that packguard let through, and parses it into
+// its storage on Close.
+type packWriter struct {
+	s     *cappedStorage
+	guard *packguard.Writer // writes to pack
+	pack  bytes.Buffer
+}
+
+func (w *packWriter) Write(p []byte) (int, error) {
+	n, err := w.guard.Write(p)
+	return n, tooLarge(err)
+}
+
+func (w *packWriter) Close() error {
+	if err := w.guard.Close(); err != nil {
+		return tooLarge(err)
+	}
+	p, err := packfile.NewParserWithStorage(packfile.NewScanner(bytes.NewReader(w.pack.Bytes())), w.s)
+	if err == nil {
+		_, err = p.Parse()
+	}
+	return err
+}
+
+// tooLarge marks a pack refused for its size as errTooLarge.
+func tooLarge(err error) error {
+	if errors.Is(err, packguard.ErrTooLarge) {
+		return fmt.Errorf("%w: %w", errTooLarge, err)
+	}
+	return err
 }

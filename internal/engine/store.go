@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"io"
 	"path/filepath"
 	"regexp"
@@ -13,11 +14,17 @@ import (
 
 // clone downloads release tg into the staging dir, through the object store
 // of the releases fetched before, so that only what changed is downloaded.
+// A release over max_release_bytes is a rejection.
 func (e *Engine) clone(ctx context.Context, tg, staging string, progress io.Writer) error {
-	return fetch.Clone(ctx, fetch.Options{
+	err := fetch.Clone(ctx, fetch.Options{
 		URL: e.cfg.Repo, Tag: tg, Dir: filepath.Join(e.dir, staging), Progress: progress,
 		Store: filepath.Join(e.dir, approot.ObjectsDir), StallTimeout: e.cfg.FetchStallTimeout(),
+		MaxBytes: e.cfg.FetchMaxBytes(),
 	})
+	if errors.Is(err, fetch.ErrTooLarge) {
+		return rejectf("%s rejected: release exceeds max_release_bytes: %v", tg, err)
+	}
+	return err
 }
 
 // distrustStore removes the object store after a clone out of it failed

@@ -8,13 +8,13 @@ import (
 	"path"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hoist-dev/hoist/internal/iobuf"
 )
@@ -119,42 +119,52 @@ func (w *walk) dir(ctx context.Context, h plumbing.Hash, parent *os.Root, name, 
 	return w.tree(ctx, tree, dir, p)
 }
 
-// writeFiles writes files on one worker per CPU. After the first error no
-// further file starts, and that error is returned.
+// writeFiles writes files on one worker per CPU, each file through one of
+// as many readers. After the first error no further file starts, and that
+// error is returned. A file that would take the files' sizes past
+// src.maxBytes is ErrTooLarge before it is read.
 func (src *source) writeFiles(ctx context.Context, files []fileEntry) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.NumCPU(), len(files)) {
-		wg.Go(func() {
-			s, closeReader, err := src.reader()
-			if err != nil {
-				cancel(err)
-				return
-			}
-			defer closeReader()
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= len(files) {
-					return
-				}
-				if err := files[i].write(s); err != nil {
-					cancel(err)
-				}
-			}
+	n := min(runtime.NumCPU(), len(files))
+	readers := make(chan storer.EncodedObjectStorer, n)
+	for range n {
+		s, closeReader, err := src.reader()
+		if err != nil {
+			return err
+		}
+		defer closeReader()
+		readers <- s
+	}
+	var left atomic.Int64
+	left.Store(src.maxBytes)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(n)
+	for _, f := range files {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			s := <-readers // one is free: no more than n files are written at once
+			defer func() { readers <- s }()
+			return f.write(s, &left)
 		})
 	}
-	wg.Wait()
-	return context.Cause(ctx)
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
-func (f fileEntry) write(s storer.EncodedObjectStorer) error {
-	_, r, err := openBlob(s, f.blob, f.p)
+// write writes the file, taking its size from left, the bytes the
+// release's files may still hold.
+func (f fileEntry) write(s storer.EncodedObjectStorer, left *atomic.Int64) error {
+	blob, r, err := openBlob(s, f.blob, f.p)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	if left.Add(-blob.Size) < 0 {
+		return fmt.Errorf("%w: its files add up to more than the limit at %s (%d bytes)", ErrTooLarge, f.p, blob.Size)
+	}
 	out, err := f.dir.OpenFile(f.name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.perm)
 	if err != nil {
 		return err

@@ -54,6 +54,12 @@ type Options struct {
 	// StallTimeout aborts an HTTP(S) transfer after this long without a
 	// byte received (0 means DefaultStallTimeout).
 	StallTimeout time.Duration
+	// MaxBytes bounds the sum of the sizes of the release's files (0 means
+	// DefaultMaxBytes): a fetched pack whose objects would inflate to more
+	// is refused at the header of the object that crosses it, before
+	// anything inflates that object, and a checkout whose files add up to
+	// more stops before reading the file that crosses it.
+	MaxBytes int64
 	// Store, if set, is the directory of an object store kept between
 	// clones of one repository, created when missing: a remote clone then
 	// downloads only the objects that the tags already in it lack. Callers
@@ -65,6 +71,9 @@ type Options struct {
 // DefaultStallTimeout is how long an HTTP(S) transfer may receive nothing.
 const DefaultStallTimeout = 2 * time.Minute
 
+// DefaultMaxBytes is the default of Options.MaxBytes.
+const DefaultMaxBytes = 1 << 30
+
 var (
 	// ErrTagNotFound means the repository has no such tag.
 	ErrTagNotFound = errors.New("release tag not found in repository")
@@ -72,6 +81,8 @@ var (
 	ErrStalled = errors.New("transfer stalled")
 	// ErrExists means Dir exists already.
 	ErrExists = errors.New("target directory exists")
+	// ErrTooLarge means the release is larger than Options.MaxBytes.
+	ErrTooLarge = errors.New("release too large")
 )
 
 // storeDir is where a remote fetch keeps objects inside the temp dir, until
@@ -85,6 +96,9 @@ const storeDir = ".git"
 func Clone(ctx context.Context, o Options) error {
 	if _, err := tag.Parse(o.Tag); err != nil {
 		return err
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
 	}
 	if _, err := os.Lstat(o.Dir); err == nil {
 		return fmt.Errorf("clone into %s: %w", o.Dir, ErrExists)
@@ -165,6 +179,8 @@ type source struct {
 	// worker: go-git's storers are not safe for concurrent use.
 	reader func() (storer.EncodedObjectStorer, func() error, error)
 	close  func() error
+	// maxBytes bounds the sum of the sizes of the files checked out.
+	maxBytes int64
 }
 
 // openSource opens a local repository in place, or fetches the remote's
@@ -180,7 +196,7 @@ func openSource(ctx context.Context, o Options, tmp string) (*source, error) {
 			s, _, err := openLocal(local, o.Tag)
 			return s, func() error { return nil }, err
 		}
-		return &source{objects: s, ref: ref, reader: reader, close: func() error { return nil }}, nil
+		return &source{objects: s, ref: ref, reader: reader, close: func() error { return nil }, maxBytes: o.MaxBytes}, nil
 	}
 	dir := o.Store
 	if dir == "" {
@@ -191,7 +207,7 @@ func openSource(ctx context.Context, o Options, tmp string) (*source, error) {
 	if err != nil {
 		return nil, err
 	}
-	src := &source{objects: store, reader: func() (storer.EncodedObjectStorer, func() error, error) {
+	src := &source{objects: store, maxBytes: o.MaxBytes, reader: func() (storer.EncodedObjectStorer, func() error, error) {
 		r := openStoreReader(dir)
 		return r, r.Close, nil
 	}}
@@ -206,35 +222,6 @@ func openSource(ctx context.Context, o Options, tmp string) (*source, error) {
 		return nil, errors.Join(err, src.close())
 	}
 	return src, nil
-}
-
-// localPath returns the directory of a file:// URL or a plain path.
-func localPath(rawURL string) (string, bool) {
-	if strings.HasPrefix(rawURL, "/") {
-		return rawURL, true
-	}
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme != "file" {
-		return "", false
-	}
-	return u.Path, true
-}
-
-// openLocal opens the repository at dir for reading and returns where tag
-// points.
-func openLocal(dir, tagName string) (storer.EncodedObjectStorer, plumbing.Hash, error) {
-	repo, err := git.PlainOpen(dir)
-	if err != nil {
-		return nil, plumbing.ZeroHash, fmt.Errorf("open repository: %w", err)
-	}
-	ref, err := repo.Storer.Reference(plumbing.NewTagReferenceName(tagName))
-	if errors.Is(err, plumbing.ErrReferenceNotFound) {
-		return nil, plumbing.ZeroHash, ErrTagNotFound
-	}
-	if err != nil {
-		return nil, plumbing.ZeroHash, err
-	}
-	return repo.Storer, ref.Hash(), nil
 }
 
 // fetchRemote fetches the tag, depth 1, into s and returns where it points.
@@ -252,7 +239,7 @@ func fetchRemote(ctx context.Context, o Options, s *filesystem.Storage, incremen
 		// Only a thin pack leaves out what s has (see thinpack.go).
 		fetchCtx = withThinPack(fetchCtx)
 	}
-	remote := git.NewRemote(thinPackStorage{s}, &config.RemoteConfig{Name: "origin", URLs: []string{o.URL}})
+	remote := git.NewRemote(newGuardedStorage(thinPackStorage{s}, o.MaxBytes), &config.RemoteConfig{Name: "origin", URLs: []string{o.URL}})
 	err := remote.FetchContext(fetchCtx, &git.FetchOptions{
 		RefSpecs: []config.RefSpec{config.RefSpec("+" + refName + ":" + refName)},
 		Depth:    1,

@@ -246,3 +246,37 @@ func store(t *testing.T, repo *git.Repository, obj encoder, content string) plum
 	}
 	return h
 }
+
+// A release over MaxBytes is ErrTooLarge and leaves nothing: refused in
+// the pack over HTTP (first clone, and incremental into a store, which
+// keeps none of it), by the checkout of a local repository.
+func TestCloneRefusesAReleaseOverMaxBytes(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", 4<<10) // 64 KiB, deflated to little
+	r := releaserepo.New(t, releaserepo.DefaultReleases()[0],
+		releaserepo.Release{Version: "1.5.0", Files: map[string]releaserepo.File{"big.bin": {Content: big}}})
+	url := r.ServeHTTP(t)
+	store := filepath.Join(t.TempDir(), "objects")
+	if err := Clone(context.Background(), Options{URL: url, Tag: "v1.0.0", Dir: filepath.Join(t.TempDir(), "app"), Store: store}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, url, store string }{
+		{"http", url, ""},
+		{"http into a store", url, store},
+		{"file", r.FileURL(), ""},
+	}
+	for _, tt := range tests {
+		parent := t.TempDir()
+		o := Options{URL: tt.url, Tag: "v1.5.0", Dir: filepath.Join(parent, "app"), Store: tt.store, MaxBytes: 48 << 10}
+		if err := Clone(context.Background(), o); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s: err = %v, want ErrTooLarge", tt.name, err)
+		}
+		noLeftovers(t, parent)
+		if _, err := os.Stat(filepath.Join(store, "refs", "tags", "v1.5.0")); tt.store != "" && err == nil {
+			t.Errorf("%s: the store took the pack in", tt.name)
+		}
+		o.MaxBytes = 96 << 10
+		if err := Clone(context.Background(), o); err != nil {
+			t.Errorf("%s, within the limit: %v", tt.name, err)
+		}
+	}
+}

@@ -19,6 +19,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/hoist-dev/hoist/internal/testutil/fdleak"
@@ -340,5 +342,38 @@ func TestScanPackRefusesLies(t *testing.T) {
 		if _, err := scanPack(bytes.NewReader(data)); err == nil {
 			t.Errorf("%s: scanPack accepted it", name)
 		}
+	}
+}
+
+// thinpack.go works around two behaviours of go-git v5. When an upgrade of
+// go-git changes either, this test fails and says what to revisit.
+func TestGoGitStillNeedsTheThinPackWorkarounds(t *testing.T) {
+	// go-git drops thin-pack from what servers advertise, so it never asks
+	// for one: thinPackTransport asks.
+	if !slices.Contains(transport.UnsupportedCapabilities, capability.ThinPack) {
+		t.Error("go-git no longer filters out thin-pack: check whether it asks for thin packs itself, and drop thinPackTransport if so")
+	}
+	// go-git's pack writer cannot store a thin pack, and says so with
+	// ErrReferenceDeltaNotFound: thinPackWriter's cue to complete it.
+	dir := filepath.Join(t.TempDir(), "objects")
+	s, err := openStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var old, thin pack
+	x := text(0, 100)
+	hx := old.blob(t, x)
+	if err := storePack(s, old.bytes(old.count)); err != nil {
+		t.Fatal(err)
+	}
+	thin.delta(t, hx, x, x+"more\n")
+	w, err := newPackWriter(s) // go-git's, without thinPackWriter
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(thin.bytes(thin.count))
+	if err := w.Close(); !errors.Is(err, packfile.ErrReferenceDeltaNotFound) {
+		t.Errorf("go-git's pack writer on a thin pack: %v; if it stores thin packs now, fixThin and thinPackWriter can go", err)
 	}
 }

@@ -159,14 +159,20 @@ func (p *Process) WaitLine(what string, match func(line string) bool) string {
 }
 
 // RSS returns the process's resident set size in KiB.
-func (p *Process) RSS() int {
+func (p *Process) RSS() int { return p.memory("VmRSS") }
+
+// PeakRSS returns the highest resident set size the process has had, in KiB.
+func (p *Process) PeakRSS() int { return p.memory("VmHWM") }
+
+// memory reads one "NAME: N kB" line of the process's /proc status.
+func (p *Process) memory(name string) int {
 	p.t.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
 		p.t.Fatal(err)
 	}
 	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, name+":"); ok {
 			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
 			if err != nil {
 				p.t.Fatal(err)
@@ -174,7 +180,7 @@ func (p *Process) RSS() int {
 			return kb
 		}
 	}
-	p.t.Fatal("no VmRSS")
+	p.t.Fatalf("no %s in /proc status", name)
 	return 0
 }
 
