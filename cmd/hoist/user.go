@@ -78,8 +78,10 @@ func runCheck(ctx context.Context, s streams, args []string) error {
 
 func runUpdate(ctx context.Context, s streams, args []string) error {
 	fs := newFlags(s, "update", "[--to vX.Y.Z] [--wait]")
-	to := fs.String("to", "", "release to install (default: the one `hoist check` names)")
-	wait := fs.Bool("wait", false, "follow the update like `status --watch`; exit 1 if it fails")
+	// No backquotes in these usages: package flag would print the quoted
+	// words as the flag's argument name ("-to hoist check").
+	to := fs.String("to", "", "`vX.Y.Z`, the release to install (default: the one \"hoist check\" names)")
+	wait := fs.Bool("wait", false, "follow the update like \"hoist status --watch\"; exit 1 if it fails")
 	if err := fs.parse(args, 0, 0); err != nil {
 		return err
 	}

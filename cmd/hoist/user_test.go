@@ -171,3 +171,14 @@ func TestUpdateWaitProcess(t *testing.T) {
 		t.Errorf("stdout %q", out.String())
 	}
 }
+
+// TestUpdateHelp checks the flag lines of `hoist update --help`: package flag
+// takes a backquoted word in a usage as the flag's argument name.
+func TestUpdateHelp(t *testing.T) {
+	_, errOut := userCmd(t, 0, "update", "--help")
+	for _, want := range []string{"  -to vX.Y.Z\n", `the one "hoist check" names`, "  -wait\n"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("update --help lacks %q:\n%s", want, errOut)
+		}
+	}
+}
