@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"aead.dev/minisign"
 
@@ -12,11 +13,12 @@ import (
 )
 
 func runInit(ctx context.Context, s streams, args []string) error {
-	fs := newFlags(s, "init", "ROOT --repo URL --pub KEYFILE [--manager-uid N] [--manager-gid N]")
+	fs := newFlags(s, "init", "ROOT --repo URL --pub KEYFILE [--protect PATHS] [--manager-uid N] [--manager-gid N]")
 	repo := fs.String("repo", "", "release repository URL (file://, http(s)://, ssh)")
 	pubFile := fs.String("pub", "", "minisign public key trusted to sign releases")
 	uid := fs.Int("manager-uid", 1000, "uid owning events/signals/ and statuses/")
 	gid := fs.Int("manager-gid", 1000, "gid owning events/signals/ and statuses/")
+	protect := fs.String("protect", "data/", "comma-separated `paths`, relative to ROOT, that no update writes or deletes")
 	if err := fs.parse(args, 0, 1); err != nil {
 		return err
 	}
@@ -35,12 +37,17 @@ func runInit(ctx context.Context, s streams, args []string) error {
 	if err != nil {
 		return fmt.Errorf("public key %s: %w", *pubFile, err)
 	}
+	cfg := config.Default(*repo, []string{pub.String()})
+	cfg.Protect = strings.Split(*protect, ",")
+	if err := cfg.Validate(); err != nil {
+		return usageError(err.Error())
+	}
 	root, err := approot.Init(dir, approot.InitOptions{Templates: hoist.Templates, ManagerUID: *uid, ManagerGID: *gid})
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	if err := config.Save(root, config.Default(*repo, []string{pub.String()})); err != nil {
+	if err := config.Save(root, cfg); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.out, "initialised app root %s (releases from %s)\n", dir, *repo)

@@ -76,18 +76,26 @@ func TestInit(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
+	pub := writePubKey(t)
+	t.Chdir(t.TempDir()) // a refused init must create nothing, but if it did, here
 	tests := [][]string{
 		{},
 		{"nonsense"},
 		{"init", "--repo"},
 		{"init", "a", "b", "--repo", "r", "--pub", "p"},
 		{"init", "dir"},
+		{"init", "dir", "--repo", "r", "--pub", pub, "--protect", "/data/"},
+		{"init", "dir", "--repo", "r", "--pub", pub, "--protect", "data/,../etc"},
+		{"init", "dir", "--repo", "r", "--pub", pub, "--protect", "data/,"},
 	}
 	for _, args := range tests {
 		var out, errOut bytes.Buffer
 		if code := run(context.Background(), args, &out, &errOut); code != exitcode.Usage {
 			t.Errorf("hoist %q: exit %d, want %d (%s)", args, code, exitcode.Usage, errOut.String())
 		}
+	}
+	if _, err := os.Stat("dir"); err == nil {
+		t.Error("a refused init created the root")
 	}
 	var out, errOut bytes.Buffer
 	if code := run(context.Background(), []string{"init", "--help"}, &out, &errOut); code != 0 {

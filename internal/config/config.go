@@ -99,7 +99,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: stall_timeout is %s, must be between %s and %s",
 			time.Duration(*c.StallTimeout), MinStallTimeout, MaxStallTimeout)
 	}
-	return nil
+	return validateProtect(c.Protect)
 }
 
 // Duration is a time.Duration written as a string such as "30m".

@@ -42,11 +42,14 @@ func TestValidate(t *testing.T) {
 		func(c *Config) { c.KeepBackups = 0 },
 		func(c *Config) { c.ScriptTimeout = 0 },
 	}
+	for _, p := range []string{"/data/", "", " ", "../data/", "data/../../etc", ".", "./"} {
+		bad = append(bad, func(c *Config) { c.Protect = []string{"data/", p} })
+	}
 	for i, mutate := range bad {
 		c := ok
 		mutate(&c)
 		if c.Validate() == nil {
-			t.Errorf("case %d: invalid config accepted", i)
+			t.Errorf("case %d: invalid config accepted: %+v", i, c)
 		}
 	}
 }
@@ -100,5 +103,23 @@ func TestStallTimeout(t *testing.T) {
 				t.Errorf("stall timeout = %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestLoadRefusesBadProtect: a config whose protect entry would protect
+// nothing does not load, and the error names the entry.
+func TestLoadRefusesBadProtect(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, ".hoist"), 0o700)
+	data := `{"repo": "file:///r", "pubkeys": ["k"], "keep_backups": 2, "protect": ["/data/"], "script_timeout": "30m"}`
+	os.WriteFile(filepath.Join(dir, ".hoist/config.json"), []byte(data), 0o600)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	_, err = Load(root)
+	if err == nil || !strings.Contains(err.Error(), `protect entry "/data/" is absolute`) {
+		t.Errorf("Load: %v", err)
 	}
 }
