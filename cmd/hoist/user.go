@@ -133,7 +133,11 @@ func openReleases(dir string) (*discovery.Finder, *version.Version, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	src, err := discovery.Open(cfg.Repo)
+	token, err := cfg.Token()
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := discovery.Open(cfg.Repo, token)
 	if err != nil {
 		return nil, nil, err
 	}

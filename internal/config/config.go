@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -25,6 +26,9 @@ type Config struct {
 	// byte for this long (absent: the downloader's default). A pointer, so
 	// that an explicit "0s" is an error rather than the default.
 	StallTimeout *Duration `json:"stall_timeout,omitempty"`
+	// TokenFile, optional, is the absolute path of a root-only file whose
+	// content is sent as HTTP auth to the release repository (see token.go).
+	TokenFile string `json:"token_file,omitempty"`
 }
 
 // Bounds of stall_timeout: shorter would abort a slow but live server,
@@ -98,6 +102,9 @@ func (c Config) Validate() error {
 	case c.StallTimeout != nil && (*c.StallTimeout < Duration(MinStallTimeout) || *c.StallTimeout > Duration(MaxStallTimeout)):
 		return fmt.Errorf("config: stall_timeout is %s, must be between %s and %s",
 			time.Duration(*c.StallTimeout), MinStallTimeout, MaxStallTimeout)
+	}
+	if c.TokenFile != "" && !filepath.IsAbs(c.TokenFile) {
+		return fmt.Errorf("config: token_file %q must be an absolute path", c.TokenFile)
 	}
 	return validateProtect(c.Protect)
 }

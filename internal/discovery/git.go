@@ -11,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
 	"github.com/hashicorp/go-version"
 
@@ -81,7 +82,8 @@ func (s localSource) Tags(ctx context.Context) ([]*version.Version, error) {
 // an info.json with a depth-1 single-ref clone into memory.
 type remoteSource struct {
 	url   string
-	limit int64 // bytes of objects one clone may hold
+	auth  transport.AuthMethod // nil: anonymous
+	limit int64                // bytes of objects one clone may hold
 }
 
 func (s remoteSource) Info(ctx context.Context, ref string) (Info, error) {
@@ -92,6 +94,7 @@ func (s remoteSource) Info(ctx context.Context, ref string) (Info, error) {
 	st := &cappedStorage{Storage: memory.NewStorage(), limit: s.limit}
 	repo, err := git.CloneContext(ctx, st, nil, &git.CloneOptions{
 		URL:           s.url,
+		Auth:          s.auth,
 		ReferenceName: name,
 		SingleBranch:  true,
 		Depth:         1,
@@ -112,7 +115,7 @@ func (s remoteSource) Info(ctx context.Context, ref string) (Info, error) {
 
 func (s remoteSource) Tags(ctx context.Context) ([]*version.Version, error) {
 	rem := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{s.url}})
-	refs, err := rem.ListContext(ctx, &git.ListOptions{})
+	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: s.auth})
 	if err != nil {
 		return nil, fetchError("tags", err)
 	}

@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-version"
+
+	"github.com/hoist-dev/hoist/internal/redact"
+	"github.com/hoist-dev/hoist/internal/repoauth"
 )
 
 // templateSource fetches info.json from an http(s) URL template such as
@@ -18,15 +21,16 @@ import (
 // bound (as Umbrel does).
 type templateSource struct {
 	tmpl   string
+	token  string // sent as a bearer token when set
 	client *http.Client
 }
 
-func newTemplateSource(tmpl string) (templateSource, error) {
+func newTemplateSource(tmpl, token string) (templateSource, error) {
 	u, err := url.Parse(strings.ReplaceAll(tmpl, "{ref}", "HEAD"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return templateSource{}, fmt.Errorf("release URL template %q: want an http(s) URL containing {ref}", Redact(tmpl))
+		return templateSource{}, fmt.Errorf("release URL template %q: want an http(s) URL containing {ref}", redact.URL(tmpl))
 	}
-	return templateSource{tmpl: tmpl, client: &http.Client{}}, nil
+	return templateSource{tmpl: tmpl, token: token, client: &http.Client{}}, nil
 }
 
 func (s templateSource) Info(ctx context.Context, ref string) (Info, error) {
@@ -39,6 +43,7 @@ func (s templateSource) Info(ctx context.Context, ref string) (Info, error) {
 	if err != nil {
 		return Info{}, fetchError(what, err)
 	}
+	repoauth.Request(req, s.token)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return Info{}, fetchError(what, err)

@@ -12,9 +12,14 @@ import (
 // clone downloads release tg into the staging dir, through the object store
 // of the releases fetched before, so that only what changed is downloaded.
 func (e *Engine) clone(ctx context.Context, tg, staging string, progress io.Writer) error {
+	token, err := e.cfg.Token()
+	if err != nil {
+		return err
+	}
 	return fetch.Clone(ctx, fetch.Options{
 		URL: e.cfg.Repo, Tag: tg, Dir: filepath.Join(e.dir, staging), Progress: progress,
 		Store: filepath.Join(e.dir, approot.ObjectsDir), StallTimeout: e.cfg.FetchStallTimeout(),
+		Token: token,
 	})
 }
 

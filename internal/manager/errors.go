@@ -10,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/redact"
 	"github.com/hoist-dev/hoist/internal/request"
 	"github.com/hoist-dev/hoist/internal/tag"
 )
@@ -75,7 +76,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		s.log.WithFields(fields).WithError(err).Info("request refused")
 	}
-	writeJSON(w, code, map[string]string{"error": msg})
+	writeJSON(w, code, map[string]string{"error": redact.String(msg)})
 }
 
 // writeJSON answers v as JSON.

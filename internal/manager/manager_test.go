@@ -62,7 +62,7 @@ func newServer(t testing.TB, root, releases string) *Server {
 
 func newServerOpt(t testing.TB, root, releases string, opt options) (*Server, *syncBuffer) {
 	t.Helper()
-	src, err := discovery.Open(releases)
+	src, err := discovery.Open(releases, "")
 	if err != nil {
 		t.Fatal(err)
 	}
