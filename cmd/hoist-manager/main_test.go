@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -196,5 +197,45 @@ func TestStartRefused(t *testing.T) {
 	cmd := exec.Command(testbin.Path(t, "hoist-manager"), "--help")
 	if err := cmd.Run(); err != nil {
 		t.Errorf("--help: %v", err)
+	}
+}
+
+// TestReleasesToken reads a private repository that demands a token: with
+// credentials in the --releases URL the manager answers 502 and shows them
+// in no answer and no log line; with --releases-token-file it reads the
+// releases, and the token stays out of its log.
+func TestReleasesToken(t *testing.T) {
+	const token = "ghp_ReleasesToken0123456789"
+	root := managertest.NewRoot(t, "0.9.0")
+	url := releaserepo.New(t, managertest.WalkReleases()...).ServeHTTPAuth(t, token)
+
+	leaky := strings.Replace(url, "http://", "http://ghp_UserToken@", 1) + "?access_token=QuerySecret"
+	p := startManager(t, root, leaky)
+	var answers strings.Builder
+	for _, path := range []string{"/v1/system/get-update", "/v1/system/update-status", "/metrics", "/healthz"} {
+		code, body := get(t, "GET", p.url+path, testToken)
+		fmt.Fprintf(&answers, "%s: %d %s\n", path, code, body)
+	}
+	if !strings.Contains(answers.String(), "/v1/system/get-update: 502") {
+		t.Errorf("get-update from a private repository without a token:\n%s", answers.String())
+	}
+	p.stop(t)
+	for _, secret := range []string{"ghp_UserToken", "QuerySecret"} {
+		if strings.Contains(answers.String(), secret) || strings.Contains(p.logs.String(), secret) {
+			t.Errorf("%s shown:\n%s\nlog:\n%s", secret, answers.String(), p.logs.String())
+		}
+	}
+
+	tokenFile := filepath.Join(t.TempDir(), "releases-token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p = startManager(t, root, url, "--releases-token-file", tokenFile)
+	if code, body := get(t, "GET", p.url+"/v1/system/get-update", testToken); code != 200 || !strings.Contains(body, `"version":"1.5.0"`) {
+		t.Errorf("get-update with --releases-token-file: %d %s", code, body)
+	}
+	p.stop(t)
+	if strings.Contains(p.logs.String(), token) {
+		t.Errorf("the releases token is in the log:\n%s", p.logs.String())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/manager/managertest"
 	"github.com/hoist-dev/hoist/internal/statusfile"
@@ -180,5 +181,47 @@ func TestUpdateHelp(t *testing.T) {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("update --help lacks %q:\n%s", want, errOut)
 		}
+	}
+}
+
+// TestCheckToken runs hoist check against a private repository: the
+// credentials of a repo URL never show in its error, and token_file lets
+// it read the releases.
+func TestCheckToken(t *testing.T) {
+	const token = "ghp_CheckToken0123456789"
+	repo := releaserepo.New(t, managertest.WalkReleases()...)
+	url := repo.ServeHTTPAuth(t, token)
+	leaky := strings.Replace(url, "http://", "http://ghp_UserToken@", 1) + "?access_token=QuerySecret"
+	root := userRoot(t, leaky, repo.PubFile, "0.9.0")
+	out, errOut := userCmd(t, exitcode.Failure, "check", "--root", root)
+	if strings.Contains(out+errOut, "ghp_UserToken") || strings.Contains(out+errOut, "QuerySecret") {
+		t.Errorf("check shows the URL's credentials: %s%s", out, errOut)
+	}
+
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	editConfig(t, root, func(c *config.Config) { c.Repo, c.TokenFile = url, tokenFile })
+	if out, _ := userCmd(t, 0, "check", "--root", root); !strings.Contains(out, `"version":"1.5.0"`) {
+		t.Errorf("check with token_file: %s", out)
+	}
+}
+
+// editConfig changes the root's .hoist/config.json.
+func editConfig(t *testing.T, dir string, edit func(*config.Config)) {
+	t.Helper()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	c, err := config.Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(&c)
+	if err := config.Save(root, c); err != nil {
+		t.Fatal(err)
 	}
 }
