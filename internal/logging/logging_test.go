@@ -17,7 +17,7 @@ func TestRedacted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		log.WithField("repo", u).WithError(errors.New(`Get "`+u+`": refused`)).Error("clone from " + u)
+		log.WithField("repo", u).WithError(errors.New(`Get "` + u + `": refused`)).Error("clone from " + u)
 		out := buf.String()
 		if strings.Contains(out, "ghp_UserToken") || strings.Contains(out, "QuerySecret") || strings.Count(out, "https://host/r?ref=v1") != 3 {
 			t.Errorf("%s: %s", format, out)
