@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-version"
 
+	"github.com/hoist-dev/hoist/internal/infofile"
 	"github.com/hoist-dev/hoist/internal/manager/managertest"
 	"github.com/hoist-dev/hoist/internal/tag"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
@@ -352,7 +353,7 @@ func TestParseInfo(t *testing.T) {
 		{`{"version":1}`, false},
 		{`[]`, false},
 		{`{"version":"1.2.3"`, false},
-		{`{"version":"1.2.3","notes":"` + strings.Repeat("x", MaxInfoSize) + `"}`, false},
+		{`{"version":"1.2.3","notes":"` + strings.Repeat("x", infofile.MaxSize) + `"}`, false},
 	}
 	for _, tt := range tests {
 		_, err := ParseInfo([]byte(tt.in))

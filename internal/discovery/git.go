@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/hashicorp/go-version"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/infofile"
 	"github.com/hoist-dev/hoist/internal/tag"
 )
 
@@ -137,7 +137,7 @@ func infoAt(repo *git.Repository, hash plumbing.Hash, ref string) (Info, error) 
 	if err != nil {
 		return Info{}, fetchError(what, fmt.Errorf("%w: %v", ErrBadInfo, err))
 	}
-	if f.Size > MaxInfoSize {
+	if f.Size > infofile.MaxSize {
 		return Info{}, fetchError(what, fmt.Errorf("%w: info.json is %d bytes", errTooLarge, f.Size))
 	}
 	r, err := f.Reader()
@@ -145,7 +145,7 @@ func infoAt(repo *git.Repository, hash plumbing.Hash, ref string) (Info, error) 
 		return Info{}, fetchError(what, err)
 	}
 	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, MaxInfoSize+1))
+	data, err := infofile.Read(r, approot.InfoFile)
 	if err != nil {
 		return Info{}, fetchError(what, err)
 	}

@@ -10,12 +10,10 @@ import (
 	"github.com/hashicorp/go-version"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/infofile"
 	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/tag"
 )
-
-// MaxInfoSize caps an info.json; a real one is a few hundred bytes.
-const MaxInfoSize = 64 << 10
 
 // Info is a release's info.json (CONTRACT §2).
 type Info struct {
@@ -31,7 +29,7 @@ var ErrBadInfo = errors.New("invalid info.json")
 // ParseInfo decodes and validates an info.json: version must be X.Y.Z and
 // requires, when set, a go-version constraint. Unknown fields are allowed.
 func ParseInfo(data []byte) (Info, error) {
-	if len(data) > MaxInfoSize {
+	if len(data) > infofile.MaxSize {
 		return Info{}, fmt.Errorf("%w: %d bytes", ErrBadInfo, len(data))
 	}
 	var i Info
@@ -88,7 +86,7 @@ var ErrNotInstalled = errors.New("no release installed")
 // ROOT/info.json. It returns the parsed info and the file's bytes.
 func Installed(root *os.Root) (Info, []byte, error) {
 	for _, name := range []string{approot.StatusInfoCopy, approot.InfoFile} {
-		data, err := safefs.ReadFile(root, name, MaxInfoSize)
+		data, err := readInstalled(root, name)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -102,6 +100,17 @@ func Installed(root *os.Root) (Info, []byte, error) {
 		return info, data, nil
 	}
 	return Info{}, nil, ErrNotInstalled
+}
+
+// readInstalled reads the info.json name of the root: a plain file, since
+// root runs this too and statuses/ is the manager's.
+func readInstalled(root *os.Root, name string) ([]byte, error) {
+	f, err := safefs.OpenRegular(root, name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return infofile.Read(f, name)
 }
 
 // InstalledVersion is Installed's version, nil when nothing is installed.

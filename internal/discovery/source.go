@@ -14,6 +14,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/redact"
 	"github.com/hoist-dev/hoist/internal/repoauth"
+	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
 // Source reads a release repository.
@@ -66,7 +67,7 @@ func fetchError(what string, err error) error {
 		reason = "the release repository does not exist"
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
 		reason = "the release repository refused access"
-	case errors.Is(err, ErrBadInfo), errors.Is(err, errTooLarge):
+	case errors.Is(err, ErrBadInfo), errors.Is(err, errTooLarge), errors.Is(err, safefs.ErrTooLarge):
 		reason = "the release repository holds an invalid info.json"
 	default:
 		reason = "the release repository could not be read"

@@ -3,13 +3,14 @@ package discovery
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/hashicorp/go-version"
 
+	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/infofile"
 	"github.com/hoist-dev/hoist/internal/redact"
 	"github.com/hoist-dev/hoist/internal/repoauth"
 )
@@ -56,7 +57,7 @@ func (s templateSource) Info(ctx context.Context, ref string) (Info, error) {
 		err := fmt.Errorf("HTTP %s", resp.Status)
 		return Info{}, &FetchError{Reason: fmt.Sprintf("reading %s: the release server answered %s", what, resp.Status), Err: err}
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxInfoSize+1))
+	data, err := infofile.Read(resp.Body, approot.InfoFile)
 	if err != nil {
 		return Info{}, fetchError(what, err)
 	}

@@ -18,16 +18,19 @@ import (
 	"syscall"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/infofile"
 	"github.com/hoist-dev/hoist/internal/iobuf"
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
-// maxInfoSize caps info.json, which comes from the release.
-const maxInfoSize = 1 << 20
-
 // InfoVersion returns the "version" of dir's info.json.
 func InfoVersion(dir *os.Root) (string, error) {
-	data, err := safefs.ReadFile(dir, approot.InfoFile, maxInfoSize)
+	f, err := safefs.OpenRegular(dir, approot.InfoFile)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	data, err := infofile.Read(f, approot.InfoFile)
 	if err != nil {
 		return "", err
 	}
