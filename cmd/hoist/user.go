@@ -111,7 +111,7 @@ func runUpdate(ctx context.Context, s streams, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := request.Update(dirs, target); err != nil {
+	if err := request.Update(ctx, dirs, target); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.out, "Updating to %s\n", target)

@@ -76,7 +76,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.requestUpdate(target); err != nil {
+	if err := s.requestUpdate(r.Context(), target); err != nil {
 		return err
 	}
 	s.log.WithField("to", target).Info("update requested")
@@ -118,7 +118,7 @@ func (s *Server) updateLog(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
-	if err := request.Rollback(s.dirs); err != nil {
+	if err := request.Rollback(r.Context(), s.dirs); err != nil {
 		return err
 	}
 	s.log.Info("rollback requested")

@@ -64,7 +64,7 @@ func (s *Server) autoCheck(ctx context.Context, requested string) string {
 		log.Warn("not requesting again a release whose automatic update failed")
 		return requested
 	}
-	err = s.requestUpdate(u.Tag())
+	err = s.requestUpdate(ctx, u.Tag())
 	switch {
 	case errors.Is(err, request.ErrInProgress):
 		log.Info("automatic update: an update is already in progress")
