@@ -44,6 +44,8 @@ type options struct {
 	fetchTimeout  time.Duration
 	checkInterval time.Duration
 	autoUpdate    bool
+	maxConns      int
+	idleTimeout   time.Duration
 }
 
 // start runs a manager for root reading releases until the test ends.
@@ -79,6 +81,8 @@ func newServerOpt(t testing.TB, root, releases string, opt options) (*Server, *s
 		CheckInterval: opt.checkInterval,
 		AutoUpdate:    opt.autoUpdate,
 		Poll:          time.Hour, // events must come through fsnotify
+		MaxConns:      opt.maxConns,
+		IdleTimeout:   opt.idleTimeout,
 	})
 	if err != nil {
 		t.Fatal(err)
