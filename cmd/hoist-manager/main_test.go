@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -237,5 +238,49 @@ func TestReleasesToken(t *testing.T) {
 	p.stop(t)
 	if strings.Contains(p.logs.String(), token) {
 		t.Errorf("the releases token is in the log:\n%s", p.logs.String())
+	}
+}
+
+// TestRolledBackNotAutoUpdated runs the real engine and manager: rollback
+// answers 409 until the engine has kept a backup; after a user's rollback
+// from v1.1.0, --auto-update does not request v1.1.0 again, but requests
+// the newer v1.2.0 once it is released.
+func TestRolledBackNotAutoUpdated(t *testing.T) {
+	rels := releaserepo.DefaultReleases()
+	repo := releaserepo.New(t, rels[:2]...)
+	root := filepath.Join(t.TempDir(), "app")
+	uid, gid := strconv.Itoa(os.Getuid()), strconv.Itoa(os.Getgid())
+	hoist := func(args ...string) {
+		t.Helper()
+		if r := testbin.Run(t, nil, testbin.Path(t, "hoist"), args...); r.Code != 0 {
+			t.Fatalf("hoist %v: %s", args, r)
+		}
+	}
+	hoist("init", root, "--repo", repo.FileURL(), "--pub", repo.PubFile, "--manager-uid", uid, "--manager-gid", gid)
+	hoist("apply", "--to", "v1.0.0", "--root", root)
+
+	p := startManager(t, root, repo.FileURL())
+	if code, body := get(t, "POST", p.url+"/v1/system/rollback", testToken); code != http.StatusConflict || body != `{"error":"no backup to roll back to"}` {
+		t.Errorf("rollback with no backup: %d %s", code, body)
+	}
+	p.stop(t)
+	hoist("apply", "--to", "v1.1.0", "--root", root)
+	hoist("rollback", "--root", root)
+
+	p = startManager(t, root, repo.FileURL(), "--auto-update", "--check-interval", "100ms", "--cache-ttl", "0")
+	time.Sleep(time.Second) // ten automatic checks
+	if _, err := os.Stat(filepath.Join(root, "events/signals/update")); err == nil {
+		t.Fatalf("auto-update requested the release the user rolled back from\n%s", p.logs.String())
+	}
+	repo.Add(t, releaserepo.Release{Version: "1.2.0", Files: rels[1].Files})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if st := managertest.ReadStatus(t, root); st.UpdateTo == "v1.2.0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("auto-update did not request the newer v1.2.0\n%s", p.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

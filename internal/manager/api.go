@@ -13,6 +13,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/discovery"
 	"github.com/hoist-dev/hoist/internal/request"
+	"github.com/hoist-dev/hoist/internal/rollbackfile"
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
@@ -118,6 +119,13 @@ func (s *Server) updateLog(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
+	rb, err := rollbackfile.Read(s.dirs.Statuses)
+	if err != nil {
+		return err
+	}
+	if len(rb.Backups) == 0 {
+		return errNoBackup
+	}
 	if err := request.Rollback(r.Context(), s.dirs); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/discovery"
 	"github.com/hoist-dev/hoist/internal/request"
+	"github.com/hoist-dev/hoist/internal/rollbackfile"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 )
 
@@ -62,6 +63,18 @@ func (s *Server) autoCheck(ctx context.Context, requested string) string {
 	// the failure every interval; a user can still ask for it.
 	if a := s.status.get(); a.err == nil && a.st.State == statusfile.Failed && requested == u.Tag() {
 		log.Warn("not requesting again a release whose automatic update failed")
+		return requested
+	}
+	// A release the node rolled back from stays out until a newer one
+	// comes or a user asks for it (statuses/rollback.json, written by the
+	// engine).
+	rb, err := rollbackfile.Read(s.dirs.Statuses)
+	if err != nil {
+		log.WithError(err).Warn("automatic update: cannot read the rollback state; not requesting")
+		return requested
+	}
+	if rb.WasRolledBackFrom(u.Version) {
+		log.Info("automatic update: not requesting a release the node rolled back from")
 		return requested
 	}
 	err = s.requestUpdate(ctx, u.Tag())

@@ -39,6 +39,7 @@ func httpErrorf(code int, format string, args ...any) *httpError {
 var (
 	errUnauthorized = httpErrorf(http.StatusUnauthorized, "missing or wrong bearer token")
 	errNotFound     = httpErrorf(http.StatusNotFound, "not found")
+	errNoBackup     = httpErrorf(http.StatusConflict, "no backup to roll back to")
 )
 
 // answer maps an error to a status code and the message a client may see.
