@@ -11,7 +11,6 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/infofile"
-	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/tag"
 )
 
@@ -86,7 +85,7 @@ var ErrNotInstalled = errors.New("no release installed")
 // ROOT/info.json. It returns the parsed info and the file's bytes.
 func Installed(root *os.Root) (Info, []byte, error) {
 	for _, name := range []string{approot.StatusInfoCopy, approot.InfoFile} {
-		data, err := readInstalled(root, name)
+		data, err := infofile.ReadFile(root, name) // root runs this too: statuses/ is the manager's
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -100,17 +99,6 @@ func Installed(root *os.Root) (Info, []byte, error) {
 		return info, data, nil
 	}
 	return Info{}, nil, ErrNotInstalled
-}
-
-// readInstalled reads the info.json name of the root: a plain file, since
-// root runs this too and statuses/ is the manager's.
-func readInstalled(root *os.Root, name string) ([]byte, error) {
-	f, err := safefs.OpenRegular(root, name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return infofile.Read(f, name)
 }
 
 // InstalledVersion is Installed's version, nil when nothing is installed.

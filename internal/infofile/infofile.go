@@ -6,6 +6,7 @@ package infofile
 
 import (
 	"io"
+	"os"
 
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
@@ -17,4 +18,16 @@ const MaxSize = 64 << 10
 // with safefs.ErrTooLarge instead of reading on.
 func Read(r io.Reader, name string) ([]byte, error) {
 	return safefs.ReadCapped(r, name, MaxSize)
+}
+
+// ReadFile reads dir/name, which must be a plain regular file with one link
+// (safefs.OpenRegular): for release trees and statuses/, where a link could
+// make root read a file of another's choosing.
+func ReadFile(dir *os.Root, name string) ([]byte, error) {
+	f, err := safefs.OpenRegular(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Read(f, name)
 }

@@ -20,17 +20,11 @@ import (
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/infofile"
 	"github.com/hoist-dev/hoist/internal/iobuf"
-	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
 // InfoVersion returns the "version" of dir's info.json.
 func InfoVersion(dir *os.Root) (string, error) {
-	f, err := safefs.OpenRegular(dir, approot.InfoFile)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	data, err := infofile.Read(f, approot.InfoFile)
+	data, err := infofile.ReadFile(dir, approot.InfoFile)
 	if err != nil {
 		return "", err
 	}
