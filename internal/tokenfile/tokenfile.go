@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 )
 
 // MaxSize caps a token file; a token is a few dozen bytes.
@@ -39,7 +40,9 @@ func ReadPrivate(path string) (string, error) {
 }
 
 func read(path string) (string, os.FileInfo, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: a fifo in its place must not hang the caller; it has no
+	// effect on a regular file.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", nil, fmt.Errorf("token file: %w", err)
 	}
