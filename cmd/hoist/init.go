@@ -10,6 +10,7 @@ import (
 	"github.com/hoist-dev/hoist"
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/config"
+	"github.com/hoist-dev/hoist/internal/redact"
 )
 
 func runInit(ctx context.Context, s streams, args []string) error {
@@ -50,6 +51,6 @@ func runInit(ctx context.Context, s streams, args []string) error {
 	if err := config.Save(root, cfg); err != nil {
 		return err
 	}
-	fmt.Fprintf(s.out, "initialised app root %s (releases from %s)\n", dir, *repo)
+	fmt.Fprintf(s.out, "initialised app root %s (releases from %s)\n", dir, redact.URL(*repo))
 	return nil
 }

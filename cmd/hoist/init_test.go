@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/hoist-dev/hoist/internal/exitcode"
@@ -100,5 +102,20 @@ func TestUsageErrors(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run(context.Background(), []string{"init", "--help"}, &out, &errOut); code != 0 {
 		t.Errorf("--help exit %d", code)
+	}
+}
+
+// TestInitRedactsRepo: init's confirmation shows the repository without
+// the credentials someone put into its URL.
+func TestInitRedactsRepo(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "app")
+	var out, errOut bytes.Buffer
+	uid, gid := strconv.Itoa(os.Getuid()), strconv.Itoa(os.Getgid())
+	args := []string{"init", root, "--repo", "https://ghp_Secret@git.example.org/r.git?token=T0ken", "--pub", writePubKey(t), "--manager-uid", uid, "--manager-gid", gid}
+	if code := run(context.Background(), args, &out, &errOut); code != 0 {
+		t.Fatalf("init exit %d: %s", code, errOut.String())
+	}
+	if got := out.String(); strings.Contains(got, "ghp_Secret") || strings.Contains(got, "T0ken") || !strings.Contains(got, "https://git.example.org/r.git?token=REDACTED") {
+		t.Errorf("init printed %q", got)
 	}
 }
