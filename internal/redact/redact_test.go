@@ -51,3 +51,32 @@ func TestString(t *testing.T) {
 		}
 	}
 }
+
+// FuzzString embeds a URL with credentials in fuzzed text: neither the user
+// info nor the token may come out, whatever surrounds them.
+func FuzzString(f *testing.F) {
+	f.Add("clone from", "ghp_user", "SECRET", ": refused")
+	f.Add(`Get "`, "u:p", "t", `?x=1": EOF`)
+	f.Fuzz(func(t *testing.T, before, user, secret, after string) {
+		user, secret = alnum(user), alnum(secret)
+		if len(user) < 4 || len(secret) < 4 {
+			return
+		}
+		in := before + " https://" + user + ":" + user + "@example.org/r?token=" + secret + " " + after
+		got := String(in)
+		for _, s := range []string{user, secret} {
+			if strings.Count(got, s) > strings.Count(before+" "+after, s) {
+				t.Fatalf("String(%q) = %q shows %q", in, got, s)
+			}
+		}
+	})
+}
+
+func alnum(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}
