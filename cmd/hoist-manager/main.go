@@ -1,7 +1,8 @@
 // Command hoist-manager serves the HTTP API and web page (CONTRACT §7).
 //
 //	hoist-manager --root ROOT --listen :3006 --releases URL [--token-file F]
-//	              [--check-interval 6h] [--auto-update] [--log-format text|json]
+//	              [--releases-token-file F] [--check-interval 6h] [--auto-update]
+//	              [--log-format text|json]
 //
 // The token comes from --token-file or $HOIST_MANAGER_TOKEN; without one the
 // manager refuses to start (exit 2).
@@ -9,6 +10,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,13 +25,12 @@ import (
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/logging"
 	"github.com/hoist-dev/hoist/internal/manager"
+	"github.com/hoist-dev/hoist/internal/redact"
+	"github.com/hoist-dev/hoist/internal/tokenfile"
 )
 
 // envToken names the environment variable holding the API token.
 const envToken = "HOIST_MANAGER_TOKEN"
-
-// maxTokenFile caps the token file; a token is a few dozen bytes.
-const maxTokenFile = 4 << 10
 
 func main() { cli.Main("hoist-manager", run) }
 
@@ -40,6 +41,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	listen := fs.String("listen", ":3006", "address to serve on")
 	releases := fs.String("releases", "", "release repository URL, or an http(s) URL template with {ref} returning that ref's info.json")
 	tokenFile := fs.String("token-file", "", "file holding the API token (default $"+envToken+")")
+	releasesTokenFile := fs.String("releases-token-file", "", "file holding a token sent as HTTP auth to the release repository")
 	interval := fs.Duration("check-interval", 6*time.Hour, "how often to check for an update (0: never)")
 	auto := fs.Bool("auto-update", false, "request the update when the automatic check finds one")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -66,7 +68,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	src, err := discovery.Open(*releases)
+	releasesToken, err := loadReleasesToken(*releasesTokenFile)
+	if err != nil {
+		return err
+	}
+	src, err := discovery.Open(*releases, releasesToken)
 	if err != nil {
 		return fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
 	}
@@ -86,32 +92,33 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.WithFields(map[string]any{"root": dir, "releases": discovery.Redact(*releases)}).Info("hoist-manager starting")
+	log.WithFields(map[string]any{"root": dir, "releases": redact.URL(*releases)}).Info("hoist-manager starting")
 	return srv.Run(ctx, ln)
 }
 
 // loadToken reads the API token from file, else from the environment.
 func loadToken(file string) (string, error) {
-	var tok string
-	if file != "" {
-		f, err := os.Open(file)
-		if err != nil {
-			return "", fmt.Errorf("token file: %w", err)
+	if file == "" {
+		if tok := strings.TrimSpace(os.Getenv(envToken)); tok != "" {
+			return tok, nil
 		}
-		defer f.Close()
-		data, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
-		if err != nil {
-			return "", fmt.Errorf("token file: %w", err)
-		}
-		if len(data) > maxTokenFile {
-			return "", fmt.Errorf("%w: token file %s is over %d bytes", exitcode.ErrUsage, file, maxTokenFile)
-		}
-		tok = strings.TrimSpace(string(data))
-	} else {
-		tok = strings.TrimSpace(os.Getenv(envToken))
-	}
-	if tok == "" {
 		return "", fmt.Errorf("%w: no API token: set --token-file or $%s", exitcode.ErrUsage, envToken)
+	}
+	tok, err := tokenfile.Read(file)
+	if errors.Is(err, tokenfile.ErrEmpty) {
+		return "", fmt.Errorf("%w: no API token: %v", exitcode.ErrUsage, err)
+	}
+	return tok, err
+}
+
+// loadReleasesToken reads the release repository's token, if any.
+func loadReleasesToken(file string) (string, error) {
+	if file == "" {
+		return "", nil
+	}
+	tok, err := tokenfile.Read(file)
+	if err != nil {
+		return "", fmt.Errorf("releases token: %w", err)
 	}
 	return tok, nil
 }

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +142,89 @@ func TestStartRefused(t *testing.T) {
 	cmd := exec.Command(testbin.Path(t, "hoist-manager"), "--help")
 	if err := cmd.Run(); err != nil {
 		t.Errorf("--help: %v", err)
+	}
+}
+
+// TestReleasesToken reads a private repository that demands a token: with
+// credentials in the --releases URL the manager answers 502 and shows them
+// in no answer and no log line; with --releases-token-file it reads the
+// releases, and the token stays out of its log.
+func TestReleasesToken(t *testing.T) {
+	const token = "ghp_ReleasesToken0123456789"
+	root := managertest.NewRoot(t, "0.9.0")
+	url := releaserepo.New(t, managertest.WalkReleases()...).ServeHTTPAuth(t, token)
+
+	leaky := strings.Replace(url, "http://", "http://ghp_UserToken@", 1) + "?access_token=QuerySecret"
+	p := startManager(t, root, leaky)
+	var answers strings.Builder
+	for _, path := range []string{"/v1/system/get-update", "/v1/system/update-status", "/metrics", "/healthz"} {
+		code, body := get(t, "GET", p.url+path, testToken)
+		fmt.Fprintf(&answers, "%s: %d %s\n", path, code, body)
+	}
+	if !strings.Contains(answers.String(), "/v1/system/get-update: 502") {
+		t.Errorf("get-update from a private repository without a token:\n%s", answers.String())
+	}
+	p.Stop()
+	for _, secret := range []string{"ghp_UserToken", "QuerySecret"} {
+		if strings.Contains(answers.String(), secret) || strings.Contains(p.Log(), secret) {
+			t.Errorf("%s shown:\n%s\nlog:\n%s", secret, answers.String(), p.Log())
+		}
+	}
+
+	tokenFile := filepath.Join(t.TempDir(), "releases-token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p = startManager(t, root, url, "--releases-token-file", tokenFile)
+	if code, body := get(t, "GET", p.url+"/v1/system/get-update", testToken); code != 200 || !strings.Contains(body, `"version":"1.5.0"`) {
+		t.Errorf("get-update with --releases-token-file: %d %s", code, body)
+	}
+	p.Stop()
+	if strings.Contains(p.Log(), token) {
+		t.Errorf("the releases token is in the log:\n%s", p.Log())
+	}
+}
+
+// TestRolledBackNotAutoUpdated runs the real engine and manager: rollback
+// answers 409 until the engine has kept a backup; after a user's rollback
+// from v1.1.0, --auto-update does not request v1.1.0 again, but requests
+// the newer v1.2.0 once it is released.
+func TestRolledBackNotAutoUpdated(t *testing.T) {
+	rels := releaserepo.DefaultReleases()
+	repo := releaserepo.New(t, rels[:2]...)
+	root := filepath.Join(t.TempDir(), "app")
+	uid, gid := strconv.Itoa(os.Getuid()), strconv.Itoa(os.Getgid())
+	hoist := func(args ...string) {
+		t.Helper()
+		if r := testbin.Run(t, nil, testbin.Path(t, "hoist"), args...); r.Code != 0 {
+			t.Fatalf("hoist %v: %s", args, r)
+		}
+	}
+	hoist("init", root, "--repo", repo.FileURL(), "--pub", repo.PubFile, "--manager-uid", uid, "--manager-gid", gid)
+	hoist("apply", "--to", "v1.0.0", "--root", root)
+
+	p := startManager(t, root, repo.FileURL())
+	if code, body := get(t, "POST", p.url+"/v1/system/rollback", testToken); code != http.StatusConflict || body != `{"error":"no backup to roll back to"}` {
+		t.Errorf("rollback with no backup: %d %s", code, body)
+	}
+	p.Stop()
+	hoist("apply", "--to", "v1.1.0", "--root", root)
+	hoist("rollback", "--root", root)
+
+	p = startManager(t, root, repo.FileURL(), "--auto-update", "--check-interval", "100ms", "--cache-ttl", "0")
+	time.Sleep(time.Second) // ten automatic checks
+	if _, err := os.Stat(filepath.Join(root, "events/signals/update")); err == nil {
+		t.Fatalf("auto-update requested the release the user rolled back from\n%s", p.Log())
+	}
+	repo.Add(t, releaserepo.Release{Version: "1.2.0", Files: rels[1].Files})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if st := managertest.ReadStatus(t, root); st.UpdateTo == "v1.2.0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("auto-update did not request the newer v1.2.0\n%s", p.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/hoist-dev/hoist/internal/manager/managertest"
+	"github.com/hoist-dev/hoist/internal/rollbackfile"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
@@ -172,6 +173,7 @@ func TestPageInChromium(t *testing.T) {
 	shot("7-failed-page")
 
 	// Rollback button: confirm, and the signal is written.
+	managertest.WriteRollback(t, root, rollbackfile.State{Backups: []string{"1.0.0"}})
 	do("roll back", chromedp.Click(chromedp.ID("rollback-button")), chromedp.WaitVisible(chromedp.ID("confirm-ok")), chromedp.Click(chromedp.ID("confirm-ok")))
 	until("the rollback notice", `document.getElementById("notice").textContent.startsWith("Rollback requested")`)
 	if _, err := os.Stat(filepath.Join(root, "events/signals/rollback")); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"aead.dev/minisign"
 
@@ -10,15 +11,17 @@ import (
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/manifest"
+	"github.com/hoist-dev/hoist/internal/redact"
 )
 
 func runInit(ctx context.Context, s streams, args []string) error {
-	fs := newFlags(s, "init", "ROOT --repo URL --pub KEYFILE [--pub KEYFILE2...] [--app ID] [--manager-uid N] [--manager-gid N]")
+	fs := newFlags(s, "init", "ROOT --repo URL --pub KEYFILE [--pub KEYFILE2...] [--app ID] [--protect PATHS] [--manager-uid N] [--manager-gid N]")
 	repo := fs.String("repo", "", "release repository URL (file://, http(s)://, ssh)")
 	pubFiles := fs.List("pub", "minisign public key trusted to sign releases; repeat to trust several")
 	app := fs.String("app", "", "install only releases of this app (default: the app of the first release installed)")
 	uid := fs.Int("manager-uid", 1000, "uid owning events/signals/ and statuses/")
 	gid := fs.Int("manager-gid", 1000, "gid owning events/signals/ and statuses/")
+	protect := fs.String("protect", "data/", "comma-separated `paths`, relative to ROOT, that no update writes or deletes")
 	if err := fs.parse(args, 0, 1); err != nil {
 		return err
 	}
@@ -48,6 +51,10 @@ func runInit(ctx context.Context, s streams, args []string) error {
 	}
 	cfg := config.Default(*repo, pubkeys)
 	cfg.App = *app
+	cfg.Protect = strings.Split(*protect, ",")
+	if err := cfg.Validate(); err != nil {
+		return usageError(err.Error())
+	}
 	root, err := approot.Init(dir, approot.InitOptions{Templates: hoist.Templates, ManagerUID: *uid, ManagerGID: *gid})
 	if err != nil {
 		return err
@@ -56,6 +63,6 @@ func runInit(ctx context.Context, s streams, args []string) error {
 	if err := config.Save(root, cfg); err != nil {
 		return err
 	}
-	fmt.Fprintf(s.out, "initialised app root %s (releases from %s)\n", dir, *repo)
+	fmt.Fprintf(s.out, "initialised app root %s (releases from %s)\n", dir, redact.URL(*repo))
 	return nil
 }

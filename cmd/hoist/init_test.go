@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/hoist-dev/hoist/internal/exitcode"
@@ -76,18 +78,26 @@ func TestInit(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
+	pub := writePubKey(t)
+	t.Chdir(t.TempDir()) // a refused init must create nothing, but if it did, here
 	tests := [][]string{
 		{},
 		{"nonsense"},
 		{"init", "--repo"},
 		{"init", "a", "b", "--repo", "r", "--pub", "p"},
 		{"init", "dir"},
+		{"init", "dir", "--repo", "r", "--pub", pub, "--protect", "/data/"},
+		{"init", "dir", "--repo", "r", "--pub", pub, "--protect", "data/,../etc"},
+		{"init", "dir", "--repo", "r", "--pub", pub, "--protect", "data/,"},
 	}
 	for _, args := range tests {
 		var out, errOut bytes.Buffer
 		if code := run(context.Background(), args, &out, &errOut); code != exitcode.Usage {
 			t.Errorf("hoist %q: exit %d, want %d (%s)", args, code, exitcode.Usage, errOut.String())
 		}
+	}
+	if _, err := os.Stat("dir"); err == nil {
+		t.Error("a refused init created the root")
 	}
 	var out, errOut bytes.Buffer
 	if code := run(context.Background(), []string{"init", "--help"}, &out, &errOut); code != 0 {
@@ -123,5 +133,20 @@ func TestInitApp(t *testing.T) {
 	}
 	if _, err := os.Stat(other); err == nil {
 		t.Error("init with a bad --app made a root")
+	}
+}
+
+// TestInitRedactsRepo: init's confirmation shows the repository without
+// the credentials someone put into its URL.
+func TestInitRedactsRepo(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "app")
+	var out, errOut bytes.Buffer
+	uid, gid := strconv.Itoa(os.Getuid()), strconv.Itoa(os.Getgid())
+	args := []string{"init", root, "--repo", "https://ghp_Secret@git.example.org/r.git?token=T0ken", "--pub", writePubKey(t), "--manager-uid", uid, "--manager-gid", gid}
+	if code := run(context.Background(), args, &out, &errOut); code != 0 {
+		t.Fatalf("init exit %d: %s", code, errOut.String())
+	}
+	if got := out.String(); strings.Contains(got, "ghp_Secret") || strings.Contains(got, "T0ken") || !strings.Contains(got, "https://git.example.org/r.git?token=REDACTED") {
+		t.Errorf("init printed %q", got)
 	}
 }

@@ -78,8 +78,10 @@ func runCheck(ctx context.Context, s streams, args []string) error {
 
 func runUpdate(ctx context.Context, s streams, args []string) error {
 	fs := newFlags(s, "update", "[--to vX.Y.Z] [--wait]")
-	to := fs.String("to", "", "release to install (default: the one `hoist check` names)")
-	wait := fs.Bool("wait", false, "follow the update like `status --watch`; exit 1 if it fails")
+	// No backquotes in these usages: package flag would print the quoted
+	// words as the flag's argument name ("-to hoist check").
+	to := fs.String("to", "", "`vX.Y.Z`, the release to install (default: the one \"hoist check\" names)")
+	wait := fs.Bool("wait", false, "follow the update like \"hoist status --watch\"; exit 1 if it fails")
 	if err := fs.parse(args, 0, 0); err != nil {
 		return err
 	}
@@ -109,7 +111,7 @@ func runUpdate(ctx context.Context, s streams, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := request.Update(dirs, target); err != nil {
+	if err := request.Update(ctx, dirs, target); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.out, "Updating to %s\n", target)
@@ -131,7 +133,11 @@ func openReleases(dir string) (*discovery.Finder, *version.Version, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	src, err := discovery.Open(cfg.Repo)
+	token, err := cfg.Token()
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := discovery.Open(cfg.Repo, token)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,16 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/manager/managertest"
+	"github.com/hoist-dev/hoist/internal/request"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 	"github.com/hoist-dev/hoist/internal/testutil/testbin"
@@ -170,4 +174,136 @@ func TestUpdateWaitProcess(t *testing.T) {
 	if !strings.HasPrefix(out.String(), "Updating to v1.5.0\n") {
 		t.Errorf("stdout %q", out.String())
 	}
+}
+
+// TestUpdateHelp checks the flag lines of `hoist update --help`: package flag
+// takes a backquoted word in a usage as the flag's argument name.
+func TestUpdateHelp(t *testing.T) {
+	_, errOut := userCmd(t, 0, "update", "--help")
+	for _, want := range []string{"  -to vX.Y.Z\n", `the one "hoist check" names`, "  -wait\n"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("update --help lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+// TestCheckToken runs hoist check against a private repository: the
+// credentials of a repo URL never show in its error, and token_file lets
+// it read the releases.
+func TestCheckToken(t *testing.T) {
+	const token = "ghp_CheckToken0123456789"
+	repo := releaserepo.New(t, managertest.WalkReleases()...)
+	url := repo.ServeHTTPAuth(t, token)
+	leaky := strings.Replace(url, "http://", "http://ghp_UserToken@", 1) + "?access_token=QuerySecret"
+	root := userRoot(t, leaky, repo.PubFile, "0.9.0")
+	out, errOut := userCmd(t, exitcode.Failure, "check", "--root", root)
+	if strings.Contains(out+errOut, "ghp_UserToken") || strings.Contains(out+errOut, "QuerySecret") {
+		t.Errorf("check shows the URL's credentials: %s%s", out, errOut)
+	}
+
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	editConfig(t, root, func(c *config.Config) { c.Repo, c.TokenFile = url, tokenFile })
+	if out, _ := userCmd(t, 0, "check", "--root", root); !strings.Contains(out, `"version":"1.5.0"`) {
+		t.Errorf("check with token_file: %s", out)
+	}
+}
+
+// editConfig changes the root's .hoist/config.json.
+func editConfig(t *testing.T, dir string, edit func(*config.Config)) {
+	t.Helper()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	c, err := config.Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(&c)
+	if err := config.Save(root, c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUpdateLockHeld: a process (a hostile manager) holds the flock on
+// statuses/. hoist update gives up after request.LockWait with exit 3, and
+// ends at once on SIGTERM while it waits.
+func TestUpdateLockHeld(t *testing.T) {
+	if _, err := exec.LookPath("flock"); err != nil {
+		t.Skip("flock(1) not installed")
+	}
+	repo := releaserepo.New(t, managertest.WalkReleases()...)
+	root := userRoot(t, repo.FileURL(), repo.PubFile, "0.9.0")
+	statuses := filepath.Join(root, "statuses")
+	holder := exec.Command("flock", statuses, "sleep", "600")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Wait()
+	defer holder.Process.Kill()
+	waitLocked(t, statuses)
+
+	start := func() (*exec.Cmd, *bytes.Buffer) {
+		var errOut bytes.Buffer
+		cmd := exec.Command(testbin.Path(t, "hoist"), "update", "--root", root)
+		cmd.Stderr = &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, &errOut
+	}
+	// wait waits for cmd up to limit, killing it after that.
+	wait := func(cmd *exec.Cmd, limit time.Duration) time.Duration {
+		began := time.Now()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(limit):
+			cmd.Process.Kill()
+			<-done
+			t.Errorf("hoist update still waited after %s", limit)
+		}
+		return time.Since(began)
+	}
+
+	cmd, errOut := start()
+	took := wait(cmd, request.LockWait+10*time.Second)
+	if code := cmd.ProcessState.ExitCode(); code != exitcode.Locked || !strings.Contains(errOut.String(), "has held the lock on statuses/ for over 5s") {
+		t.Errorf("exit %d after %s: %s", code, took, errOut.String())
+	}
+
+	cmd, errOut = start()
+	time.Sleep(request.LockWait / 5)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if took := wait(cmd, request.LockWait/2); cmd.ProcessState.Success() {
+		t.Errorf("exit 0 after SIGTERM (%s): %s", took, errOut.String())
+	}
+	if _, err := os.Stat(filepath.Join(root, "events/signals/update")); err == nil {
+		t.Error("an update was requested")
+	}
+}
+
+// waitLocked waits until another process holds the flock on dir.
+func waitLocked(t *testing.T, dir string) {
+	t.Helper()
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return
+		}
+		if err == nil {
+			syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		}
+	}
+	t.Fatal("flock(1) never took the lock")
 }

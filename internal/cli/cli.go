@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/hoist-dev/hoist/internal/exitcode"
+	"github.com/hoist-dev/hoist/internal/redact"
 )
 
 // RunFunc is a binary's testable body: it parses args and works until ctx
@@ -36,7 +37,7 @@ func Report(stderr io.Writer, name string, err error) int {
 		return exitcode.OK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s: %s\n", name, redact.String(err.Error()))
 	}
 	return exitcode.Code(err)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ type Config struct {
 	// (absent: the downloader's default, 1 GiB); a release over it is
 	// refused before its content is inflated. A pointer, like StallTimeout.
 	MaxReleaseBytes *int64 `json:"max_release_bytes,omitempty"`
+	// TokenFile, optional, is the absolute path of a root-only file whose
+	// content is sent as HTTP auth to the release repository (see token.go).
+	TokenFile string `json:"token_file,omitempty"`
 }
 
 // Bounds of stall_timeout: shorter would abort a slow but live server,
@@ -122,7 +126,10 @@ func (c Config) Validate() error {
 	case c.MaxReleaseBytes != nil && *c.MaxReleaseBytes <= 0:
 		return fmt.Errorf("config: max_release_bytes is %d, must be positive", *c.MaxReleaseBytes)
 	}
-	return nil
+	if c.TokenFile != "" && !filepath.IsAbs(c.TokenFile) {
+		return fmt.Errorf("config: token_file %q must be an absolute path", c.TokenFile)
+	}
+	return validateProtect(c.Protect)
 }
 
 // Duration is a time.Duration written as a string such as "30m".

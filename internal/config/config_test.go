@@ -45,11 +45,14 @@ func TestValidate(t *testing.T) {
 		func(c *Config) { c.App = "My App" },
 		func(c *Config) { c.App = "-x" },
 	}
+	for _, p := range []string{"/data/", "", " ", "../data/", "data/../../etc", ".", "./"} {
+		bad = append(bad, func(c *Config) { c.Protect = []string{"data/", p} })
+	}
 	for i, mutate := range bad {
 		c := ok
 		mutate(&c)
 		if c.Validate() == nil {
-			t.Errorf("case %d: invalid config accepted", i)
+			t.Errorf("case %d: invalid config accepted: %+v", i, c)
 		}
 	}
 }
@@ -137,5 +140,23 @@ func TestMaxReleaseBytes(t *testing.T) {
 		case c.FetchMaxBytes() != tc.want:
 			t.Errorf("%s: limit %d, want %d", tc.name, c.FetchMaxBytes(), tc.want)
 		}
+	}
+}
+
+// TestLoadRefusesBadProtect: a config whose protect entry would protect
+// nothing does not load, and the error names the entry.
+func TestLoadRefusesBadProtect(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, ".hoist"), 0o700)
+	data := `{"repo": "file:///r", "pubkeys": ["k"], "keep_backups": 2, "protect": ["/data/"], "script_timeout": "30m"}`
+	os.WriteFile(filepath.Join(dir, ".hoist/config.json"), []byte(data), 0o600)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	_, err = Load(root)
+	if err == nil || !strings.Contains(err.Error(), `protect entry "/data/" is absolute`) {
+		t.Errorf("Load: %v", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/go-version"
 
+	"github.com/hoist-dev/hoist/internal/infofile"
 	"github.com/hoist-dev/hoist/internal/manager/managertest"
 	"github.com/hoist-dev/hoist/internal/tag"
 	"github.com/hoist-dev/hoist/internal/testutil/hugeblob"
@@ -40,7 +41,7 @@ func sources(t *testing.T, rels ...releaserepo.Release) map[string]Source {
 		"http":     repo.ServeHTTP(t),
 		"template": serveTemplate(t, rels) + "/{ref}/info.json",
 	} {
-		src, err := Open(url)
+		src, err := Open(url, "")
 		if err != nil {
 			t.Fatalf("Open(%s): %v", url, err)
 		}
@@ -129,7 +130,7 @@ func TestRequiresWalkDeadEnd(t *testing.T) {
 		{Version: "2.0.0", Requires: ">=1.5.0"}, // there is no 1.x
 	}
 	repo := releaserepo.New(t, rels...)
-	src, err := Open(repo.FileURL())
+	src, err := Open(repo.FileURL(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func TestRequiresWalkDeadEnd(t *testing.T) {
 // names but the server lacks is a clear error, not "up to date".
 func TestTemplateStepMissing(t *testing.T) {
 	url := serveTemplate(t, []releaserepo.Release{{Version: "2.0.0", Requires: ">=1.5.0"}})
-	src, err := Open(url + "/{ref}/info.json")
+	src, err := Open(url+"/{ref}/info.json", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +227,7 @@ func TestInfoVersionMustMatchTag(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	src, err := Open(repo.FileURL())
+	src, err := Open(repo.FileURL(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +254,7 @@ func TestUnreachable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src, err := Open(tt.url)
+			src, err := Open(tt.url, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -283,7 +284,7 @@ func TestCache(t *testing.T) {
 		fmt.Fprint(w, `{"version":"2.0.0"}`)
 	}))
 	defer srv.Close()
-	src, err := Open(srv.URL + "/{ref}/info.json")
+	src, err := Open(srv.URL+"/{ref}/info.json", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +311,7 @@ func TestCache(t *testing.T) {
 // A caller that gives up gets its own error at once; the shared read goes on.
 func TestCacheCallerCancel(t *testing.T) {
 	stalled := managertest.StallingListener(t)
-	src, err := Open("http://" + stalled + "/{ref}/info.json")
+	src, err := Open("http://"+stalled+"/{ref}/info.json", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +355,7 @@ func TestParseInfo(t *testing.T) {
 		{`{"version":1}`, false},
 		{`[]`, false},
 		{`{"version":"1.2.3"`, false},
-		{`{"version":"1.2.3","notes":"` + strings.Repeat("x", MaxInfoSize) + `"}`, false},
+		{`{"version":"1.2.3","notes":"` + strings.Repeat("x", infofile.MaxSize) + `"}`, false},
 	}
 	for _, tt := range tests {
 		_, err := ParseInfo([]byte(tt.in))
@@ -403,21 +404,6 @@ func TestInstalled(t *testing.T) {
 	}
 	if _, err := InstalledVersion(root); err == nil {
 		t.Error("a symlink was followed")
-	}
-}
-
-func TestRedact(t *testing.T) {
-	tests := map[string]string{
-		"https://user:secret@example.com/r.git":     "https://example.com/r.git",
-		"https://ghp_token@example.com/{ref}/x":     "https://example.com/{ref}/x",
-		"git@github.com:o/r.git":                    "git@github.com:o/r.git",
-		"file:///srv/releases":                      "file:///srv/releases",
-		"http://127.0.0.1:9/r.git?access_token=abc": "http://127.0.0.1:9/r.git",
-	}
-	for in, want := range tests {
-		if got := Redact(in); got != want {
-			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 

@@ -13,10 +13,12 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
 	"github.com/hashicorp/go-version"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/infofile"
 	"github.com/hoist-dev/hoist/internal/packguard"
 	"github.com/hoist-dev/hoist/internal/tag"
 )
@@ -84,7 +86,8 @@ func (s localSource) Tags(ctx context.Context) ([]*version.Version, error) {
 // an info.json with a depth-1 single-ref clone into memory.
 type remoteSource struct {
 	url   string
-	limit int64 // bytes of objects one clone may hold
+	auth  transport.AuthMethod // nil: anonymous
+	limit int64                // bytes of objects one clone may hold
 }
 
 func (s remoteSource) Info(ctx context.Context, ref string) (Info, error) {
@@ -95,6 +98,7 @@ func (s remoteSource) Info(ctx context.Context, ref string) (Info, error) {
 	st := &cappedStorage{Storage: memory.NewStorage(), limit: s.limit}
 	repo, err := git.CloneContext(ctx, st, nil, &git.CloneOptions{
 		URL:           s.url,
+		Auth:          s.auth,
 		ReferenceName: name,
 		SingleBranch:  true,
 		Depth:         1,
@@ -115,7 +119,7 @@ func (s remoteSource) Info(ctx context.Context, ref string) (Info, error) {
 
 func (s remoteSource) Tags(ctx context.Context) ([]*version.Version, error) {
 	rem := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{s.url}})
-	refs, err := rem.ListContext(ctx, &git.ListOptions{})
+	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: s.auth})
 	if err != nil {
 		return nil, fetchError("tags", err)
 	}
@@ -137,7 +141,7 @@ func infoAt(repo *git.Repository, hash plumbing.Hash, ref string) (Info, error) 
 	if err != nil {
 		return Info{}, fetchError(what, fmt.Errorf("%w: %v", ErrBadInfo, err))
 	}
-	if f.Size > MaxInfoSize {
+	if f.Size > infofile.MaxSize {
 		return Info{}, fetchError(what, fmt.Errorf("%w: info.json is %d bytes", errTooLarge, f.Size))
 	}
 	r, err := f.Reader()
@@ -145,7 +149,7 @@ func infoAt(repo *git.Repository, hash plumbing.Hash, ref string) (Info, error) 
 		return Info{}, fetchError(what, err)
 	}
 	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, MaxInfoSize+1))
+	data, err := infofile.Read(r, approot.InfoFile)
 	if err != nil {
 		return Info{}, fetchError(what, err)
 	}

@@ -10,12 +10,9 @@ import (
 	"github.com/hashicorp/go-version"
 
 	"github.com/hoist-dev/hoist/internal/approot"
-	"github.com/hoist-dev/hoist/internal/safefs"
+	"github.com/hoist-dev/hoist/internal/infofile"
 	"github.com/hoist-dev/hoist/internal/tag"
 )
-
-// MaxInfoSize caps an info.json; a real one is a few hundred bytes.
-const MaxInfoSize = 64 << 10
 
 // Info is a release's info.json (CONTRACT §2).
 type Info struct {
@@ -31,7 +28,7 @@ var ErrBadInfo = errors.New("invalid info.json")
 // ParseInfo decodes and validates an info.json: version must be X.Y.Z and
 // requires, when set, a go-version constraint. Unknown fields are allowed.
 func ParseInfo(data []byte) (Info, error) {
-	if len(data) > MaxInfoSize {
+	if len(data) > infofile.MaxSize {
 		return Info{}, fmt.Errorf("%w: %d bytes", ErrBadInfo, len(data))
 	}
 	var i Info
@@ -88,7 +85,7 @@ var ErrNotInstalled = errors.New("no release installed")
 // ROOT/info.json. It returns the parsed info and the file's bytes.
 func Installed(root *os.Root) (Info, []byte, error) {
 	for _, name := range []string{approot.StatusInfoCopy, approot.InfoFile} {
-		data, err := safefs.ReadFile(root, name, MaxInfoSize)
+		data, err := infofile.ReadFile(root, name) // root runs this too: statuses/ is the manager's
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"strings"
 	"syscall"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/hashicorp/go-version"
+
+	"github.com/hoist-dev/hoist/internal/redact"
+	"github.com/hoist-dev/hoist/internal/repoauth"
+	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
 // Source reads a release repository.
@@ -64,7 +67,7 @@ func fetchError(what string, err error) error {
 		reason = "the release repository does not exist"
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
 		reason = "the release repository refused access"
-	case errors.Is(err, ErrBadInfo), errors.Is(err, errTooLarge):
+	case errors.Is(err, ErrBadInfo), errors.Is(err, errTooLarge), errors.Is(err, safefs.ErrTooLarge):
 		reason = "the release repository holds an invalid info.json"
 	default:
 		reason = "the release repository could not be read"
@@ -84,30 +87,18 @@ func refName(ref string) string {
 
 // Open returns the Source for a --releases value or a config repo URL: an
 // http(s) URL containing "{ref}" is a template, anything else a git URL
-// (file://, http(s)://, ssh://, git://, user@host:path).
-func Open(rawURL string) (Source, error) {
+// (file://, http(s)://, ssh://, git://, user@host:path). token, if not
+// empty, is sent as HTTP auth (package repoauth).
+func Open(rawURL, token string) (Source, error) {
 	if strings.Contains(rawURL, "{ref}") {
-		return newTemplateSource(rawURL)
+		return newTemplateSource(rawURL, token)
 	}
 	ep, err := transport.NewEndpoint(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("release repository %q: %w", Redact(rawURL), err)
+		return nil, fmt.Errorf("release repository %q: %w", redact.URL(rawURL), err)
 	}
 	if ep.Protocol == "file" {
 		return localSource{path: ep.Path}, nil
 	}
-	return remoteSource{url: rawURL, limit: maxClone}, nil
-}
-
-// Redact drops the parts of a URL that may hold a secret (user info, query)
-// for messages and logs.
-func Redact(rawURL string) string {
-	if !strings.Contains(rawURL, "://") {
-		return rawURL // scp-like user@host:path or a path: no secret in it
-	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Scheme + "://" + u.Host + u.Path
+	return remoteSource{url: rawURL, auth: repoauth.Git(rawURL, token), limit: maxClone}, nil
 }

@@ -3,12 +3,16 @@ package discovery
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/hashicorp/go-version"
+
+	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/infofile"
+	"github.com/hoist-dev/hoist/internal/redact"
+	"github.com/hoist-dev/hoist/internal/repoauth"
 )
 
 // templateSource fetches info.json from an http(s) URL template such as
@@ -18,15 +22,16 @@ import (
 // bound (as Umbrel does).
 type templateSource struct {
 	tmpl   string
+	token  string // sent as a bearer token when set
 	client *http.Client
 }
 
-func newTemplateSource(tmpl string) (templateSource, error) {
+func newTemplateSource(tmpl, token string) (templateSource, error) {
 	u, err := url.Parse(strings.ReplaceAll(tmpl, "{ref}", "HEAD"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return templateSource{}, fmt.Errorf("release URL template %q: want an http(s) URL containing {ref}", Redact(tmpl))
+		return templateSource{}, fmt.Errorf("release URL template %q: want an http(s) URL containing {ref}", redact.URL(tmpl))
 	}
-	return templateSource{tmpl: tmpl, client: &http.Client{}}, nil
+	return templateSource{tmpl: tmpl, token: token, client: &http.Client{}}, nil
 }
 
 func (s templateSource) Info(ctx context.Context, ref string) (Info, error) {
@@ -39,6 +44,7 @@ func (s templateSource) Info(ctx context.Context, ref string) (Info, error) {
 	if err != nil {
 		return Info{}, fetchError(what, err)
 	}
+	repoauth.Request(req, s.token)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return Info{}, fetchError(what, err)
@@ -51,7 +57,7 @@ func (s templateSource) Info(ctx context.Context, ref string) (Info, error) {
 		err := fmt.Errorf("HTTP %s", resp.Status)
 		return Info{}, &FetchError{Reason: fmt.Sprintf("reading %s: the release server answered %s", what, resp.Status), Err: err}
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxInfoSize+1))
+	data, err := infofile.Read(resp.Body, approot.InfoFile)
 	if err != nil {
 		return Info{}, fetchError(what, err)
 	}

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"github.com/hoist-dev/hoist/internal/clip"
-
 	"context"
 	"fmt"
 	"os"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
+	"github.com/hoist-dev/hoist/internal/clip"
 	"github.com/hoist-dev/hoist/internal/install"
 	"github.com/hoist-dev/hoist/internal/manifest"
 	releasepkg "github.com/hoist-dev/hoist/internal/release"

@@ -15,6 +15,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/exitcode"
+	"github.com/hoist-dev/hoist/internal/infofile"
 	"github.com/hoist-dev/hoist/internal/lock"
 	"github.com/hoist-dev/hoist/internal/manifest"
 	"github.com/hoist-dev/hoist/internal/safefs"
@@ -34,9 +35,6 @@ const (
 	// it, and so does every recover.
 	trashDir = approot.StateDir + "/trash"
 )
-
-// maxInfo caps info.json files read from the root or a release.
-const maxInfo = 1 << 20
 
 // Options configure an Engine.
 type Options struct {
@@ -131,7 +129,7 @@ type info struct {
 // staging clone and the undo area by design.
 func readInfo(dir *os.Root, name string) (info, error) {
 	var in info
-	data, err := readCapped(dir, name, maxInfo)
+	data, err := readInfoFile(dir, name)
 	if err != nil {
 		return in, err
 	}
@@ -151,6 +149,17 @@ func readCapped(dir *os.Root, name string, limit int64) ([]byte, error) {
 	}
 	defer f.Close()
 	return safefs.ReadCapped(f, name, limit)
+}
+
+// readInfoFile reads an info.json of the live root or a release, capped
+// as the manager's reader caps it.
+func readInfoFile(dir *os.Root, name string) ([]byte, error) {
+	f, err := dir.Open(name) // not safefs.OpenRegular: see readCapped
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return infofile.Read(f, name)
 }
 
 // installed reads the live release from info.json and hoist-release.json.
@@ -187,7 +196,7 @@ func (e *Engine) installed() (release, error) {
 // manager reads (it sees nothing else of the root), or removes it when no
 // release is installed.
 func (e *Engine) publishInfo() error {
-	data, err := readCapped(e.root, approot.InfoFile, maxInfo)
+	data, err := readInfoFile(e.root, approot.InfoFile)
 	name := path.Base(approot.StatusInfoCopy)
 	if errors.Is(err, fs.ErrNotExist) {
 		return ignoreMissing(e.statuses.Remove(name))

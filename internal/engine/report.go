@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/redact"
 	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/scripts"
 )
@@ -48,7 +49,7 @@ func (t *txn) writeReport(outcome string) error {
 			}
 		}
 	}
-	data := []byte(b.String())
+	data := []byte(redact.String(b.String())) // the copy in statuses/ is public
 	return errors.Join(
 		safefs.WriteFile(t.e.root, approot.LastFailureLog, data, 0o600),
 		safefs.WriteFile(t.e.statuses, path.Base(approot.StatusFailureCopy), data, 0o644),

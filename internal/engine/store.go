@@ -16,10 +16,14 @@ import (
 // of the releases fetched before, so that only what changed is downloaded.
 // A release over max_release_bytes is a rejection.
 func (e *Engine) clone(ctx context.Context, tg, staging string, progress io.Writer) error {
-	err := fetch.Clone(ctx, fetch.Options{
+	token, err := e.cfg.Token()
+	if err != nil {
+		return err
+	}
+	err = fetch.Clone(ctx, fetch.Options{
 		URL: e.cfg.Repo, Tag: tg, Dir: filepath.Join(e.dir, staging), Progress: progress,
 		Store: filepath.Join(e.dir, approot.ObjectsDir), StallTimeout: e.cfg.FetchStallTimeout(),
-		MaxBytes: e.cfg.FetchMaxBytes(),
+		MaxBytes: e.cfg.FetchMaxBytes(), Token: token,
 	})
 	if errors.Is(err, fetch.ErrTooLarge) {
 		return rejectf("%s rejected: release exceeds max_release_bytes: %v", tg, err)

@@ -32,6 +32,15 @@ var ErrModified = fmt.Errorf("%w: live files differ from the release", exitcode.
 // wraps ErrModified when problems remain.
 func (e *Engine) Verify(ctx context.Context, fix bool) (VerifyResult, error) {
 	var res VerifyResult
+	if fix {
+		// Lock before reading: a tree hashed while an update changes it
+		// would be mended from a stale view.
+		l, err := e.lock()
+		if err != nil {
+			return res, err
+		}
+		defer l.Release()
+	}
 	live, err := e.installed()
 	if err != nil {
 		return res, err
@@ -48,11 +57,6 @@ func (e *Engine) Verify(ctx context.Context, fix bool) (VerifyResult, error) {
 	}
 	res.Unfixed = res.Problems
 	if fix && len(res.Problems) > 0 {
-		l, err := e.lock()
-		if err != nil {
-			return res, err
-		}
-		defer l.Release()
 		res.Fixed, res.Unfixed = e.fix(ctx, live, res.Problems)
 	}
 	if len(res.Unfixed) > 0 {

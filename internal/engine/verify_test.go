@@ -7,8 +7,10 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
 
+	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/exitcode"
+	"github.com/hoist-dev/hoist/internal/lock"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
 
@@ -58,4 +60,20 @@ func TestVerify(t *testing.T) {
 	if r := f.hoist("verify"); r.Code != exitcode.Rejected || !strings.Contains(r.Stderr, "signature") {
 		t.Errorf("verify with a forged manifest: %s", r)
 	}
+}
+
+// TestVerifyFixLocksFirst holds the update lock: verify --fix must refuse at
+// once (exit 3) rather than hash a tree that an update may be changing.
+func TestVerifyFixLocksFirst(t *testing.T) {
+	f := newFixture(t, releaserepo.DefaultReleases()[:1]...)
+	f.must("apply", "--to", "v1.0.0")
+	l, err := lock.Acquire(f.path(approot.LockFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if r := f.hoist("verify", "--fix"); r.Code != exitcode.Locked || !strings.Contains(r.Stderr, "an update is already in progress") {
+		t.Errorf("verify --fix under a held lock: %s", r)
+	}
+	f.must("verify") // a plain verify changes nothing and needs no lock
 }

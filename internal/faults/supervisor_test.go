@@ -33,7 +33,7 @@ func requestUpdate(t *testing.T, root, tg string) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if err := request.Update(d, tg); err != nil {
+	if err := request.Update(t.Context(), d, tg); err != nil {
 		t.Fatalf("request update to %s: %v", tg, err)
 	}
 }

@@ -27,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +40,8 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"golang.org/x/sys/unix"
 
+	"github.com/hoist-dev/hoist/internal/redact"
+	"github.com/hoist-dev/hoist/internal/repoauth"
 	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/tag"
 )
@@ -66,6 +67,9 @@ type Options struct {
 	// serialise every use of a store, and call PruneStore once they know
 	// which tag they keep.
 	Store string
+	// Token, if set, is sent as HTTP auth to an http(s) URL (package
+	// repoauth); it never appears in a message.
+	Token string
 }
 
 // DefaultStallTimeout is how long an HTTP(S) transfer may receive nothing.
@@ -131,7 +135,7 @@ func cloneOnce(ctx context.Context, o Options, parent, prefix string) error {
 	}
 	if err := cloneInto(ctx, o, tmp); err != nil {
 		os.RemoveAll(tmp)
-		return fmt.Errorf("clone %s from %s: %w", o.Tag, redact(o.URL), err)
+		return fmt.Errorf("clone %s from %s: %w", o.Tag, redact.URL(o.URL), err)
 	}
 	return nil
 }
@@ -245,6 +249,7 @@ func fetchRemote(ctx context.Context, o Options, s *filesystem.Storage, incremen
 		Depth:    1,
 		Tags:     git.NoTags,
 		Progress: o.Progress,
+		Auth:     repoauth.Git(o.URL, o.Token),
 	})
 	switch {
 	case errors.Is(err, git.NoMatchingRefSpecError{}):
@@ -297,13 +302,4 @@ func peel(s storer.EncodedObjectStorer, h plumbing.Hash, visit func(plumbing.Has
 func globEscape(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`)
 	return r.Replace(s)
-}
-
-// redact drops a password from a URL before it reaches a message.
-func redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.User == nil {
-		return rawURL
-	}
-	return u.Redacted()
 }

@@ -1,8 +1,6 @@
 package fetch
 
 import (
-	"github.com/hoist-dev/hoist/internal/safefs"
-
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +14,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
 // Garbage collection of the object store (see store.go): after an update,

@@ -13,6 +13,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/discovery"
 	"github.com/hoist-dev/hoist/internal/request"
+	"github.com/hoist-dev/hoist/internal/rollbackfile"
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
@@ -76,7 +77,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.requestUpdate(target); err != nil {
+	if err := s.requestUpdate(r.Context(), target); err != nil {
 		return err
 	}
 	s.log.WithField("to", target).Info("update requested")
@@ -118,7 +119,14 @@ func (s *Server) updateLog(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
-	if err := request.Rollback(s.dirs); err != nil {
+	rb, err := rollbackfile.Read(s.dirs.Statuses)
+	if err != nil {
+		return err
+	}
+	if len(rb.Backups) == 0 {
+		return errNoBackup
+	}
+	if err := request.Rollback(r.Context(), s.dirs); err != nil {
 		return err
 	}
 	s.log.Info("rollback requested")

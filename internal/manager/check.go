@@ -7,6 +7,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/discovery"
 	"github.com/hoist-dev/hoist/internal/request"
+	"github.com/hoist-dev/hoist/internal/rollbackfile"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 )
 
@@ -64,7 +65,19 @@ func (s *Server) autoCheck(ctx context.Context, requested string) string {
 		log.Warn("not requesting again a release whose automatic update failed")
 		return requested
 	}
-	err = s.requestUpdate(u.Tag())
+	// A release the node rolled back from stays out until a newer one
+	// comes or a user asks for it (statuses/rollback.json, written by the
+	// engine).
+	rb, err := rollbackfile.Read(s.dirs.Statuses)
+	if err != nil {
+		log.WithError(err).Warn("automatic update: cannot read the rollback state; not requesting")
+		return requested
+	}
+	if rb.WasRolledBackFrom(u.Version) {
+		log.Info("automatic update: not requesting a release the node rolled back from")
+		return requested
+	}
+	err = s.requestUpdate(ctx, u.Tag())
 	switch {
 	case errors.Is(err, request.ErrInProgress):
 		log.Info("automatic update: an update is already in progress")

@@ -10,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/redact"
 	"github.com/hoist-dev/hoist/internal/request"
 	"github.com/hoist-dev/hoist/internal/tag"
 )
@@ -38,6 +39,7 @@ func httpErrorf(code int, format string, args ...any) *httpError {
 var (
 	errUnauthorized = httpErrorf(http.StatusUnauthorized, "missing or wrong bearer token")
 	errNotFound     = httpErrorf(http.StatusNotFound, "not found")
+	errNoBackup     = httpErrorf(http.StatusConflict, "no backup to roll back to")
 )
 
 // answer maps an error to a status code and the message a client may see.
@@ -75,7 +77,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		s.log.WithFields(fields).WithError(err).Info("request refused")
 	}
-	writeJSON(w, code, map[string]string{"error": msg})
+	writeJSON(w, code, map[string]string{"error": redact.String(msg)})
 }
 
 // writeJSON answers v as JSON.

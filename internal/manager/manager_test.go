@@ -20,6 +20,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/discovery"
 	"github.com/hoist-dev/hoist/internal/logging"
 	"github.com/hoist-dev/hoist/internal/manager/managertest"
+	"github.com/hoist-dev/hoist/internal/rollbackfile"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
@@ -44,6 +45,8 @@ type options struct {
 	fetchTimeout  time.Duration
 	checkInterval time.Duration
 	autoUpdate    bool
+	maxConns      int
+	idleTimeout   time.Duration
 }
 
 // start runs a manager for root reading releases until the test ends.
@@ -62,7 +65,7 @@ func newServer(t testing.TB, root, releases string) *Server {
 
 func newServerOpt(t testing.TB, root, releases string, opt options) (*Server, *syncBuffer) {
 	t.Helper()
-	src, err := discovery.Open(releases)
+	src, err := discovery.Open(releases, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +82,8 @@ func newServerOpt(t testing.TB, root, releases string, opt options) (*Server, *s
 		CheckInterval: opt.checkInterval,
 		AutoUpdate:    opt.autoUpdate,
 		Poll:          time.Hour, // events must come through fsnotify
+		MaxConns:      opt.maxConns,
+		IdleTimeout:   opt.idleTimeout,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -618,7 +623,16 @@ func TestUpdateLog(t *testing.T) {
 func TestRollback(t *testing.T) {
 	root := managertest.NewRoot(t, "1.5.0")
 	s := start(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL(), options{})
+	// The engine has published no backup: nothing to roll back to.
 	code, _, body := call(t, "POST", s.url+"/v1/system/rollback", testToken, "")
+	if code != http.StatusConflict || strings.TrimSpace(body) != `{"error":"no backup to roll back to"}` {
+		t.Errorf("rollback without a backup: %d %s", code, body)
+	}
+	if _, err := os.Stat(filepath.Join(root, "events/signals/rollback")); err == nil {
+		t.Error("signal written without a backup")
+	}
+	managertest.WriteRollback(t, root, rollbackfile.State{Backups: []string{"0.9.0"}})
+	code, _, body = call(t, "POST", s.url+"/v1/system/rollback", testToken, "")
 	if code != http.StatusAccepted || strings.TrimSpace(body) != `{"message":"Rolling back"}` {
 		t.Errorf("rollback: %d %s", code, body)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/net/netutil"
 
 	"github.com/hoist-dev/hoist/internal/discovery"
 	"github.com/hoist-dev/hoist/internal/request"
@@ -34,7 +35,21 @@ type Config struct {
 	CheckInterval time.Duration // automatic check period; 0: off
 	AutoUpdate    bool          // the automatic check also requests the update
 	Poll          time.Duration // status re-read period behind fsnotify; 0: 2s
+	// MaxConns caps open client connections, idle ones included (0:
+	// DefaultMaxConns); past it, new connections wait to be accepted.
+	MaxConns int
+	// IdleTimeout closes a keep-alive connection idle this long (0:
+	// DefaultIdleTimeout).
+	IdleTimeout time.Duration
 }
+
+// Defaults of the connection limits: a node's manager serves a handful of
+// browser tabs and scripts, while each idle connection costs memory
+// (thousands of them cost tens of MB).
+const (
+	DefaultMaxConns    = 128
+	DefaultIdleTimeout = 30 * time.Second
+)
 
 // maxBody caps request bodies; the largest valid one is {"version":"vX.Y.Z"}.
 const maxBody = 4 << 10
@@ -61,6 +76,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 2 * time.Second
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
 	}
 	root, err := os.OpenRoot(cfg.Root)
 	if err != nil {
@@ -205,14 +226,14 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      60 * time.Second, // event streams lift it for themselves
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          log.New(errLog, "", 0),
 		// Requests inherit ctx, so event streams end when the server stops.
 		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(netutil.LimitListener(ln, s.cfg.MaxConns)) }()
 	s.log.WithField("addr", ln.Addr().String()).Info("listening")
 	select {
 	case err := <-errc:

@@ -104,8 +104,8 @@ func (s *Server) watchStatus(ctx context.Context) {
 
 // requestUpdate requests the update to release t and refreshes the status
 // at once: whoever asked sees "Queued" in the next answer.
-func (s *Server) requestUpdate(t string) error {
-	err := request.Update(s.dirs, t)
+func (s *Server) requestUpdate(ctx context.Context, t string) error {
+	err := request.Update(ctx, s.dirs, t)
 	s.status.refresh() // also after an error: the status may have been written
 	return err
 }

@@ -1,19 +1,15 @@
 package manifest
 
 import (
-	"github.com/hoist-dev/hoist/internal/clip"
-
 	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
 
 	"github.com/hoist-dev/hoist/internal/approot"
-	"github.com/hoist-dev/hoist/internal/safefs"
+	"github.com/hoist-dev/hoist/internal/clip"
+	"github.com/hoist-dev/hoist/internal/infofile"
 )
-
-// maxInfoSize caps info.json, which comes from the release.
-const maxInfoSize = 1 << 20
 
 // Info is what a release's info.json says of the release's identity.
 type Info struct {
@@ -24,7 +20,7 @@ type Info struct {
 // ReadInfo reads dir's info.json.
 func ReadInfo(dir *os.Root) (Info, error) {
 	var info Info
-	data, err := safefs.ReadFile(dir, approot.InfoFile, maxInfoSize)
+	data, err := infofile.ReadFile(dir, approot.InfoFile)
 	if err != nil {
 		return info, err
 	}

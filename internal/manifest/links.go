@@ -1,12 +1,12 @@
 package manifest
 
 import (
-	"github.com/hoist-dev/hoist/internal/clip"
-
 	"errors"
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/hoist-dev/hoist/internal/clip"
 )
 
 // maxHops bounds how many symlinks one target may pass through, like the

@@ -1,8 +1,6 @@
 package release
 
 import (
-	"github.com/hoist-dev/hoist/internal/clip"
-
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +13,7 @@ import (
 	"aead.dev/minisign"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/clip"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/manifest"
 )

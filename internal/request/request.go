@@ -15,14 +15,19 @@
 //
 // The read-check-write of the status is made under an flock on the statuses/
 // directory, so two requests (manager and CLI, or two browser tabs) cannot
-// both see "not installing" and both queue an update.
+// both see "not installing" and both queue an update. The wait for that lock
+// is bounded (LockWait) and ends with ctx: the manager can take it too, and
+// a compromised manager could hold it forever.
 package request
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/exitcode"
@@ -70,13 +75,32 @@ func (d Dirs) Close() {
 	d.Signals.Close()
 }
 
+// LockWait bounds the wait for the statuses/ lock, which a request holds
+// for a read and two small writes.
+const LockWait = 5 * time.Second
+
+// lockPoll is how often a busy lock is tried again.
+const lockPoll = 20 * time.Millisecond
+
+// ErrStatusesLocked means another process held the statuses/ lock for all
+// of LockWait. It matches exitcode.ErrLocked, so the CLI exits 3.
+var ErrStatusesLocked error = statusesLocked{}
+
+type statusesLocked struct{}
+
+func (statusesLocked) Error() string {
+	return fmt.Sprintf("another process (the manager?) has held the lock on statuses/ for over %s; try again later", LockWait)
+}
+
+func (statusesLocked) Unwrap() error { return exitcode.ErrLocked }
+
 // Update requests the update to release tag t: it refuses a bad tag and an
 // update in progress, writes the queued status, then the update signal.
-func Update(d Dirs, t string) error {
+func Update(ctx context.Context, d Dirs, t string) error {
 	if _, err := tag.Parse(t); err != nil {
 		return err
 	}
-	return whenIdle(d, func() error {
+	return whenIdle(ctx, d, func() error {
 		q := statusfile.Status{State: statusfile.Installing, Progress: 0, Description: Queued, UpdateTo: t}
 		if err := statusfile.Write(d.Statuses, q); err != nil {
 			return err
@@ -87,24 +111,49 @@ func Update(d Dirs, t string) error {
 
 // Rollback requests putting back the newest backup. It is refused while an
 // update is in progress (the engine's lock would refuse it anyway).
-func Rollback(d Dirs) error {
-	return whenIdle(d, func() error { return signal(d, SignalRollback) })
+func Rollback(ctx context.Context, d Dirs) error {
+	return whenIdle(ctx, d, func() error { return signal(d, SignalRollback) })
 }
 
 // whenIdle runs fn under the statuses/ lock if no update is in progress.
-func whenIdle(d Dirs, fn func() error) error {
+func whenIdle(ctx context.Context, d Dirs, fn func() error) error {
 	dir, err := d.Statuses.Open(".")
 	if err != nil {
 		return fmt.Errorf("lock statuses directory: %w", err)
 	}
 	defer dir.Close() // also releases the lock
-	if err := syscall.Flock(int(dir.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock statuses directory: %w", err)
+	if err := lock(ctx, dir); err != nil {
+		return err
 	}
 	if err := Busy(d); err != nil {
 		return err
 	}
 	return fn()
+}
+
+// lock takes an exclusive flock on dir, trying again until LockWait has
+// passed or ctx is done.
+func lock(ctx context.Context, dir *os.File) error {
+	deadline := time.NewTimer(LockWait)
+	defer deadline.Stop()
+	retry := time.NewTicker(lockPoll)
+	defer retry.Stop()
+	for {
+		err := syscall.Flock(int(dir.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			if err != nil {
+				return fmt.Errorf("lock statuses directory: %w", err)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("lock statuses directory: %w", ctx.Err())
+		case <-deadline.C:
+			return ErrStatusesLocked
+		case <-retry.C:
+		}
+	}
 }
 
 // Busy returns ErrInProgress when the status says an update is in progress.

@@ -46,7 +46,7 @@ func entries(t *testing.T, dir string) []string {
 
 func TestUpdate(t *testing.T) {
 	dir, d := newRoot(t)
-	if err := Update(d, "v1.2.0"); err != nil {
+	if err := Update(t.Context(), d, "v1.2.0"); err != nil {
 		t.Fatal(err)
 	}
 	st, err := statusfile.Read(d.Statuses)
@@ -67,11 +67,11 @@ func TestUpdate(t *testing.T) {
 	}
 
 	// A second request while the first is queued is refused, exit code 3.
-	err = Update(d, "v1.3.0")
+	err = Update(t.Context(), d, "v1.3.0")
 	if !errors.Is(err, ErrInProgress) || exitcode.Code(err) != exitcode.Locked {
 		t.Errorf("second request: %v (exit %d)", err, exitcode.Code(err))
 	}
-	if err := Rollback(d); !errors.Is(err, ErrInProgress) {
+	if err := Rollback(t.Context(), d); !errors.Is(err, ErrInProgress) {
 		t.Errorf("rollback while installing: %v", err)
 	}
 	if st2, _ := statusfile.Read(d.Statuses); st2 != want {
@@ -82,7 +82,7 @@ func TestUpdate(t *testing.T) {
 func TestUpdateBadTagChangesNothing(t *testing.T) {
 	dir, d := newRoot(t)
 	for _, bad := range []string{"", "1.2.0", "v1.2", "../update", "v1.2.0\n", "v1.2.0-rc1"} {
-		if err := Update(d, bad); !errors.Is(err, tag.ErrInvalid) {
+		if err := Update(t.Context(), d, bad); !errors.Is(err, tag.ErrInvalid) {
 			t.Errorf("Update(%q) = %v, want tag.ErrInvalid", bad, err)
 		}
 	}
@@ -103,7 +103,7 @@ func TestUpdateAfterFinishedUpdate(t *testing.T) {
 		if err := statusfile.Write(d.Statuses, st); err != nil {
 			t.Fatal(err)
 		}
-		if err := Update(d, "v1.1.0"); err != nil {
+		if err := Update(t.Context(), d, "v1.1.0"); err != nil {
 			t.Errorf("after %s: %v", st.State, err)
 		}
 		statusfile.Write(d.Statuses, statusfile.Default())
@@ -112,7 +112,7 @@ func TestUpdateAfterFinishedUpdate(t *testing.T) {
 
 func TestRollback(t *testing.T) {
 	dir, d := newRoot(t)
-	if err := Rollback(d); err != nil {
+	if err := Rollback(t.Context(), d); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "events/signals/rollback")); err != nil {
@@ -137,7 +137,7 @@ func TestConcurrentRequests(t *testing.T) {
 				return
 			}
 			defer d.Close()
-			err = Update(d, "v2.0.0")
+			err = Update(t.Context(), d, "v2.0.0")
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/hoist-dev/hoist/internal/redact"
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
@@ -112,9 +113,10 @@ func ReadRaw(dir *os.Root) ([]byte, error) {
 
 // Write validates s and atomically replaces the status file in dir. An
 // over-long description is shortened, not refused: a status must always be
-// writable.
+// writable. The file is public, so URLs in the description lose their
+// credentials, whoever wrote the text.
 func Write(dir *os.Root, s Status) error {
-	s.Description = truncate(s.Description, maxDescription)
+	s.Description = truncate(redact.String(s.Description), maxDescription)
 	if err := s.Validate(); err != nil {
 		return err
 	}

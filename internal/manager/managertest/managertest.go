@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hoist-dev/hoist/internal/rollbackfile"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
@@ -52,6 +53,16 @@ func WriteStatus(t testing.TB, root string, st statusfile.Status) {
 	dir := statuses(t, root)
 	defer dir.Close()
 	if err := statusfile.Write(dir, st); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WriteRollback plays the engine: it writes root's statuses/rollback.json.
+func WriteRollback(t testing.TB, root string, s rollbackfile.State) {
+	t.Helper()
+	dir := statuses(t, root)
+	defer dir.Close()
+	if err := rollbackfile.Write(dir, s); err != nil {
 		t.Fatal(err)
 	}
 }

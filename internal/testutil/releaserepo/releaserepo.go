@@ -180,6 +180,19 @@ func (r *Repo) FileURL() string { return "file://" + r.Dir }
 // net/http/cgi) on 127.0.0.1 until the test ends, and returns its URL.
 func (r *Repo) ServeHTTP(t testing.TB) string {
 	t.Helper()
+	return r.serveHTTP(t, "")
+}
+
+// ServeHTTPAuth is ServeHTTP for a private repository, as GitHub and Gitea
+// serve one: every request needs basic auth with token as the password
+// (any user name), else 401. It returns the URL without credentials.
+func (r *Repo) ServeHTTPAuth(t testing.TB, token string) string {
+	t.Helper()
+	return r.serveHTTP(t, token)
+}
+
+func (r *Repo) serveHTTP(t testing.TB, token string) string {
+	t.Helper()
 	gitPath, err := exec.LookPath("git")
 	if err != nil {
 		t.Skip("git not installed")
@@ -194,6 +207,11 @@ func (r *Repo) ServeHTTP(t testing.TB) string {
 		),
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if _, pass, _ := req.BasicAuth(); token != "" && pass != token {
+			w.Header().Set("WWW-Authenticate", `Basic realm="releases"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
 		h.ServeHTTP(countingWriter{w, &r.served}, req)
 	}))
 	t.Cleanup(srv.Close)
