@@ -31,7 +31,10 @@ demo: build
 demo-docker: build
 	./deploy/demo-docker.sh
 
+# Installs what the baselines run when it can (.ci/bench-deps); a
+# measurement whose programs are still missing is skipped, not an error.
 bench: build
+	./.ci/bench-deps
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/bench/ ./internal/bench/cmd/...
 	HOIST_BIN=$(BIN) $(BIN)/bench/hoistbench --record BENCHMARKS.md
 

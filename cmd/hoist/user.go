@@ -3,14 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/hashicorp/go-version"
-	"github.com/schollz/progressbar/v3"
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/config"
@@ -23,17 +20,11 @@ import (
 // The user commands (CONTRACT §8). They ask for updates exactly as the
 // manager does, through packages discovery and request.
 
-// watchPoll is how often --watch and --wait re-read the status behind fsnotify.
-const watchPoll = time.Second
-
-// errUpdateFailed is returned when a watched update ends in state failed.
-var errUpdateFailed = errors.New("update failed")
-
 // runStatus prints the status as the status file's JSON, the same bytes
 // GET /v1/system/update-status answers, so scripts can read it with jq.
 func runStatus(ctx context.Context, s streams, args []string) error {
 	fs := newFlags(s, "status", "[--watch]")
-	watch := fs.Bool("watch", false, "show a progress bar until the update succeeds (exit 0) or fails (exit 1)")
+	watch := fs.Bool("watch", false, "follow the update until it succeeds (exit 0) or fails (exit 1): a progress bar on a terminal, else one line per change")
 	if err := fs.parse(args, 0, 0); err != nil {
 		return err
 	}
@@ -146,50 +137,6 @@ func openReleases(dir string) (*discovery.Finder, *version.Version, error) {
 		return nil, nil, err
 	}
 	return discovery.NewFinder(src, 0, 0), installed, nil
-}
-
-// watchUpdate draws the status as a progress bar on stderr until the state
-// is success or failed.
-func watchUpdate(ctx context.Context, s streams, statuses *os.Root) error {
-	bar := progressbar.NewOptions(100,
-		progressbar.OptionSetWriter(s.err),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionSetPredictTime(false),
-		progressbar.OptionSetRenderBlankState(true),
-	)
-	var last statusfile.Status
-	err := request.Watch(ctx, statuses, watchPoll, func(st statusfile.Status) bool {
-		last = st
-		bar.Describe(describe(st))
-		bar.Set(st.Progress)
-		return st.State != statusfile.Installing
-	})
-	fmt.Fprintln(s.err)
-	if err != nil {
-		return err
-	}
-	if last.State == statusfile.Failed {
-		return fmt.Errorf("%w: %s", errUpdateFailed, last.Description)
-	}
-	if last.Description == "" {
-		fmt.Fprintln(s.out, last.State)
-	} else {
-		fmt.Fprintf(s.out, "%s: %s\n", last.State, last.Description)
-	}
-	return nil
-}
-
-// describe is the bar's label: the target and the description, kept short
-// so the bar fits on one line.
-func describe(st statusfile.Status) string {
-	d := st.Description
-	if st.UpdateTo != "" {
-		d = st.UpdateTo + " " + d
-	}
-	if r := []rune(d); len(r) > 48 {
-		d = string(r[:47]) + "…"
-	}
-	return fmt.Sprintf("%-48s", d)
 }
 
 // printJSON prints v as one line of JSON, without HTML escaping, as the

@@ -104,9 +104,10 @@ type Row struct {
 	Measure string
 	Unit    Unit
 	Hoist   float64
-	Base    float64 // NaN: no baseline for this figure
-	Goal    Goal    // zero: reported only
-	Err     error   // the measurement failed; the row says so
+	Base    float64  // NaN: no baseline for this figure
+	Goal    Goal     // zero: reported only
+	Err     error    // the measurement failed; the row says so
+	Needs   []string // programs missing: the measurement was skipped
 }
 
 // Failed is the row of a measurement that could not be made.
@@ -123,9 +124,12 @@ func (r Row) Ratio() float64 {
 }
 
 // Verdict says whether the row meets its goal: "yes", "NO", "n/a" when it
-// could not be measured, "" when it has no goal.
+// could not be measured, "skipped" when a program it needs is missing, ""
+// when it has no goal.
 func (r Row) Verdict() string {
 	switch {
+	case len(r.Needs) > 0:
+		return "skipped"
 	case r.Goal.Check == nil:
 		return ""
 	case r.Err != nil || math.IsNaN(r.Hoist):
@@ -137,7 +141,7 @@ func (r Row) Verdict() string {
 }
 
 // Missed returns the rows that have a goal and do not meet it (including
-// ones that could not be measured).
+// ones that could not be measured, but not skipped ones).
 func Missed(rows []Row) []Row {
 	var out []Row
 	for _, r := range rows {
@@ -154,7 +158,10 @@ func WriteTable(w io.Writer, rows []Row) error {
 	cells := [][]string{{"#", "measure", "hoist", "baseline", "ratio", "goal", "met"}}
 	for _, r := range rows {
 		hoist := r.Unit.Format(r.Hoist)
-		if r.Err != nil {
+		switch {
+		case len(r.Needs) > 0:
+			hoist = r.skipText()
+		case r.Err != nil:
 			hoist = "failed"
 		}
 		ratio := "–"

@@ -3,6 +3,7 @@ package request
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -171,7 +172,7 @@ func TestWatch(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		// A long poll: the changes must come through fsnotify.
-		done <- Watch(ctx, d.Statuses, time.Hour, func(st statusfile.Status) bool {
+		done <- Watch(ctx, d.Statuses, time.Hour, func(st statusfile.Status, _ error) bool {
 			got <- st
 			return st == steps[len(steps)-1]
 		})
@@ -212,7 +213,7 @@ func TestWatchPolls(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		statusfile.Write(d.Statuses, statusfile.Status{State: statusfile.Failed, Progress: 30, Description: "x"})
 	}()
-	err := Watch(ctx, d.Statuses, 50*time.Millisecond, func(st statusfile.Status) bool {
+	err := Watch(ctx, d.Statuses, 50*time.Millisecond, func(st statusfile.Status, _ error) bool {
 		seen = append(seen, st.Progress)
 		return st.State == statusfile.Failed
 	})
@@ -225,7 +226,33 @@ func TestWatchEndsWithContext(t *testing.T) {
 	_, d := newRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if err := Watch(ctx, d.Statuses, time.Hour, func(statusfile.Status) bool { return false }); !errors.Is(err, context.DeadlineExceeded) {
+	if err := Watch(ctx, d.Statuses, time.Hour, func(statusfile.Status, error) bool { return false }); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Watch = %v", err)
+	}
+}
+
+// A removed status file is reported as such, not as the success that a
+// missing file stands for, so a follower can tell the two apart.
+func TestWatchReportsRemoval(t *testing.T) {
+	dir, d := newRoot(t)
+	queued := statusfile.Status{State: statusfile.Installing, Description: "Queued", UpdateTo: "v1.1.0"}
+	if err := statusfile.Write(d.Statuses, queued); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var errs []error
+	err := Watch(ctx, d.Statuses, time.Hour, func(st statusfile.Status, err error) bool {
+		errs = append(errs, err)
+		if st == queued {
+			if err := os.Remove(filepath.Join(dir, "statuses", statusfile.Name)); err != nil {
+				t.Error(err)
+			}
+			return false
+		}
+		return st == statusfile.Default()
+	})
+	if err != nil || len(errs) != 2 || errs[0] != nil || !errors.Is(errs[1], fs.ErrNotExist) {
+		t.Errorf("Watch = %v, errors passed %v", err, errs)
 	}
 }

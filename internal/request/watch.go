@@ -2,6 +2,8 @@ package request
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -12,20 +14,44 @@ import (
 )
 
 // Watch calls fn with the status now and after each change of the status
-// file, in order, until fn returns true or ctx ends (see WatchChanges). A
-// status equal to the last one passed to fn is not passed again; an
-// unreadable status file is skipped until it is readable again.
-func Watch(ctx context.Context, statuses *os.Root, poll time.Duration, fn func(statusfile.Status) bool) error {
-	var last statusfile.Status
+// file, in order, until fn returns true or ctx ends (see WatchChanges).
+// When the file cannot be read, fn gets the error too: a missing file comes
+// as statusfile.Default() with an error matching fs.ErrNotExist, so the
+// caller decides whether it still means success (CONTRACT §3) or, in the
+// middle of an update, that the status is unknown. A reading equal to the
+// last one passed to fn is not passed again.
+func Watch(ctx context.Context, statuses *os.Root, poll time.Duration, fn func(statusfile.Status, error) bool) error {
+	type reading struct {
+		status statusfile.Status
+		err    string
+	}
+	var last reading
 	first := true
 	return WatchChanges(ctx, statuses, poll, nil, func() bool {
-		s, err := statusfile.Read(statuses)
-		if err != nil || (!first && s == last) {
+		s, err := read(statuses)
+		r := reading{status: s}
+		if err != nil {
+			r.err = err.Error()
+		}
+		if !first && r == last {
 			return false
 		}
-		first, last = false, s
-		return fn(s)
+		first, last = false, r
+		return fn(s, err)
 	})
+}
+
+// read is statusfile.Read that tells a missing file apart: it returns the
+// default status with the not-exist error.
+func read(statuses *os.Root) (statusfile.Status, error) {
+	data, err := statusfile.ReadRaw(statuses)
+	if errors.Is(err, fs.ErrNotExist) {
+		return statusfile.Default(), err
+	}
+	if err != nil {
+		return statusfile.Status{}, err
+	}
+	return statusfile.Parse(data)
 }
 
 // WatchChanges calls changed now and whenever the status file may have
