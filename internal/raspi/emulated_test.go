@@ -21,17 +21,16 @@ import (
 
 // target is an architecture of Raspberry Pi nodes.
 type target struct {
-	arch  string   // make's ARCH: the binaries are in bin/linux-ARCH/
-	goenv []string // what `make build ARCH=arch` sets
-	qemu  string   // Debian qemu-user-static's emulator for it
+	arch string // make's ARCH: the binaries are in bin/linux-ARCH/
+	qemu string // Debian qemu-user-static's emulator for it
 }
 
 // smokeTargets are the architectures the smoke test runs: 64-bit Raspberry
 // Pi OS and 32-bit Raspberry Pi OS on a Pi 2 or later.
 func smokeTargets() []target {
 	return []target{
-		{"arm64", []string{"GOARCH=arm64"}, "qemu-aarch64-static"},
-		{"armv7", []string{"GOARCH=arm", "GOARM=7"}, "qemu-arm-static"},
+		{"arm64", "qemu-aarch64-static"},
+		{"armv7", "qemu-arm-static"},
 	}
 }
 
@@ -51,27 +50,7 @@ func emulate(t *testing.T, tg target) emulated {
 	if err != nil {
 		t.Skipf("%s not found: install Debian's qemu-user-static (.ci/run does)", tg.qemu)
 	}
-	return emulated{t, qemu, binaries(t, tg)}
-}
-
-// binaries returns the directory of tg's binaries: $HOIST_BIN/linux-ARCH,
-// which make test builds, else a build made here as make build does.
-func binaries(t *testing.T, tg target) string {
-	t.Helper()
-	if d := os.Getenv("HOIST_BIN"); d != "" {
-		dir := filepath.Join(d, "linux-"+tg.arch)
-		if _, err := os.Stat(filepath.Join(dir, "hoist")); err == nil {
-			return dir
-		}
-	}
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", dir+"/", "./cmd/...")
-	cmd.Dir = filepath.Join("..", "..") // the module root
-	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux"), tg.goenv...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build for %s: %v\n%s", tg.arch, err, out)
-	}
-	return dir
+	return emulated{t, qemu, testbin.CrossDir(t, tg.arch)}
 }
 
 // hoist runs the emulated `hoist args...`, fails the test unless it exits 0,
