@@ -3,6 +3,7 @@
 # image: the binary is built on the host first.
 #
 #   make build && deploy/build-image.sh      # also adds the host's CA roots
+#   make build ARCH=arm64 && deploy/build-image.sh --arch arm64   # a Pi's (README)
 #   make build && docker build -t hoist-manager .   # binary only
 #
 # The CA roots (bin/ca-certificates.crt, copied from the host by

@@ -46,7 +46,7 @@ func used(t *testing.T, dir string) int64 {
 	if err := unix.Statfs(dir, &st); err != nil {
 		t.Fatal(err)
 	}
-	return int64(st.Blocks-st.Bfree) * st.Bsize
+	return int64(st.Blocks-st.Bfree) * int64(st.Bsize)
 }
 
 // fillLeaving fills the file system of dir with the file path until only
@@ -62,7 +62,7 @@ func fillLeaving(t *testing.T, path string, free int64) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if n := int64(st.Bavail)*st.Bsize - free; n > 0 {
+	if n := int64(st.Bavail)*int64(st.Bsize) - free; n > 0 {
 		if err := unix.Fallocate(int(f.Fd()), 0, 0, n); err != nil {
 			t.Fatal(err)
 		}

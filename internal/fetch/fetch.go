@@ -252,6 +252,9 @@ func fetchRemote(ctx context.Context, o Options, s *filesystem.Storage, incremen
 		Auth:     repoauth.Git(o.URL, o.Token),
 	})
 	switch {
+	case errors.Is(err, git.NoErrAlreadyUpToDate):
+		// The store has the tag as the server has it: fetched before, as
+		// when a node updates again to a release it rolled back from.
 	case errors.Is(err, git.NoMatchingRefSpecError{}):
 		return plumbing.ZeroHash, ErrTagNotFound
 	case err != nil && ctx.Err() != nil:

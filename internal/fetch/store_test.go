@@ -86,6 +86,18 @@ func TestStoreMakesFetchesIncremental(t *testing.T) {
 	}
 }
 
+// TestStoreAlreadyHasTheTag clones a tag the store holds already, as an
+// update does after a rollback from that release: nothing to download.
+func TestStoreAlreadyHasTheTag(t *testing.T) {
+	r, url := storeRepo(t)
+	store := filepath.Join(t.TempDir(), "objects")
+	cloneCounting(t, r, url, store, "v1.0.0")
+	cloneCounting(t, r, url, store, "v1.1.0")
+	if n := cloneCounting(t, r, url, store, "v1.1.0"); n > storeFileSize {
+		t.Errorf("clone of a tag in the store downloaded %d bytes", n)
+	}
+}
+
 func TestPruneStoreKeepsOnlyTheLiveTag(t *testing.T) {
 	r, url := storeRepo(t)
 	store := filepath.Join(t.TempDir(), "objects")

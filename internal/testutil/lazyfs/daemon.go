@@ -1,3 +1,8 @@
+// The daemon and the server need go-fuse, whose splice package does not
+// compile for 32-bit arm (see serve_arm.go).
+
+//go:build !arm
+
 package lazyfs
 
 import (
@@ -15,13 +20,6 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
-
-// reply is the daemon's answer to a command, one JSON line.
-type reply struct {
-	Error       string `json:"error,omitempty"`
-	Unavailable bool   `json:"unavailable,omitempty"` // the mount failed with ErrUnavailable
-	Stats       *Stats `json:"stats,omitempty"`
-}
 
 // Serve mounts a file system at dir, serves it from this process and obeys
 // the commands read from in, one a line, answering each with a JSON line on

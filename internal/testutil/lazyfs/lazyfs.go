@@ -63,3 +63,10 @@ type Stats struct {
 	DroppedEntries  int   // names (path → file) that vanished or now name another file
 	RestoredEntries int   // names that came back (removed or replaced without a directory fsync)
 }
+
+// reply is the daemon's answer to a command, one JSON line.
+type reply struct {
+	Error       string `json:"error,omitempty"`
+	Unavailable bool   `json:"unavailable,omitempty"` // the mount failed with ErrUnavailable
+	Stats       *Stats `json:"stats,omitempty"`
+}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -307,7 +306,7 @@ func TestStatfsAndFullDisk(t *testing.T) {
 	if err := syscall.Statfs(d, &st); err != nil {
 		t.Fatal(err)
 	}
-	if total := int64(st.Blocks) * st.Bsize; total != size {
+	if total := int64(st.Blocks) * int64(st.Bsize); total != size {
 		t.Errorf("statfs size = %d, want %d", total, size)
 	}
 	p := filepath.Join(d, "big")
@@ -321,7 +320,7 @@ func TestStatfsAndFullDisk(t *testing.T) {
 	if err := syscall.Statfs(d, &st); err != nil {
 		t.Fatal(err)
 	}
-	if free := int64(st.Bavail) * st.Bsize; free != size/2 {
+	if free := int64(st.Bavail) * int64(st.Bsize); free != size/2 {
 		t.Errorf("free = %d, want %d", free, size/2)
 	}
 	remove(t, p)
@@ -384,7 +383,7 @@ func nlink(t *testing.T, path string) uint64 {
 	if err := syscall.Stat(path, &st); err != nil {
 		t.Fatal(err)
 	}
-	return st.Nlink
+	return uint64(st.Nlink) // uint32 on arm64 and 32-bit arm
 }
 
 // TestLargeDirectory lists a directory bigger than one readdir reply, before
@@ -404,32 +403,6 @@ func TestLargeDirectory(t *testing.T) {
 	cut(t, f)
 	if got := tree(t, d); !maps.Equal(got, want) {
 		t.Errorf("after cut: %d entries, want %d", len(got), len(want))
-	}
-}
-
-func TestDaemonCommands(t *testing.T) {
-	m := &mounted{server: newServer(Options{Size: DefaultSize})}
-	tests := []struct {
-		line    string
-		wantErr string
-	}{
-		{"stats", ""},
-		{"sync", ""},
-		{"crash 3 sync", ""},
-		{"crash -1 any", ""},
-		{"crash x any", `count "x"`},
-		{"crash 1 maybe", `step "maybe"`},
-		{"crash 1", "unknown command"},
-		{"reboot", "unknown command"},
-	}
-	for _, tt := range tests {
-		r := m.command(tt.line)
-		if !strings.Contains(r.Error, tt.wantErr) || tt.wantErr == "" && r.Error != "" {
-			t.Errorf("%q: error %q, want %q", tt.line, r.Error, tt.wantErr)
-		}
-	}
-	if r := m.command("stats"); r.Stats == nil {
-		t.Error("stats: no stats")
 	}
 }
 
