@@ -94,7 +94,7 @@ func runMeasured(t *testing.T, args ...string) (int, string, int64) {
 	if _, exited := err.(*exec.ExitError); err != nil && !exited {
 		t.Fatal(err)
 	}
-	return cmd.ProcessState.ExitCode(), stderr.String(), cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // KiB on Linux
+	return cmd.ProcessState.ExitCode(), stderr.String(), int64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) << 10 // KiB on Linux
 }
 
 // sample calls f every few milliseconds until the returned stop is called.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/testutil/daemon"
 	"github.com/hoist-dev/hoist/internal/testutil/supervisorproc"
 	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 )
@@ -126,7 +127,7 @@ func (e emulated) manage(root, releases string) string {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-done:
-		case <-time.After(supervisorproc.Timeout):
+		case <-time.After(daemon.Timeout):
 			cmd.Process.Kill()
 			<-done
 			e.t.Error("hoist-manager did not stop on SIGTERM")
@@ -140,7 +141,7 @@ func (e emulated) manage(root, releases string) string {
 		return "http://" + a
 	case <-done:
 		e.t.Fatal("hoist-manager exited before listening")
-	case <-time.After(supervisorproc.Timeout):
+	case <-time.After(daemon.Timeout):
 		e.t.Fatal("hoist-manager did not start listening")
 	}
 	return ""
@@ -156,7 +157,7 @@ func call(t *testing.T, method, url string) (int, []byte) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+managerToken)
-	resp, err := (&http.Client{Timeout: supervisorproc.Timeout}).Do(req)
+	resp, err := (&http.Client{Timeout: daemon.Timeout}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
