@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/manager/managertest"
 	"github.com/hoist-dev/hoist/internal/statusfile"
+	"github.com/hoist-dev/hoist/internal/testutil/syncbuf"
 	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 )
 
@@ -114,31 +114,13 @@ func TestStatusWatchPipe(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer a process writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A status file removed during an update is not its success: --watch says
 // the status is unknown and keeps following the update to its real end.
 func TestStatusWatchRemoved(t *testing.T) {
 	root := managertest.NewRoot(t, "")
 	managertest.WriteStatus(t, root, installing(40, "Installing files"))
 	cmd := exec.Command(testbin.Path(t, "hoist"), "status", "--watch", "--root", root)
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,11 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/testutil/syncbuf"
 	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 )
 
@@ -83,7 +82,7 @@ func runDemo(t *testing.T, script string, interrupt bool, env ...string) string 
 	cmd := exec.CommandContext(ctx, filepath.Join(repoRoot(t), "deploy", script))
 	cmd.Env = append(os.Environ(), "HOIST_BIN="+testbin.Dir(t), "TMPDIR="+tmp, "DEMO_STEP_PAUSE=0.05")
 	cmd.Env = append(cmd.Env, env...)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -133,22 +132,4 @@ func waitFor(ctx context.Context, cond func() bool) bool {
 		}
 	}
 	return true
-}
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

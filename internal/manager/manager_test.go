@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/rollbackfile"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
+	"github.com/hoist-dev/hoist/internal/testutil/syncbuf"
 )
 
 const testToken = "s3cret-token-for-tests"
@@ -38,7 +38,7 @@ func writeFile(t testing.TB, name, data string) {
 type server struct {
 	url  string
 	root string
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 }
 
 type options struct {
@@ -63,13 +63,13 @@ func newServer(t testing.TB, root, releases string) *Server {
 	return srv
 }
 
-func newServerOpt(t testing.TB, root, releases string, opt options) (*Server, *syncBuffer) {
+func newServerOpt(t testing.TB, root, releases string, opt options) (*Server, *syncbuf.Buffer) {
 	t.Helper()
 	src, err := discovery.Open(releases, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	log, err := logging.New(logs, "text")
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func newServerOpt(t testing.TB, root, releases string, opt options) (*Server, *s
 }
 
 // run serves srv on a loopback port until the test ends.
-func run(t testing.TB, srv *Server, root string, logs *syncBuffer) *server {
+func run(t testing.TB, srv *Server, root string, logs *syncbuf.Buffer) *server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -118,23 +118,6 @@ func run(t testing.TB, srv *Server, root string, logs *syncBuffer) *server {
 		}
 	})
 	return &server{url: "http://" + ln.Addr().String(), root: root, logs: logs}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // call makes one request; token "" sends no Authorization header.
