@@ -15,9 +15,9 @@
 //
 // Remote URLs (http, https, ssh, git) are fetched shallow (depth 1), for the
 // tag only, into the persistent object store Options.Store (see store.go),
-// or else into a temporary one, as one pack file and its index: the thin
-// pack of an incremental fetch is first completed with the objects of the
-// store that its deltas need (see thinpack.go). A local repository
+// or else into a temporary one, as one pack file and its index (see
+// packwriter.go): the thin pack of an incremental fetch is completed with
+// the objects of the store that its deltas need. A local repository
 // (file:// URL or path) is read in place: go-git's file transport would run
 // git-upload-pack.
 package fetch
@@ -243,7 +243,7 @@ func fetchRemote(ctx context.Context, o Options, s *filesystem.Storage, incremen
 		// Only a thin pack leaves out what s has (see thinpack.go).
 		fetchCtx = withThinPack(fetchCtx)
 	}
-	remote := git.NewRemote(newGuardedStorage(thinPackStorage{s}, o.MaxBytes), &config.RemoteConfig{Name: "origin", URLs: []string{o.URL}})
+	remote := git.NewRemote(newGuardedStorage(packStorage{s, fetchCtx}, o.MaxBytes), &config.RemoteConfig{Name: "origin", URLs: []string{o.URL}})
 	err := remote.FetchContext(fetchCtx, &git.FetchOptions{
 		RefSpecs: []config.RefSpec{config.RefSpec("+" + refName + ":" + refName)},
 		Depth:    1,

@@ -13,16 +13,16 @@ import (
 // before the pack writer behind it inflates the object that crosses the
 // limit. (The pack writer checks the object count itself, for every pack.)
 type guardedStorage struct {
-	thinPackStorage
+	packStorage
 	limits packguard.Limits
 }
 
-func newGuardedStorage(s thinPackStorage, maxBytes int64) guardedStorage {
+func newGuardedStorage(s packStorage, maxBytes int64) guardedStorage {
 	return guardedStorage{s, packguard.Limits{Bytes: maxBytes, Objects: maxPackObjects}}
 }
 
 func (s guardedStorage) PackfileWriter() (io.WriteCloser, error) {
-	w, err := s.thinPackStorage.PackfileWriter()
+	w, err := s.packStorage.PackfileWriter()
 	if err != nil {
 		return nil, err
 	}

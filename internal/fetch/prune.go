@@ -191,7 +191,7 @@ func writeStore(ctx context.Context, old *filesystem.Storage, dir string, ref *p
 		return err
 	}
 	defer s.Close()
-	w, err := newPackWriter(s)
+	w, err := newPackWriter(ctx, s)
 	if err != nil {
 		return err
 	}

@@ -32,11 +32,12 @@ import (
 )
 
 var (
-	// ErrMalformed means the file is not a valid pack.
-	ErrMalformed = errors.New("malformed pack")
+	// ErrMalformed means the file is not a valid pack. It is go-git's, so
+	// that callers test for one error whichever read the pack.
+	ErrMalformed = packfile.ErrMalformedPackFile
 	// ErrBaseMissing means a delta's base is neither in the pack nor
-	// found by Options.Bases.
-	ErrBaseMissing = errors.New("delta base missing")
+	// found by Options.Bases (go-git's error for it).
+	ErrBaseMissing = packfile.ErrReferenceDeltaNotFound
 	// ErrChainTooDeep means a delta chain is longer than maxDepth.
 	ErrChainTooDeep = errors.New("delta chain too deep")
 )
