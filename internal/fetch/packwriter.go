@@ -65,6 +65,12 @@ func newPackWriter(ctx context.Context, s *filesystem.Storage) (*packWriter, err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("object store: %w", err)
 	}
+	// A writer cut off by a crash left its temp files; the caller
+	// serialises every use of the store, so none is in use.
+	stale, _ := filepath.Glob(filepath.Join(dir, "tmp_*")) // the pattern is valid
+	for _, name := range stale {
+		os.Remove(name)
+	}
 	f, err := os.CreateTemp(dir, "tmp_pack_")
 	if err != nil {
 		return nil, fmt.Errorf("object store: %w", err)

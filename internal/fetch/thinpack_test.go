@@ -312,6 +312,14 @@ func TestBadPacksLeaveNothing(t *testing.T) {
 			t.Errorf("%s: err = %v, want %v", name, err, tc.want)
 		}
 	}
+	// A crash in an earlier writer left its temp pack: the next one
+	// removes it.
+	if err := os.WriteFile(filepath.Join(dir, "objects", "pack", "tmp_pack_crashed"), good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := storePack(s, []byte("PACK")); err == nil {
+		t.Error("a pack of 4 bytes stored")
+	}
 	if packs := glob(t, dir, "objects/pack/*"); len(packs) != 2 {
 		t.Errorf("store holds %v, want only the first pack and its index", packs)
 	}
