@@ -10,6 +10,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/engine"
 	"github.com/hoist-dev/hoist/internal/logging"
+	"github.com/hoist-dev/hoist/internal/nodeid"
 	"github.com/hoist-dev/hoist/internal/tag"
 )
 
@@ -79,8 +80,28 @@ func runRecover(ctx context.Context, s streams, args []string) error {
 		if msg == "" && err == nil {
 			msg = "nothing to recover"
 		}
-		return msg, err
+		if err != nil {
+			return msg, err
+		}
+		// Roots made before node ids get one here: the supervisor runs
+		// recover at every start.
+		return msg, ensureNodeID(fs)
 	})
+}
+
+// ensureNodeID gives the root its node id and the manager its copy.
+func ensureNodeID(fs engineFlags) error {
+	dir, err := fs.rootDir()
+	if err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	_, err = nodeid.Ensure(root, nodeid.HostID())
+	return err
 }
 
 func runRollback(ctx context.Context, s streams, args []string) error {

@@ -10,6 +10,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/manifest"
+	"github.com/hoist-dev/hoist/internal/nodeid"
 )
 
 func runInit(ctx context.Context, s streams, args []string) error {
@@ -53,6 +54,9 @@ func runInit(ctx context.Context, s streams, args []string) error {
 		return err
 	}
 	defer root.Close()
+	if _, err := nodeid.Ensure(root, nodeid.HostID()); err != nil {
+		return err
+	}
 	if err := config.Save(root, cfg); err != nil {
 		return err
 	}
