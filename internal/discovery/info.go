@@ -23,6 +23,8 @@ type Info struct {
 	Name     string `json:"name"`
 	Notes    string `json:"notes"`
 	Requires string `json:"requires"`
+	// Rollout phases the release; only the default branch's counts.
+	Rollout *Rollout `json:"rollout,omitempty"`
 }
 
 // ErrBadInfo marks an info.json that is not valid.
@@ -43,6 +45,11 @@ func ParseInfo(data []byte) (Info, error) {
 	}
 	if _, err := i.constraint(); err != nil {
 		return Info{}, err
+	}
+	if i.Rollout != nil {
+		if err := i.Rollout.validate(); err != nil {
+			return Info{}, err
+		}
 	}
 	return i, nil
 }

@@ -132,3 +132,14 @@ func HostID() string {
 	}
 	return ""
 }
+
+// Lookup returns the node id for a command that may not run as root: root's
+// file when readable, else the manager's copy; "" when neither holds one.
+func Lookup(root *os.Root) string {
+	for _, name := range []string{File, Copy} {
+		if id, err := Read(root, name); err == nil {
+			return id
+		}
+	}
+	return ""
+}
