@@ -34,8 +34,8 @@ type Update struct {
 	Notes    string `json:"notes"`
 	Requires string `json:"requires"`
 	// Intermediate is set when Latest's requires forces this older step first.
-	Intermediate bool   `json:"intermediate,omitempty"`
-	Latest       string `json:"latest,omitempty"`
+	Intermediate bool     `json:"intermediate,omitempty"`
+	Latest       string   `json:"latest,omitempty"`
 	rollout      *Rollout // the newest release's, for Hold
 }
 
