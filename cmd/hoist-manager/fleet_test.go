@@ -2,8 +2,13 @@ package main
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/hoist-dev/hoist/internal/discovery"
 	"github.com/hoist-dev/hoist/internal/manager/managertest"
@@ -40,5 +45,54 @@ func TestProcessPhasedRollout(t *testing.T) {
 				t.Errorf("manual update: %d %s", code, body)
 			}
 		})
+	}
+}
+
+// The page says why a release is not offered yet and installs it on demand.
+func TestPagePhased(t *testing.T) {
+	ctx := browser(t)
+	root := managertest.NewRoot(t, "1.0.0")
+	managertest.WriteNodeID(t, root, func(id string) bool { return discovery.Bucket(id, "1.1.0") >= 30 })
+	p := startManager(t, root, releaserepo.New(t,
+		releaserepo.Release{Version: "1.0.0"},
+		releaserepo.Release{Version: "1.1.0", Rollout: `{"percent":30}`},
+	).FileURL())
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(p.url),
+		chromedp.SendKeys(chromedp.ID("token-input"), testToken),
+		chromedp.Click(chromedp.ID("token-save")),
+		chromedp.WaitVisible(chromedp.ID("update-button")),
+	)
+	if err != nil {
+		t.Fatalf("page: %v\n%s", err, p.Log())
+	}
+	step, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("update-step")))
+	button, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("update-button")))
+	if !strings.Contains(step, "v1.1.0 is rolling out to 30 %; this node will get it later") || button != "Install now" {
+		t.Fatalf("step %q, button %q", step, button)
+	}
+	if err := os.MkdirAll(shots, 0o755); err == nil {
+		if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+			os.WriteFile(filepath.Join(shots, "manager-phased.png"), png, 0o644)
+		}
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("update-button")),
+		chromedp.WaitVisible(chromedp.ID("confirm-ok")),
+		chromedp.Click(chromedp.ID("confirm-ok")),
+		chromedp.WaitVisible(chromedp.ID("progress-dialog")),
+	)
+	if err != nil {
+		t.Fatalf("install now: %v\n%s", err, p.Log())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(root, "events/signals/update")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Install now requested no update\n%s", p.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
