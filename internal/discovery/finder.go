@@ -99,6 +99,12 @@ func (f *Finder) Next(ctx context.Context, installed *version.Version) (*Update,
 	if err != nil {
 		return nil, err
 	}
+	// A rollout that cannot be read stops updates rather than reaching
+	// every node at once.
+	rollout, err := latest.rollout()
+	if err != nil {
+		return nil, fetchError(refName(""), err)
+	}
 	step := latest
 	for range maxSteps {
 		v, err := step.version()
@@ -113,7 +119,7 @@ func (f *Finder) Next(ctx context.Context, installed *version.Version) (*Update,
 			return nil, err
 		}
 		if ok {
-			u := &Update{Version: step.Version, Name: step.Name, Notes: step.Notes, Requires: step.Requires, rollout: latest.Rollout}
+			u := &Update{Version: step.Version, Name: step.Name, Notes: step.Notes, Requires: step.Requires, rollout: rollout}
 			if step.Version != latest.Version {
 				u.Intermediate, u.Latest = true, latest.Version
 			}

@@ -1,8 +1,10 @@
 package discovery
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -14,6 +16,23 @@ type Rollout struct {
 	Percent *float64   `json:"percent,omitempty"`
 	Start   *time.Time `json:"start,omitempty"`
 	Days    float64    `json:"days,omitempty"`
+}
+
+// rollout parses and checks info.json's rollout; nil when there is none.
+func (i Info) rollout() (*Rollout, error) {
+	if len(i.Rollout) == 0 {
+		return nil, nil
+	}
+	var r Rollout
+	dec := json.NewDecoder(bytes.NewReader(i.Rollout))
+	dec.DisallowUnknownFields() // a misspelt "percnt" must not mean 100 %
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("%w: rollout: %v", ErrBadInfo, err)
+	}
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 func (r *Rollout) validate() error {

@@ -1,12 +1,18 @@
 package discovery
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-version"
+
+	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
 
 // nodeIDs returns n random node ids, made as nodeid makes them.
@@ -24,11 +30,11 @@ func nodeIDs(t *testing.T, n int) []string {
 // parseRollout parses an info.json of version 1.3.0 with the rollout given.
 func parseRollout(t *testing.T, rollout string) *Rollout {
 	t.Helper()
-	info, err := ParseInfo([]byte(`{"version":"1.3.0","rollout":` + rollout + `}`))
+	r, err := Info{Version: "1.3.0", Rollout: []byte(rollout)}.rollout()
 	if err != nil {
 		t.Fatalf("rollout %s: %v", rollout, err)
 	}
-	return info.Rollout
+	return r
 }
 
 // inPhase counts the nodes Hold lets install version under r at now.
@@ -129,9 +135,33 @@ func TestBadRollout(t *testing.T) {
 		`{}`, `{"percent":-1}`, `{"percent":101}`, `{"percent":10,"days":7}`,
 		`{"start":"2026-12-01T00:00:00Z"}`, `{"start":"2026-12-01T00:00:00Z","days":0}`,
 		`{"start":"2026-12-01T00:00:00Z","days":7,"percent":5}`, `{"start":"tomorrow","days":7}`, `"10%"`,
+		`{"percnt":10}`,
 	} {
-		if _, err := ParseInfo([]byte(`{"version":"1.3.0","rollout":` + r + `}`)); !errors.Is(err, ErrBadInfo) {
+		info, err := ParseInfo([]byte(`{"version":"1.3.0","rollout":` + r + `}`))
+		if err != nil {
+			t.Fatalf("rollout %s: a tag's info.json must still parse: %v", r, err)
+		}
+		if _, err := info.rollout(); !errors.Is(err, ErrBadInfo) {
 			t.Errorf("rollout %s: err = %v, want ErrBadInfo", r, err)
 		}
+	}
+}
+
+// A rollout the default branch gets wrong stops updates (fail closed);
+// the same mistake in a tag being asked for by name does not matter.
+func TestBadRolloutStopsNext(t *testing.T) {
+	repo := releaserepo.New(t, releaserepo.Release{Version: "1.0.0"}, releaserepo.Release{Version: "1.1.0", Rollout: `{"percnt":10}`})
+	src, err := Open(repo.FileURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFinder(src, 0, 0)
+	_, err = f.Next(context.Background(), version.Must(version.NewVersion("1.0.0")))
+	var fe *FetchError
+	if !errors.As(err, &fe) || !strings.Contains(fe.Reason, "invalid info.json") {
+		t.Fatalf("Next = %v, want an invalid info.json", err)
+	}
+	if got, err := f.Target(context.Background(), version.Must(version.NewVersion("1.0.0")), "v1.1.0"); err != nil || got != "v1.1.0" {
+		t.Fatalf("Target v1.1.0 = %q, %v", got, err)
 	}
 }
