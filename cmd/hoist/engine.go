@@ -75,18 +75,23 @@ func runRecover(ctx context.Context, s streams, args []string) error {
 	if err := fs.parse(args, 0, 0); err != nil {
 		return err
 	}
-	return withEngine(s, fs, func(e *engine.Engine) (string, error) {
+	err := withEngine(s, fs, func(e *engine.Engine) (string, error) {
 		msg, err := e.Recover(ctx)
 		if msg == "" && err == nil {
 			msg = "nothing to recover"
 		}
-		if err != nil {
-			return msg, err
-		}
-		// Roots made before node ids get one here: the supervisor runs
-		// recover at every start.
-		return msg, ensureNodeID(fs)
+		return msg, err
 	})
+	if err != nil {
+		return err
+	}
+	// Roots made before node ids get one here: the supervisor runs recover
+	// at every start. Without one the node only misses partial rollouts,
+	// so this warns rather than fails a recovery that succeeded.
+	if err := ensureNodeID(fs); err != nil {
+		fmt.Fprintf(s.err, "hoist recover: warning: node id: %v\n", err)
+	}
+	return nil
 }
 
 // ensureNodeID gives the root its node id and the manager its copy.
