@@ -26,7 +26,7 @@ say "Signing two releases of the sample stack"
 keygen
 for v in 1.0.0 2.0.0; do
 	mkdir -p "$work/v$v"
-	printf '{"version":"%s","name":"sample stack","notes":"two services answering %s"}\n' "$v" "$v" >"$work/v$v/info.json"
+	printf '{"version":"%s","app":"sample-stack","name":"sample stack","notes":"two services answering %s"}\n' "$v" "$v" >"$work/v$v/info.json"
 	publish "v$v" "$repo/testdata/stack/release" "$work/server" "$work/v$v"
 done
 # The manager container reads the releases over git:// like a remote.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/engine"
 	"github.com/hoist-dev/hoist/internal/logging"
+	"github.com/hoist-dev/hoist/internal/nodeid"
 	"github.com/hoist-dev/hoist/internal/tag"
 )
 
@@ -74,13 +75,38 @@ func runRecover(ctx context.Context, s streams, args []string) error {
 	if err := fs.parse(args, 0, 0); err != nil {
 		return err
 	}
-	return withEngine(s, fs, func(e *engine.Engine) (string, error) {
+	err := withEngine(s, fs, func(e *engine.Engine) (string, error) {
 		msg, err := e.Recover(ctx)
 		if msg == "" && err == nil {
 			msg = "nothing to recover"
 		}
 		return msg, err
 	})
+	if err != nil {
+		return err
+	}
+	// Roots made before node ids get one here: the supervisor runs recover
+	// at every start. Without one the node only misses partial rollouts,
+	// so this warns rather than fails a recovery that succeeded.
+	if err := ensureNodeID(fs); err != nil {
+		fmt.Fprintf(s.err, "hoist recover: warning: node id: %v\n", err)
+	}
+	return nil
+}
+
+// ensureNodeID gives the root its node id and the manager its copy.
+func ensureNodeID(fs engineFlags) error {
+	dir, err := fs.rootDir()
+	if err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	_, err = nodeid.Ensure(root, nodeid.HostID())
+	return err
 }
 
 func runRollback(ctx context.Context, s streams, args []string) error {

@@ -11,6 +11,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/manifest"
+	"github.com/hoist-dev/hoist/internal/nodeid"
 	"github.com/hoist-dev/hoist/internal/redact"
 )
 
@@ -60,6 +61,9 @@ func runInit(ctx context.Context, s streams, args []string) error {
 		return err
 	}
 	defer root.Close()
+	if _, err := nodeid.Ensure(root, nodeid.HostID()); err != nil {
+		return err
+	}
 	if err := config.Save(root, cfg); err != nil {
 		return err
 	}

@@ -150,3 +150,49 @@ func TestInitRedactsRepo(t *testing.T) {
 		t.Errorf("init printed %q", got)
 	}
 }
+
+// TestNodeID: init makes the node id and the manager's copy; recover gives
+// one to a root made before node ids and puts back a copy the manager changed.
+func TestNodeID(t *testing.T) {
+	pub := writePubKey(t)
+	root := filepath.Join(t.TempDir(), "app")
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"init", root, "--repo", "file:///srv/rel", "--pub", pub}, &out, &errOut); code != 0 {
+		t.Fatalf("init exit %d: %s", code, errOut.String())
+	}
+	read := func(name string) string {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	id := read(".hoist/node-id")
+	if len(id) != 33 || read("statuses/node-id") != id {
+		t.Fatalf("node-id %q, copy %q: want 32 hex digits and the same copy", id, read("statuses/node-id"))
+	}
+	if fi, err := os.Stat(filepath.Join(root, ".hoist/node-id")); err != nil || fi.Mode() != 0o600 {
+		t.Fatalf(".hoist/node-id: %v, %v; want mode 0600", fi.Mode(), err)
+	}
+	recoverRoot := func() {
+		t.Helper()
+		if code := run(context.Background(), []string{"recover", "--root", root}, &out, &errOut); code != 0 {
+			t.Fatalf("recover exit %d: %s", code, errOut.String())
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "statuses/node-id"), []byte("0123456789abcdef0123456789abcdef\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	recoverRoot()
+	if got := read("statuses/node-id"); got != id {
+		t.Fatalf("after recover the copy is %q, want root's %q", got, id)
+	}
+	for _, name := range []string{".hoist/node-id", ".hoist/node-host", "statuses/node-id"} {
+		os.Remove(filepath.Join(root, name)) // a root made before node ids
+	}
+	recoverRoot()
+	if fresh := read(".hoist/node-id"); len(fresh) != 33 || read("statuses/node-id") != fresh {
+		t.Fatalf("recover made %q, copy %q", fresh, read("statuses/node-id"))
+	}
+}

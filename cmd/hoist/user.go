@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/hashicorp/go-version"
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/nodeid"
 	"github.com/hoist-dev/hoist/internal/request"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/tag"
@@ -64,7 +66,16 @@ func runCheck(ctx context.Context, s streams, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printJSON(s, discovery.Answer(u))
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("app root: %w", err)
+	}
+	defer root.Close()
+	held := discovery.Hold(u, nodeid.Lookup(root), time.Now())
+	if held != nil {
+		fmt.Fprintf(s.err, "v%s is rolling out to %g %%; this node will get it later (`hoist update` installs it now)\n", held.Version, held.Percent)
+	}
+	return printJSON(s, discovery.Answer(u, held))
 }
 
 func runUpdate(ctx context.Context, s streams, args []string) error {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/config"
+	"github.com/hoist-dev/hoist/internal/discovery"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/manager/managertest"
 	"github.com/hoist-dev/hoist/internal/request"
@@ -305,4 +306,24 @@ func waitLocked(t *testing.T, dir string) {
 		}
 	}
 	t.Fatal("flock(1) never took the lock")
+}
+
+// hoist check answers as the manager does for a release rolling out.
+func TestCheckPhased(t *testing.T) {
+	repo := releaserepo.New(t, releaserepo.Release{Version: "1.0.0"}, releaserepo.Release{Version: "1.1.0", Rollout: `{"percent":30}`})
+	root := userRoot(t, repo.FileURL(), repo.PubFile, "1.0.0")
+	for _, inside := range []bool{true, false} {
+		id := managertest.WriteNodeID(t, root, func(id string) bool { return discovery.Bucket(id, "1.1.0") < 30 == inside })
+		if err := os.WriteFile(filepath.Join(root, ".hoist/node-id"), []byte(id+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut := userCmd(t, 0, "check", "--root", root)
+		if inside && (!strings.HasPrefix(out, `{"version":"1.1.0"`) || errOut != "") {
+			t.Errorf("inside the rollout: %s%s", out, errOut)
+		}
+		if !inside && (!strings.HasPrefix(out, `{"message":"up-to-date","phased":{"version":"1.1.0","percent":30,"bucket":`) ||
+			!strings.Contains(errOut, "v1.1.0 is rolling out to 30 %; this node will get it later")) {
+			t.Errorf("outside the rollout: %s%s", out, errOut)
+		}
+	}
 }

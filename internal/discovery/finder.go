@@ -34,18 +34,25 @@ type Update struct {
 	Notes    string `json:"notes"`
 	Requires string `json:"requires"`
 	// Intermediate is set when Latest's requires forces this older step first.
-	Intermediate bool   `json:"intermediate,omitempty"`
-	Latest       string `json:"latest,omitempty"`
+	Intermediate bool     `json:"intermediate,omitempty"`
+	Latest       string   `json:"latest,omitempty"`
+	rollout      *Rollout // the newest release's, for Hold
 }
 
 // Tag is the release tag to request.
 func (u *Update) Tag() string { return "v" + u.Version }
 
-// Answer is get-update's JSON body for Next's result: u, or the up-to-date
-// message when u is nil.
-func Answer(u *Update) any {
-	if u == nil {
-		return map[string]string{"message": "up-to-date"}
+// upToDate is get-update's answer when there is nothing to install now.
+type upToDate struct {
+	Message string  `json:"message"`
+	Phased  *Phased `json:"phased,omitempty"`
+}
+
+// Answer is get-update's JSON body for Next's result u and Hold's held: u,
+// or the up-to-date message when u is nil or held back by its rollout.
+func Answer(u *Update, held *Phased) any {
+	if u == nil || held != nil {
+		return upToDate{Message: "up-to-date", Phased: held}
 	}
 	return u
 }
@@ -92,6 +99,12 @@ func (f *Finder) Next(ctx context.Context, installed *version.Version) (*Update,
 	if err != nil {
 		return nil, err
 	}
+	// A rollout that cannot be read stops updates rather than reaching
+	// every node at once.
+	rollout, err := latest.rollout()
+	if err != nil {
+		return nil, fetchError(refName(""), err)
+	}
 	step := latest
 	for range maxSteps {
 		v, err := step.version()
@@ -106,7 +119,7 @@ func (f *Finder) Next(ctx context.Context, installed *version.Version) (*Update,
 			return nil, err
 		}
 		if ok {
-			u := &Update{Version: step.Version, Name: step.Name, Notes: step.Notes, Requires: step.Requires}
+			u := &Update{Version: step.Version, Name: step.Name, Notes: step.Notes, Requires: step.Requires, rollout: rollout}
 			if step.Version != latest.Version {
 				u.Intermediate, u.Latest = true, latest.Version
 			}

@@ -20,6 +20,9 @@ type Info struct {
 	Name     string `json:"name"`
 	Notes    string `json:"notes"`
 	Requires string `json:"requires"`
+	// Rollout phases the release. Only the default branch's counts, so it
+	// is parsed there (Finder.Next), and one in a tag cannot break a read.
+	Rollout json.RawMessage `json:"rollout,omitempty"`
 }
 
 // ErrBadInfo marks an info.json that is not valid.

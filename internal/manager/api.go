@@ -30,16 +30,16 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, err = w.Write(raw)
+	_, err = w.Write(withNodeID(raw, s.nodeID()))
 	return err
 }
 
 func (s *Server) getUpdate(w http.ResponseWriter, r *http.Request) error {
-	u, err := s.next(r.Context())
+	u, held, err := s.next(r.Context())
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, discovery.Answer(u))
+	writeJSON(w, http.StatusOK, discovery.Answer(u, held))
 	return nil
 }
 

@@ -11,15 +11,18 @@ import (
 	"github.com/hoist-dev/hoist/internal/statusfile"
 )
 
-// next answers get-update for the installed release and records the check.
-func (s *Server) next(ctx context.Context) (*discovery.Update, error) {
+// next answers get-update for the installed release and records the check:
+// the release to install next, and its rollout's hold when this node is
+// not in the rollout yet.
+func (s *Server) next(ctx context.Context) (*discovery.Update, *discovery.Phased, error) {
 	installed, err := discovery.InstalledVersion(s.root)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	u, err := s.cfg.Finder.Next(ctx, installed)
-	s.met.recordCheck(u, err)
-	return u, err
+	held := discovery.Hold(u, s.nodeID(), time.Now())
+	s.met.recordCheck(u, held, err)
+	return u, held, err
 }
 
 // checkLoop checks for an update at start and every CheckInterval, and with
@@ -28,6 +31,8 @@ func (s *Server) checkLoop(ctx context.Context) {
 	if s.cfg.CheckInterval <= 0 {
 		return
 	}
+	// "Failing for over a day" counts from the start until a check succeeds.
+	s.met.fleet.lastSuccess.SetToCurrentTime()
 	var requested string // the release the last automatic request was for
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -45,13 +50,16 @@ func (s *Server) checkLoop(ctx context.Context) {
 // autoCheck runs one automatic check and returns the release it requested
 // (or requested before).
 func (s *Server) autoCheck(ctx context.Context, requested string) string {
-	u, err := s.next(ctx)
+	u, held, err := s.next(ctx)
 	switch {
 	case err != nil:
 		s.log.WithError(err).Warn("automatic check failed")
 		return requested
 	case u == nil:
 		s.log.Info("automatic check: up to date")
+		return requested
+	case held != nil:
+		s.log.WithFields(map[string]any{"version": held.Version, "percent": held.Percent}).Info("automatic check: a release is rolling out; this node will get it later")
 		return requested
 	}
 	log := s.log.WithField("version", u.Version)

@@ -38,4 +38,9 @@
 //   - GET /v1/system/info answers 404 when no release is installed yet.
 //   - The automatic check does not re-request a release whose automatic
 //     update failed, until the manager restarts or a user asks.
+//   - A phased rollout (discovery.Hold) shapes get-update and the automatic
+//     check only: POST /v1/system/update without a version installs what
+//     the rollout holds back (the page's "Install now"), as a manual update
+//     is always allowed. GET /v1/system/info adds node_id only when
+//     statuses/node-id holds a valid one.
 package manager

@@ -3,6 +3,7 @@ package manager
 import (
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -17,6 +18,7 @@ type metrics struct {
 	requests  *prometheus.CounterVec
 	lastCheck prometheus.Gauge
 	checkOK   prometheus.Gauge
+	fleet     *fleetMetrics
 	handler   http.Handler
 
 	mu        sync.Mutex // makes recordCheck's Reset and Set of available one step
@@ -41,26 +43,30 @@ func newMetrics(s *Server) *metrics {
 			Name: "hoist_manager_available_version_info",
 			Help: "The release the last check found to install next (absent when up to date); latest is the newest release.",
 		}, []string{"version", "latest"}),
+		fleet: newFleetMetrics(),
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m.requests, m.lastCheck, m.checkOK, m.available, statusCollector{s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(m.fleet.collectors()...)
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return m
 }
 
-// recordCheck notes the result of a check for an update.
-func (m *metrics) recordCheck(u *discovery.Update, err error) {
+// recordCheck notes the result of a check for an update: u, unless its
+// rollout held it back.
+func (m *metrics) recordCheck(u *discovery.Update, held *discovery.Phased, err error) {
 	m.lastCheck.SetToCurrentTime()
 	if err != nil {
 		m.checkOK.Set(0)
 		return
 	}
 	m.checkOK.Set(1)
+	m.fleet.record(u, held, time.Now())
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.available.Reset()
-	if u != nil {
+	if u != nil && held == nil {
 		latest := u.Latest
 		if latest == "" {
 			latest = u.Version
@@ -88,6 +94,7 @@ func (statusCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- stateDesc
 	ch <- progressDesc
 	ch <- installedDesc
+	ch <- infoDesc
 }
 
 func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
@@ -102,7 +109,9 @@ func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(progressDesc, prometheus.GaugeValue, float64(st.Progress))
 	}
-	if info, _, err := discovery.Installed(c.s.root); err == nil {
+	info, _, err := discovery.Installed(c.s.root)
+	if err == nil {
 		ch <- prometheus.MustNewConstMetric(installedDesc, prometheus.GaugeValue, 1, info.Version)
 	}
+	ch <- prometheus.MustNewConstMetric(infoDesc, prometheus.GaugeValue, 1, c.s.nodeID(), info.Version, channel)
 }

@@ -5,6 +5,8 @@
 package managertest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -130,4 +132,24 @@ func StallingListener(t testing.TB) string {
 		}
 	})
 	return ln.Addr().String()
+}
+
+// WriteNodeID plays root: it gives the app root a node id for which want
+// holds (e.g. "outside a 50 % rollout of 1.1.0") in statuses/node-id, and
+// returns it. The ids are fixed, so a failure can be replayed.
+func WriteNodeID(t testing.TB, root string, want func(id string) bool) string {
+	t.Helper()
+	for i := range 1000 {
+		sum := sha256.Sum256(fmt.Appendf(nil, "test node %d", i))
+		id := hex.EncodeToString(sum[:16])
+		if !want(id) {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(root, "statuses/node-id"), []byte(id+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	t.Fatal("no node id among 1000 meets the condition")
+	return ""
 }

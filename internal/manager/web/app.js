@@ -127,6 +127,10 @@ async function checkUpdate() {
     $("check-error").hidden = false;
     return;
   }
+  if (ans.phased) {
+    showPhased(ans.phased);
+    return;
+  }
   if (!ans.version) {
     state.available = null;
     chip.className = "chip current";
@@ -142,6 +146,24 @@ async function checkUpdate() {
   $("update-step").textContent = ans.intermediate
     ? "This release is a required step towards v" + ans.latest + "." : "";
   $("update-button").textContent = "Update to v" + ans.version;
+  $("update-box").hidden = false;
+  renderButtons();
+}
+
+// showPhased says why a newer release is not offered yet (a phased rollout
+// that has not reached this node) and offers it anyway.
+function showPhased(p) {
+  state.available = { version: p.version, phased: true };
+  const chip = $("update-chip");
+  chip.className = "chip current";
+  chip.textContent = "up to date";
+  $("update-title").textContent = "v" + p.version;
+  $("update-notes").textContent = "";
+  $("update-step").hidden = false;
+  $("update-step").textContent = "v" + p.version + " is rolling out to " + p.percent +
+    " %; this node will get it later" +
+    (p.bucket !== undefined ? " (its place in the rollout is " + p.bucket + " %)." : ".");
+  $("update-button").textContent = "Install now";
   $("update-box").hidden = false;
   renderButtons();
 }
@@ -174,8 +196,10 @@ $("update-button").addEventListener("click", async () => {
     "Update now");
   if (!ok) return;
   try {
-    await api("POST", "/v1/system/update", { version: "v" + a.version });
-    openProgress("Updating to v" + a.version);
+    // Installing a phased release now asks for what the rollout holds back,
+    // which may be a required step before it: the manager picks it.
+    const res = await api("POST", "/v1/system/update", a.phased ? {} : { version: "v" + a.version });
+    openProgress(a.phased ? res.message : "Updating to v" + a.version);
   } catch (e) {
     if (e.status === 409) openProgress("Update in progress");
     else notice("Update refused: " + e.message);

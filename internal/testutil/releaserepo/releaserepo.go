@@ -67,6 +67,8 @@ type Release struct {
 	Files map[string]File
 	// Lightweight tags the release without an annotation (default: annotated).
 	Lightweight bool
+	// Rollout is info.json's "rollout" as JSON, e.g. `{"percent":10}`.
+	Rollout string
 }
 
 // Repo is a release repository; Dir is its work tree, which ends on branch
@@ -124,12 +126,13 @@ func (r *Repo) Add(t testing.TB, rel Release) {
 		}
 	}
 	info := struct {
-		Version  string `json:"version"`
-		App      string `json:"app"`
-		Name     string `json:"name"`
-		Notes    string `json:"notes"`
-		Requires string `json:"requires,omitempty"`
-	}{rel.Version, cmp.Or(rel.App, "demo"), cmp.Or(rel.Name, "demo"), cmp.Or(rel.Notes, "Release "+rel.Version), rel.Requires}
+		Version  string          `json:"version"`
+		App      string          `json:"app"`
+		Name     string          `json:"name"`
+		Notes    string          `json:"notes"`
+		Requires string          `json:"requires,omitempty"`
+		Rollout  json.RawMessage `json:"rollout,omitempty"`
+	}{rel.Version, cmp.Or(rel.App, "demo"), cmp.Or(rel.Name, "demo"), cmp.Or(rel.Notes, "Release "+rel.Version), rel.Requires, json.RawMessage(rel.Rollout)}
 	var data bytes.Buffer
 	enc := json.NewEncoder(&data)
 	enc.SetEscapeHTML(false) // keep ">=1.0.0" readable
