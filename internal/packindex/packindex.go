@@ -236,23 +236,25 @@ func (ix *indexer) resolve(from int) error {
 // kids returns the unresolved deltas of the resolved object i.
 func (ix *indexer) kids(i int) []int {
 	var kids []int
-	for _, k := range append(ix.ofsKids[ix.objs[i].off], ix.refKids[ix.objs[i].hash]...) {
-		if !ix.objs[k].done {
-			kids = append(kids, k)
+	for _, ks := range [][]int{ix.ofsKids[ix.objs[i].off], ix.refKids[ix.objs[i].hash]} {
+		for _, k := range ks {
+			if !ix.objs[k].done {
+				kids = append(kids, k)
+			}
 		}
 	}
 	return kids
 }
 
-// resolveKids resolves the deltas of object i, whose content is base and
-// which is at the given depth of its chain, and theirs.
+// resolveKids resolves the deltas of object i, whose content is base, and
+// theirs; depth is the length of the deltas' chains.
 func (ix *indexer) resolveKids(i int, base *buffer, depth int) error {
 	for _, k := range ix.kids(i) {
 		if err := ix.ctx.Err(); err != nil {
 			return err
 		}
-		if depth >= maxDepth {
-			return fmt.Errorf("%w: object at %d is at depth %d", ErrChainTooDeep, ix.objs[k].off, depth+1)
+		if depth > maxDepth {
+			return fmt.Errorf("%w: the delta at %d is the %dth of its chain", ErrChainTooDeep, ix.objs[k].off, depth)
 		}
 		// Its own OFS_DELTAs are known now, its REF_DELTAs once it is
 		// hashed: then it is rebuilt once more, to keep.

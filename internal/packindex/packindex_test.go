@@ -273,7 +273,7 @@ func TestIndexRefusesHostilePacks(t *testing.T) {
 	n := len(blob)
 	valid := []entry{{typ: plumbing.BlobObject, data: blob}, {typ: plumbing.OFSDeltaObject, data: copyAll(n), ofs: 1}}
 	deep := []entry{{typ: plumbing.BlobObject, data: blob}}
-	for range maxDepth {
+	for range maxDepth + 1 {
 		deep = append(deep, entry{typ: plumbing.OFSDeltaObject, data: copyAll(n), ofs: 1})
 	}
 	corrupt := func(pack []byte, at int, b byte) []byte {
@@ -307,8 +307,8 @@ func TestIndexRefusesHostilePacks(t *testing.T) {
 			}
 		})
 	}
-	// The chain one shorter is fine: the test packs are right.
-	idx, err := Index(context.Background(), writePack(t, buildPack(t, deep[:maxDepth])), Options{TempDir: t.TempDir()})
+	// A chain of maxDepth is fine: the test packs are right.
+	idx, err := Index(context.Background(), writePack(t, buildPack(t, deep[:maxDepth+1])), Options{TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
