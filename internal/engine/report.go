@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/proc"
 	"github.com/hoist-dev/hoist/internal/safefs"
-	"github.com/hoist-dev/hoist/internal/scripts"
 )
 
 // maxTailRead caps how much of a script log is read for the report.
@@ -38,7 +38,7 @@ func (t *txn) writeReport(outcome string) error {
 	fmt.Fprintf(&b, "outcome:     %s\n", outcome)
 	if f.Log != "" {
 		fmt.Fprintf(&b, "log:         %s\n", f.Log)
-		lines, err := t.e.tail(f.Log, scripts.TailLines)
+		lines, err := t.e.tail(f.Log, proc.TailLines)
 		if err != nil {
 			fmt.Fprintf(&b, "\n(could not read the log: %v)\n", err)
 		} else {

@@ -1,6 +1,6 @@
-// Package scripts runs a release's update scripts (scripts/update/NN-run.sh),
-// and the supervisor's triggers, and turns what they do into facts the
-// engine can act on.
+// Package proc runs child processes for root: a release's update scripts
+// (scripts/update/NN-run.sh), the supervisor's triggers and `hoist recover`,
+// and turns what they do into facts the engine can act on.
 //
 // Invariants:
 //   - A script that exits non-zero, is killed or outlives its timeout is an
@@ -25,7 +25,7 @@
 //     supervisor's triggers, which run hoist): a release's scripts must not
 //     forge the engine's entries. The log writer and the tail always get the
 //     raw line.
-package scripts
+package proc
 
 import (
 	"bytes"
