@@ -50,7 +50,7 @@ func (e *Engine) runScript(ctx context.Context, n int, dir, tg, from, staging st
 	if staging != "" {
 		staging = filepath.Join(e.dir, staging)
 	}
-	_, err = proc.Run(ctx, proc.Spec{
+	err = proc.Run(ctx, proc.Spec{
 		Name: name, Script: script, Args: []string{tg, e.dir}, Dir: e.dir,
 		Env: []string{
 			"HOIST_ROOT=" + e.dir, "HOIST_RELEASE=" + tg, "HOIST_STAGING=" + staging, "HOIST_FROM=" + from,

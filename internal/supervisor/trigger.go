@@ -176,7 +176,7 @@ func killed(err error) bool {
 // passes or the shutdown grace ends. Output goes to log line by line, a
 // logrus JSON line (hoist's, see processEnv) as an entry of its own.
 func (s *supervisor) runProcess(log *logrus.Entry, name, path string, args []string) error {
-	_, err := proc.Run(s.kill, proc.Spec{
+	err := proc.Run(s.kill, proc.Spec{
 		Name:    name,
 		Path:    path,
 		Args:    args,
