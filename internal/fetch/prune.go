@@ -1,8 +1,6 @@
 package fetch
 
 import (
-	"github.com/hoist-dev/hoist/internal/safefs"
-
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +14,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
 // Garbage collection of the object store (see store.go): after an update,
@@ -64,7 +64,7 @@ func PruneStore(ctx context.Context, dir, tagName string) error {
 	if err := s.SetShallow([]plumbing.Hash{live.commit}); err != nil {
 		return fmt.Errorf("prune object store: %w", err)
 	}
-	size, err := dirSize(dir)
+	size, err := safefs.TreeSize(dir)
 	if err != nil {
 		return fmt.Errorf("prune object store: %w", err)
 	}
@@ -214,20 +214,4 @@ func writeStore(ctx context.Context, old *filesystem.Storage, dir string, ref *p
 		return err
 	}
 	return s.SetShallow([]plumbing.Hash{live.commit})
-}
-
-// dirSize is the bytes of the regular files below dir.
-func dirSize(dir string) (int64, error) {
-	var n int64
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		info, err := d.Info()
-		if err == nil {
-			n += info.Size()
-		}
-		return err
-	})
-	return n, err
 }
