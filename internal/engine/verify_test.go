@@ -9,7 +9,6 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/exitcode"
-	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
 
 // TestVerify changes, removes and chmods live files: verify lists each
@@ -17,8 +16,7 @@ import (
 // local copy of v1.1.0's files is left after a successful update) and
 // says which it could not fix when the repository is unreachable.
 func TestVerify(t *testing.T) {
-	f := newFixture(t, releaserepo.DefaultReleases()[:2]...)
-	f.must("apply", "--to", "v1.0.0")
+	f := atV100(t)
 	f.must("apply", "--to", "v1.1.0")
 	clean := f.snap(".hoist/config.json")
 	damage := func() {

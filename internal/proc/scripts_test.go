@@ -187,18 +187,17 @@ func TestLongLinesAreSplit(t *testing.T) {
 
 func TestParseProgress(t *testing.T) {
 	tests := []struct {
-		line string
-		n    int
-		text string
-		ok   bool
+		line, text string // text is what ParseProgress returns with n and ok
+		n          int
+		ok         bool
 	}{
-		{"::progress 0", 0, "", true},
-		{"::progress 100 Done ", 100, "Done", true},
-		{"::progress 101 x", 0, "", false},
-		{"::progress -1 x", 0, "", false},
-		{"  ::progress 5 x", 0, "", false},
-		{"::progress", 0, "", false},
-		{"::progress 5 " + strings.Repeat("é", 200), 5, strings.Repeat("é", 100), true},
+		{"::progress 0", "", 0, true},
+		{"::progress 100 Done ", "Done", 100, true},
+		{"::progress 101 x", "", 0, false},
+		{"::progress -1 x", "", 0, false},
+		{"  ::progress 5 x", "", 0, false},
+		{"::progress", "", 0, false},
+		{"::progress 5 " + strings.Repeat("é", 200), strings.Repeat("é", 100), 5, true},
 	}
 	for _, tt := range tests {
 		n, text, ok := ParseProgress(tt.line)
