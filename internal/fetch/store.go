@@ -146,16 +146,16 @@ func newPackWriter(s *filesystem.Storage) (*packWriter, error) {
 // Close indexes the pack and adds it to the store; when that fails,
 // nothing of it stays.
 func (w *packWriter) Close() error {
-	err := w.close()
+	err := w.keep()
 	if err != nil {
 		w.discard()
 	}
 	return err
 }
 
-// close is Close, except that when it fails go-git's temp pack stays on
-// disk, named w.tempName(), for the caller to read, then discard.
-func (w *packWriter) close() error {
+// keep is Close, except that when it fails go-git's temp pack stays on
+// disk, for reopen, until discard (see keptPack).
+func (w *packWriter) keep() error {
 	if len(w.head) < packHeaderSize {
 		// Too short to check: go-git finds what is wrong with it.
 		w.WriteCloser.Write(w.head)
@@ -171,6 +171,9 @@ func (w *packWriter) close() error {
 	}
 	return err
 }
+
+// reopen opens go-git's temp pack, which keep left on disk.
+func (w *packWriter) reopen() (billy.File, error) { return w.fs.Open(w.tempName()) }
 
 func (w *packWriter) tempName() string { return w.temp[0].Name() }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
@@ -66,6 +67,19 @@ func (s thinPackSession) UploadPack(ctx context.Context, req *packp.UploadPackRe
 // files, cost 1.3x git's time when every file of a release was edited.
 type thinPackStorage struct{ *filesystem.Storage }
 
+// keptPack is all that completing a thin pack needs of the store's pack
+// plumbing: a pack writer that can keep what it was given when it fails.
+// store.go's packWriter is one; it relies on go-git leaving its temp pack
+// on disk, which TestGoGitStillNeedsTheThinPackWorkarounds checks.
+type keptPack interface {
+	io.WriteCloser
+	// keep is Close, except that when it fails the pack stays on disk,
+	// for reopen, until discard.
+	keep() error
+	reopen() (billy.File, error)
+	discard()
+}
+
 func (s thinPackStorage) PackfileWriter() (io.WriteCloser, error) {
 	w, err := newPackWriter(s.Storage)
 	if err != nil {
@@ -75,12 +89,12 @@ func (s thinPackStorage) PackfileWriter() (io.WriteCloser, error) {
 }
 
 type thinPackWriter struct {
-	*packWriter
+	keptPack
 	s *filesystem.Storage
 }
 
 func (w thinPackWriter) Close() error {
-	err := w.close()
+	err := w.keep()
 	if err == nil {
 		return nil
 	}
@@ -88,22 +102,22 @@ func (w thinPackWriter) Close() error {
 	if !errors.Is(err, packfile.ErrReferenceDeltaNotFound) {
 		return err
 	}
-	return fixThin(w.s, w.tempName())
-}
-
-// fixThin stores the thin pack in file name of the store s as a complete
-// pack, as git's index-pack --fix-thin does: the objects that its
-// REF_DELTAs are deltas of, and that it lacks, are read from the store and
-// appended whole; the header's object count and the trailing checksum are
-// made anew, and the result streams to the store's pack writer, which
-// indexes it. The bases are thus stored twice, as git does too, until
-// PruneStore rewrites the store.
-func fixThin(s *filesystem.Storage, name string) error {
-	f, err := s.Filesystem().Open(name)
+	f, err := w.reopen()
 	if err != nil {
 		return fmt.Errorf("thin pack: %w", err)
 	}
 	defer f.Close()
+	return fixThin(w.s, f)
+}
+
+// fixThin stores the thin pack in f as a complete
+// pack, as git's index-pack --fix-thin does: the objects that its
+// REF_DELTAs are deltas of, and that it lacks, are read from the store s and
+// appended whole; the header's object count and the trailing checksum are
+// made anew, and the result streams to the store's pack writer, which
+// indexes it. The bases are thus stored twice, as git does too, until
+// PruneStore rewrites the store.
+func fixThin(s *filesystem.Storage, f billy.File) error {
 	p, err := scanPack(f)
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		err = fmt.Errorf("%w: %w", packfile.ErrMalformedPackFile, err)

@@ -372,8 +372,20 @@ func TestGoGitStillNeedsTheThinPackWorkarounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write(thin.bytes(thin.count))
-	if err := w.Close(); !errors.Is(err, packfile.ErrReferenceDeltaNotFound) {
+	sent := thin.bytes(thin.count)
+	w.Write(sent)
+	defer w.discard()
+	if err := w.keep(); !errors.Is(err, packfile.ErrReferenceDeltaNotFound) {
 		t.Errorf("go-git's pack writer on a thin pack: %v; if it stores thin packs now, fixThin and thinPackWriter can go", err)
+	}
+	// keptPack relies on go-git leaving its temp pack, whole, where
+	// storeFS saw it made.
+	f, err := w.reopen()
+	if err != nil {
+		t.Fatalf("go-git's temp pack is gone after a failure (%v): packWriter.keep must keep the pack some other way", err)
+	}
+	defer f.Close()
+	if kept, err := io.ReadAll(f); err != nil || !bytes.Equal(kept, sent) {
+		t.Errorf("go-git's temp pack holds %d bytes (%v), want the %d sent: packWriter.keep must keep the pack some other way", len(kept), err, len(sent))
 	}
 }
