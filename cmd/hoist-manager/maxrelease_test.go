@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"path/filepath"
 	"testing"
 
 	"github.com/hoist-dev/hoist/internal/manager/managertest"
@@ -13,15 +12,8 @@ import (
 // get-update answers 502 without the manager inflating it, over every
 // transport (issue 12).
 func TestGetUpdateOfAHugeRelease(t *testing.T) {
-	const (
-		blob   = 2 << 30
-		maxRSS = 256 << 20
-	)
-	hostile := filepath.Join(t.TempDir(), "hostile.git")
-	if _, err := hugeblob.Repo(hostile, blob, "v9.0.0"); err != nil {
-		t.Fatal(err)
-	}
-	for name, url := range hugeblob.URLs(t, hostile) {
+	const maxRSS = 256 << 20
+	for name, url := range hugeblob.Served(t, 2<<30, "v9.0.0") {
 		t.Run(name, func(t *testing.T) {
 			p := startManager(t, managertest.NewRoot(t, "0.9.0"), url)
 			code, body := get(t, "GET", p.url+"/v1/system/get-update", testToken)

@@ -411,11 +411,7 @@ func TestInstalled(t *testing.T) {
 // objects are inflated: a 256 MiB file of zeros (a few hundred KB on the
 // wire) costs the manager almost no memory.
 func TestCloneLimitBeforeInflating(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "hostile.git")
-	if _, err := hugeblob.Repo(dir, 256<<20, "v9.0.0"); err != nil {
-		t.Fatal(err)
-	}
-	urls := hugeblob.URLs(t, dir)
+	urls := hugeblob.Served(t, 256<<20, "v9.0.0")
 	for _, transport := range []string{"http", "git"} {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)

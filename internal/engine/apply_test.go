@@ -128,8 +128,7 @@ func TestJournalSteps(t *testing.T) {
 // release; recover turns a status stuck at installing, with no update
 // running, into a failure that says so.
 func TestDowngradeAndStuckStatus(t *testing.T) {
-	f := newFixture(t, releaserepo.DefaultReleases()[:2]...)
-	f.must("apply", "--to", "v1.0.0")
+	f := atV100(t)
 	f.must("apply", "--to", "v1.1.0")
 	f.must("apply", "--to", "v1.0.0", "--allow-downgrade")
 	if got := f.read("app/config.yml"); got != "version: 1.0.0\n" {

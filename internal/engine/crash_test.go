@@ -125,8 +125,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 // then kills `hoist recover` itself at each of its steps; a second
 // recover must still end on exactly the old release.
 func TestCrashDuringRecover(t *testing.T) {
-	base := newFixture(t, releaserepo.DefaultReleases()[:2]...)
-	base.must("apply", "--to", "v1.0.0")
+	base := atV100(t)
 	old := base.snap(".app-*")
 	for _, step := range []engine.Step{engine.StepUndo, engine.StepRestored, engine.StepRestart, engine.StepDone} {
 		t.Run(string(step), func(t *testing.T) {
@@ -150,8 +149,7 @@ func TestCrashDuringRecover(t *testing.T) {
 // damages the journal: a torn tail, a destroyed header, no journal at all.
 // recover still ends on exactly v1.0.0, from the undo area.
 func TestDamagedJournal(t *testing.T) {
-	base := newFixture(t, releaserepo.DefaultReleases()[:2]...)
-	base.must("apply", "--to", "v1.0.0")
+	base := atV100(t)
 	old := base.snap(".app-*")
 	damage := map[string]func(path string){
 		"torn tail": func(p string) {
@@ -182,8 +180,7 @@ func TestDamagedJournal(t *testing.T) {
 // so (exit 1, status failed) and keeps the journal open, never reporting
 // an update that half happened as done.
 func TestDamagedUndoArea(t *testing.T) {
-	f := newFixture(t, releaserepo.DefaultReleases()[:2]...)
-	f.must("apply", "--to", "v1.0.0")
+	f := atV100(t)
 	if r := f.exec([]string{crashEnv + "installed"}, "apply", "--to", "v1.1.0", "--root", f.root); r.Code != -1 {
 		t.Fatalf("apply was not killed: %s", r)
 	}

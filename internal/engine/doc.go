@@ -133,7 +133,7 @@
 //   - So is one with a symlink leading into those or triggers/, or with its
 //     update scripts behind a symlink; a script runs only as the regular
 //     file its tree's manifest lists, checked just before it runs
-//     (scriptguard.go, scripts.Open), else the update fails and is undone.
+//     (scriptguard.go, proc.Open), else the update fails and is undone.
 //   - A first install (no info.json) has no downgrade or requires check;
 //     its undo area records every path as absent, so failing removes all
 //     it wrote.

@@ -10,8 +10,8 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
+	"github.com/hoist-dev/hoist/internal/proc"
 	"github.com/hoist-dev/hoist/internal/safefs"
-	"github.com/hoist-dev/hoist/internal/scripts"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 )
 
@@ -30,7 +30,7 @@ func failureOf(last Step, cause error) *failure {
 	if errors.As(cause, &sf) {
 		f.Log = sf.log
 	}
-	var se *scripts.Error
+	var se *proc.Error
 	if errors.As(cause, &se) {
 		f.Script = se.Name
 		if se.ExitStatus >= 0 {

@@ -26,6 +26,15 @@ func newFixture(t *testing.T, rels ...releaserepo.Release) *fixture {
 	return newFixtureAt(t, filepath.Join(t.TempDir(), "app"), releaserepo.New(t, rels...))
 }
 
+// atV100 returns a fixture of the first two default releases with v1.0.0
+// applied.
+func atV100(t *testing.T) *fixture {
+	t.Helper()
+	f := newFixture(t, releaserepo.DefaultReleases()[:2]...)
+	f.must("apply", "--to", "v1.0.0")
+	return f
+}
+
 func newFixtureAt(t *testing.T, root string, repo *releaserepo.Repo) *fixture {
 	t.Helper()
 	f := &fixture{t: t, repo: repo, root: root}

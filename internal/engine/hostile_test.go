@@ -19,8 +19,7 @@ import (
 // TestHostileUpdateTo: updateTo values that are not tags are refused with
 // exit 4 before they name anything; nothing outside the root changes.
 func TestHostileUpdateTo(t *testing.T) {
-	f := newFixture(t, releaserepo.DefaultReleases()[:2]...)
-	f.must("apply", "--to", "v1.0.0")
+	f := atV100(t)
 	parent := filepath.Dir(f.root)
 	before := treesnap.Take(t, parent, "app")
 	for _, bad := range []string{"v1;rm -rf /", "../x", "v1.1.0/../../x", "$(touch /tmp/pwned)", "v1.1.0 ", "1.1.0"} {
@@ -43,8 +42,7 @@ func TestHostileUpdateTo(t *testing.T) {
 // manager-writable directory, pointing outside the root: root never reads
 // or writes through them, and the status ends up a regular file.
 func TestStatusFileSymlinks(t *testing.T) {
-	f := newFixture(t, releaserepo.DefaultReleases()[:2]...)
-	f.must("apply", "--to", "v1.0.0")
+	f := atV100(t)
 	status := f.path("statuses/" + statusfile.Name)
 	// plant makes a link statuses/name to the file target outside.
 	plant := func(name, target string, hard bool) {

@@ -69,19 +69,10 @@ func TestLinksIntoForeignPaths(t *testing.T) {
 			files["scripts"] = releaserepo.File{Link: "tools"}
 		}, want: "update scripts must be regular files in real directories, but scripts is a symlink"},
 	}
-	rels := releaserepo.DefaultReleases()[:1]
-	for i, tt := range tests {
-		rel := releaserepo.DefaultReleases()[1]
-		rel.Version = fmt.Sprintf("1.2.%d", i)
-		rel.Files = maps.Clone(rel.Files)
-		tt.edit(rel.Files)
-		rels = append(rels, rel)
-	}
-	base := newFixture(t, rels...)
-	base.must("apply", "--to", "v1.0.0")
+	base := variants(t, len(tests), func(i int, rel *releaserepo.Release) { tests[i].edit(rel.Files) })
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			to := fmt.Sprintf("v1.2.%d", i)
+			to := variant(i)
 			f := base.copyOf(t)
 			if tt.plant != "" {
 				os.MkdirAll(f.path(tt.plant[:strings.LastIndex(tt.plant, "/")]), 0o755)
@@ -127,21 +118,14 @@ chmod 755 "$HOIST_ROOT/statuses/update/02-run.sh"
 			`echo 'touch "$HOIST_ROOT/` + pwned + `"' >> ` + update + `/02-run.sh`,
 			"02-run.sh was not run: scripts/update/02-run.sh: content differs from the verified release"},
 	}
-	rels := releaserepo.DefaultReleases()[:1]
-	for i, tt := range tests {
-		rel := releaserepo.DefaultReleases()[1]
-		rel.Version = fmt.Sprintf("1.2.%d", i)
-		rel.Files = maps.Clone(rel.Files)
+	base := variants(t, len(tests), func(i int, rel *releaserepo.Release) {
 		s := releaserepo.LoggingScript(rel.Version, 1)
-		s.Content += "\n" + tt.tamper + "\n"
+		s.Content += "\n" + tests[i].tamper + "\n"
 		rel.Files[scriptPath(1)] = s
-		rels = append(rels, rel)
-	}
-	base := newFixture(t, rels...)
-	base.must("apply", "--to", "v1.0.0")
+	})
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			to := fmt.Sprintf("v1.2.%d", i)
+			to := variant(i)
 			f := base.copyOf(t)
 			before := f.snap()
 			f.request(to)
@@ -218,3 +202,22 @@ func TestStagingScriptChangedAfterVerification(t *testing.T) {
 		}
 	}
 }
+
+// variants returns a fixture at v1.0.0 that also holds n variants of
+// v1.1.0, named by variant(i), each edited by edit(i, its copy).
+func variants(t *testing.T, n int, edit func(i int, rel *releaserepo.Release)) *fixture {
+	rels := releaserepo.DefaultReleases()[:1]
+	for i := range n {
+		rel := releaserepo.DefaultReleases()[1]
+		rel.Version = variant(i)[1:]
+		rel.Files = maps.Clone(rel.Files)
+		edit(i, &rel)
+		rels = append(rels, rel)
+	}
+	f := newFixture(t, rels...)
+	f.must("apply", "--to", "v1.0.0")
+	return f
+}
+
+// variant is the tag of variants' i-th release.
+func variant(i int) string { return fmt.Sprintf("v1.2.%d", i) }

@@ -30,12 +30,8 @@ func TestMaxReleaseBytes(t *testing.T) {
 		maxRSS  = 256 << 20
 		maxDisk = 150 << 20
 	)
-	hostile := filepath.Join(t.TempDir(), "hostile.git")
-	if _, err := hugeblob.Repo(hostile, blob, "v9.0.0"); err != nil {
-		t.Fatal(err)
-	}
 	keys := releaserepo.New(t) // a key pair: no release is signed
-	for name, url := range hugeblob.URLs(t, hostile) {
+	for name, url := range hugeblob.Served(t, blob, "v9.0.0") {
 		t.Run(name, func(t *testing.T) {
 			root := filepath.Join(t.TempDir(), "app")
 			f := &fixture{t: t, repo: keys, root: root}

@@ -15,8 +15,7 @@ import (
 // must still restore exactly the old release, because the new journal
 // says that the root may have changed rather than that nothing happened.
 func TestCrashRestoringWithoutJournal(t *testing.T) {
-	base := newFixture(t, releaserepo.DefaultReleases()[:2]...)
-	base.must("apply", "--to", "v1.0.0")
+	base := atV100(t)
 	old := base.snap(".app-*")
 	for _, step := range []engine.Step{engine.StepBegin, engine.StepUndo} {
 		t.Run(string(step), func(t *testing.T) {

@@ -13,8 +13,10 @@ import (
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/redact"
 	"github.com/hoist-dev/hoist/internal/safefs"
-	"github.com/hoist-dev/hoist/internal/scripts"
 )
+
+// tailLines is how many of a script log's last lines the report shows.
+const tailLines = 50
 
 // maxTailRead caps how much of a script log is read for the report.
 const maxTailRead = 256 << 10
@@ -39,7 +41,7 @@ func (t *txn) writeReport(outcome string) error {
 	fmt.Fprintf(&b, "outcome:     %s\n", outcome)
 	if f.Log != "" {
 		fmt.Fprintf(&b, "log:         %s\n", f.Log)
-		lines, err := t.e.tail(f.Log, scripts.TailLines)
+		lines, err := t.e.tail(f.Log, tailLines)
 		if err != nil {
 			fmt.Fprintf(&b, "\n(could not read the log: %v)\n", err)
 		} else {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/approot"
-	"github.com/hoist-dev/hoist/internal/scripts"
+	"github.com/hoist-dev/hoist/internal/proc"
 )
 
 // script returns the step that journals script-0n, runs update script n of
@@ -35,7 +35,7 @@ func (t *txn) script(n int, dir string, s span) func(context.Context) error {
 // .hoist/logs/<tg>-<nn>-run.log. A script the release does not list is
 // not an error: there is nothing to run.
 func (e *Engine) runScript(ctx context.Context, n int, dir, tg, from, staging string, progress func(int, string)) error {
-	name := scripts.Names[n]
+	name := proc.Names[n]
 	script, err := e.openScript(dir, name)
 	if script == nil || err != nil {
 		return err
@@ -50,7 +50,7 @@ func (e *Engine) runScript(ctx context.Context, n int, dir, tg, from, staging st
 	if staging != "" {
 		staging = filepath.Join(e.dir, staging)
 	}
-	_, err = scripts.Run(ctx, scripts.Spec{
+	err = proc.Run(ctx, proc.Spec{
 		Name: name, Script: script, Args: []string{tg, e.dir}, Dir: e.dir,
 		Env: []string{
 			"HOIST_ROOT=" + e.dir, "HOIST_RELEASE=" + tg, "HOIST_STAGING=" + staging, "HOIST_FROM=" + from,

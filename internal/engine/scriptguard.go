@@ -8,7 +8,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/manifest"
-	"github.com/hoist-dev/hoist/internal/scripts"
+	"github.com/hoist-dev/hoist/internal/proc"
 )
 
 // checkLinks rejects a release with a symlink leading into a path it does
@@ -21,8 +21,8 @@ func checkLinks(m *manifest.Manifest, protect []string) error {
 	if err != nil {
 		return rejectf("%v, a path the release does not control", err)
 	}
-	for _, name := range scripts.Names {
-		if link := linkOnPath(m, path.Join(scripts.Dir, name)); link != "" {
+	for _, name := range proc.Names {
+		if link := linkOnPath(m, path.Join(proc.Dir, name)); link != "" {
 			return rejectf("update scripts must be regular files in real directories, but %s is a symlink", link)
 		}
 	}
@@ -41,13 +41,13 @@ func linkOnPath(m *manifest.Manifest, p string) string {
 }
 
 // openScript opens update script name of the release tree in dir ("" for
-// the root) for scripts.Run, if that tree's manifest lists it as a regular
+// the root) for proc.Run, if that tree's manifest lists it as a regular
 // file: it was verified when the tree was fetched or installed, and the
 // tree's directories are root's, so it is the release's word. nil, nil
-// means the release has no such script. scripts.Open checks that the file
+// means the release has no such script. proc.Open checks that the file
 // on disk is still the one listed, reached through real directories only.
-func (e *Engine) openScript(dir, name string) (*scripts.Script, error) {
-	rel := path.Join(scripts.Dir, name)
+func (e *Engine) openScript(dir, name string) (*proc.Script, error) {
+	rel := path.Join(proc.Dir, name)
 	data, err := readCapped(e.root, path.Join(dir, approot.ManifestFile), manifest.MaxSize)
 	var m *manifest.Manifest
 	if err == nil {
@@ -57,14 +57,14 @@ func (e *Engine) openScript(dir, name string) (*scripts.Script, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		m = &manifest.Manifest{} // a root installed by another tool
 	case err != nil:
-		return nil, scripts.NotRun(name, err)
+		return nil, proc.NotRun(name, err)
 	}
 	entry, listed := m.Lookup(rel)
 	if listed && !entry.IsLink() {
-		return scripts.Open(e.root, path.Join(dir, rel), entry.SHA256)
+		return proc.Open(e.root, path.Join(dir, rel), entry.SHA256)
 	}
 	if link := linkOnPath(m, rel); link != "" {
-		return nil, scripts.NotRun(name, fmt.Errorf("%s is a symlink in the release", link))
+		return nil, proc.NotRun(name, fmt.Errorf("%s is a symlink in the release", link))
 	}
 	if _, err := e.root.Lstat(path.Join(dir, rel)); err == nil {
 		e.log.Warnf("not running %s: the release's manifest does not list it", path.Join(dir, rel))

@@ -5,13 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
-
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/lock"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
+	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
 )
 
 // TestVerify changes, removes and chmods live files: verify lists each
@@ -19,8 +18,7 @@ import (
 // local copy of v1.1.0's files is left after a successful update) and
 // says which it could not fix when the repository is unreachable.
 func TestVerify(t *testing.T) {
-	f := newFixture(t, releaserepo.DefaultReleases()[:2]...)
-	f.must("apply", "--to", "v1.0.0")
+	f := atV100(t)
 	f.must("apply", "--to", "v1.1.0")
 	clean := f.snap(".hoist/config.json")
 	damage := func() {

@@ -164,7 +164,7 @@ func settles(t *testing.T, root, what string) {
 // coalesce into one run).
 func TestSupervisorKilledDuringUpdate(t *testing.T) {
 	s, root, h := killedDuringUpdate(t)
-	syscall.Kill(-h.apply, syscall.SIGKILL) // scripts.Run gives each its own process group
+	syscall.Kill(-h.apply, syscall.SIGKILL) // proc.Run gives each its own process group
 	syscall.Kill(-h.script, syscall.SIGKILL)
 	second := restartWithPending(t, root)
 	second.Alive()

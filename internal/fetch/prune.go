@@ -64,7 +64,7 @@ func PruneStore(ctx context.Context, dir, tagName string) error {
 	if err := s.SetShallow([]plumbing.Hash{live.commit}); err != nil {
 		return fmt.Errorf("prune object store: %w", err)
 	}
-	size, err := dirSize(dir)
+	size, err := safefs.TreeSize(dir)
 	if err != nil {
 		return fmt.Errorf("prune object store: %w", err)
 	}
@@ -214,20 +214,4 @@ func writeStore(ctx context.Context, old *filesystem.Storage, dir string, ref *p
 		return err
 	}
 	return s.SetShallow([]plumbing.Hash{live.commit})
-}
-
-// dirSize is the bytes of the regular files below dir.
-func dirSize(dir string) (int64, error) {
-	var n int64
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		info, err := d.Info()
-		if err == nil {
-			n += info.Size()
-		}
-		return err
-	})
-	return n, err
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
 
@@ -192,7 +193,7 @@ func TestDamagedStoreIsReplaced(t *testing.T) {
 
 func size(t *testing.T, dir string) int64 {
 	t.Helper()
-	n, err := dirSize(dir)
+	n, err := safefs.TreeSize(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

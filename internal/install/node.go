@@ -15,6 +15,15 @@ import (
 	"github.com/hoist-dev/hoist/internal/iobuf"
 )
 
+// Node is the state of one path, relative to the tree's root.
+type Node struct {
+	Path   string      `json:"path"`
+	Kind   Kind        `json:"kind"`
+	SHA256 string      `json:"sha256,omitempty"` // File
+	Mode   fs.FileMode `json:"mode,omitempty"`   // File and Dir
+	Link   string      `json:"link,omitempty"`   // Link
+}
+
 // Kind is what a path is.
 type Kind string
 
@@ -25,15 +34,6 @@ const (
 	Link   Kind = "link"
 	Dir    Kind = "dir"
 )
-
-// Node is the state of one path, relative to the tree's root.
-type Node struct {
-	Path   string      `json:"path"`
-	Kind   Kind        `json:"kind"`
-	SHA256 string      `json:"sha256,omitempty"` // File
-	Mode   fs.FileMode `json:"mode,omitempty"`   // File and Dir
-	Link   string      `json:"link,omitempty"`   // Link
-}
 
 // Same reports whether n and want describe the same state. An existing
 // directory is the same as a wanted one whatever its mode.

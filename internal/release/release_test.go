@@ -183,12 +183,7 @@ func TestVerifyDirRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := tree(t, "1.2.0")
-			if err := Sign(context.Background(), dir, SignOptions{Keys: []string{key}}); err != nil {
-				t.Fatal(err)
-			}
-			if tt.spoil != nil {
-				tt.spoil(dir)
-			}
+			signAndSpoil(t, dir, []string{key}, tt.spoil)
 			pubkeys := tt.pubkeys
 			if pubkeys == nil {
 				pubkeys = []string{pub}
@@ -201,6 +196,18 @@ func TestVerifyDirRejects(t *testing.T) {
 				t.Errorf("error is not one line: %q", err)
 			}
 		})
+	}
+}
+
+// signAndSpoil signs the tree in dir with keys, then lets spoil, if any,
+// damage it.
+func signAndSpoil(t *testing.T, dir string, keys []string, spoil func(dir string)) {
+	t.Helper()
+	if err := Sign(context.Background(), dir, SignOptions{Keys: keys}); err != nil {
+		t.Fatal(err)
+	}
+	if spoil != nil {
+		spoil(dir)
 	}
 }
 

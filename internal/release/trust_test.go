@@ -247,12 +247,7 @@ func TestAdopt(t *testing.T) {
 			if tt.add != nil || tt.revoke != nil {
 				keyChange(t, dir, tt.add, tt.revoke)
 			}
-			if err := Sign(context.Background(), dir, SignOptions{Keys: tt.keys}); err != nil {
-				t.Fatal(err)
-			}
-			if tt.spoil != nil {
-				tt.spoil(dir)
-			}
+			signAndSpoil(t, dir, tt.keys, tt.spoil)
 			trusted := tt.trusted
 			if trusted == nil {
 				trusted = []string{pubA}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -151,4 +152,21 @@ func SyncDir(dir *os.Root, name string) error {
 		return fmt.Errorf("fsync directory %s: %w", name, err)
 	}
 	return nil
+}
+
+// TreeSize is the bytes of the regular files below dir; symlinks are not
+// followed.
+func TreeSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		info, err := d.Info()
+		if err == nil {
+			n += info.Size()
+		}
+		return err
+	})
+	return n, err
 }

@@ -47,7 +47,7 @@
 // JSON without the maintainer's trigger asking for it, and a line that is a
 // logrus JSON entry is logged as an entry of its own, at its level and with
 // its fields, the trigger's fields winning on a clash
-// (scripts.Spec.StructuredOutput).
+// (proc.Spec.StructuredOutput).
 //
 // # The signals directory
 //

@@ -13,10 +13,10 @@ import (
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
-// inotify watches one directory through inotify(7) itself: a signal
-// written in place is complete only once closed after writing, and
-// fsnotify does not offer IN_CLOSE_WRITE (fsnotify issue #764). One
-// instance reports every kind of event in the order they happened.
+// inotify watches one directory through inotify(7) itself, for what
+// fsnotify does not offer: IN_CLOSE_WRITE (fsnotify issue #764), and
+// IN_MOVED_TO told apart from IN_CREATE. One instance reports its events in
+// the order they happened.
 type inotify struct {
 	f       *os.File // the instance, non-blocking: reads wait in Go's poller
 	buf     []byte

@@ -15,7 +15,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/logging"
-	"github.com/hoist-dev/hoist/internal/scripts"
+	"github.com/hoist-dev/hoist/internal/proc"
 	"github.com/hoist-dev/hoist/internal/signalname"
 )
 
@@ -167,7 +167,7 @@ func (s *supervisor) serve(j job) {
 
 // killed reports whether a trigger run ended without exiting by itself.
 func killed(err error) bool {
-	var se *scripts.Error
+	var se *proc.Error
 	return errors.As(err, &se) && se.ExitStatus < 0
 }
 
@@ -176,7 +176,7 @@ func killed(err error) bool {
 // passes or the shutdown grace ends. Output goes to log line by line, a
 // logrus JSON line (hoist's, see processEnv) as an entry of its own.
 func (s *supervisor) runProcess(log *logrus.Entry, name, path string, args []string) error {
-	_, err := scripts.Run(s.kill, scripts.Spec{
+	err := proc.Run(s.kill, proc.Spec{
 		Name:    name,
 		Path:    path,
 		Args:    args,

@@ -24,6 +24,17 @@ func URLs(t testing.TB, dir string) map[string]string {
 	}
 }
 
+// Served makes a Repo of size zeros tagged tag in the test's temp dir and
+// returns its URLs, as URLs does.
+func Served(t testing.TB, size int64, tag string) map[string]string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "hostile.git")
+	if _, err := Repo(dir, size, tag); err != nil {
+		t.Fatal(err)
+	}
+	return URLs(t, dir)
+}
+
 // serveGit runs git daemon on a free loopback port, exporting dir, until
 // the test ends, and returns dir's git:// URL.
 func serveGit(t testing.TB, dir string) string {

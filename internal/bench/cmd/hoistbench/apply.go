@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -139,22 +138,6 @@ func (b *suite) writeSums(ctx context.Context, repo, tag, sums string) error {
 		}
 	}
 	return os.WriteFile(sums, []byte(out.String()), 0o644)
-}
-
-// treeBytes is the size of the regular files under dir.
-func treeBytes(dir string) (int64, error) {
-	var n int64
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		fi, err := d.Info()
-		if err == nil {
-			n += fi.Size()
-		}
-		return err
-	})
-	return n, err
 }
 
 // series collects the repeated timings of one figure.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/bench"
+	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
 // releaseBench runs measurements 3, 4, 6 and 7 on one generated release
@@ -79,7 +80,7 @@ func (b *suite) releaseBench(ctx context.Context) ([]bench.Row, error) {
 		}
 	}
 
-	hashBytes, err := treeBytes(pristine)
+	hashBytes, err := safefs.TreeSize(pristine)
 	if err != nil {
 		return nil, err
 	}

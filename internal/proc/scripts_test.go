@@ -1,4 +1,4 @@
-package scripts
+package proc
 
 import (
 	"bytes"
@@ -54,7 +54,7 @@ func TestRunOutcomes(t *testing.T) {
 			if tt.timeout > 0 {
 				s.Timeout = tt.timeout
 			}
-			_, err := Run(context.Background(), s)
+			err := Run(context.Background(), s)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("err = %v", err)
@@ -72,7 +72,7 @@ func TestRunOutcomes(t *testing.T) {
 func TestArgsEnvAndDir(t *testing.T) {
 	var log bytes.Buffer
 	s := script(t, `echo "args=$1 $2"; echo "env=$HOIST_RELEASE"; echo "pwd=$(pwd)"; echo err >&2`, &log)
-	if _, err := Run(context.Background(), s); err != nil {
+	if err := Run(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"args=v1.1.0 " + s.Dir, "env=v1.1.0", "pwd=" + s.Dir, "err"} {
@@ -90,7 +90,7 @@ func TestTimeoutKillsProcessGroup(t *testing.T) {
 	s := script(t, "sleep 60 & echo $! > "+pidFile+"; wait", &log)
 	s.Timeout = 300 * time.Millisecond
 	start := time.Now()
-	if _, err := Run(context.Background(), s); err == nil {
+	if err := Run(context.Background(), s); err == nil {
 		t.Fatal("no error")
 	}
 	if d := time.Since(start); d > 5*time.Second {
@@ -121,7 +121,7 @@ func TestOrphanHoldingOutput(t *testing.T) {
 	var log bytes.Buffer
 	s := script(t, "setsid sleep 30 & echo started", &log)
 	start := time.Now()
-	if _, err := Run(context.Background(), s); err != nil {
+	if err := Run(context.Background(), s); err != nil {
 		t.Fatalf("err = %v", err)
 	}
 	if d := time.Since(start); d > waitDelay+3*time.Second {
@@ -134,14 +134,16 @@ func TestCancel(t *testing.T) {
 	s := script(t, "sleep 30", &log)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
-	_, err := Run(ctx, s)
+	err := Run(ctx, s)
 	var se *Error
 	if !errors.As(err, &se) || se.Timeout != 0 || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
 }
 
-func TestProgressAndTail(t *testing.T) {
+// TestProgressAndLog: progress lines are reported, and every line reaches
+// Spec.Log in order, the last one even without its newline.
+func TestProgressAndLog(t *testing.T) {
 	var log bytes.Buffer
 	s := script(t, `echo "::progress 10 Pulling images"
 echo "::progress 250 out of range"
@@ -156,15 +158,19 @@ printf 'no newline at end'`, &log)
 		defer mu.Unlock()
 		got = append(got, fmt.Sprintf("%d %s", n, text))
 	}
-	tail, err := Run(context.Background(), s)
-	if err != nil {
+	if err := Run(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"10 Pulling images", "60 "}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("progress = %q, want %q", got, want)
 	}
-	if len(tail) != TailLines || tail[0] != "line 31" || tail[TailLines-1] != "no newline at end" {
-		t.Errorf("tail = %q ... %q (%d lines)", tail[0], tail[len(tail)-1], len(tail))
+	want := []string{"::progress 10 Pulling images", "::progress 250 out of range", "::progress x bad", "::progress 60"}
+	for i := range 80 {
+		want = append(want, fmt.Sprintf("line %d", i))
+	}
+	want = append(want, "no newline at end")
+	if got := log.String(); got != strings.Join(want, "\n")+"\n" {
+		t.Errorf("log =\n%s", got)
 	}
 }
 
@@ -181,18 +187,17 @@ func TestLongLinesAreSplit(t *testing.T) {
 
 func TestParseProgress(t *testing.T) {
 	tests := []struct {
-		line string
-		n    int
-		text string
-		ok   bool
+		line, text string // text is what ParseProgress returns with n and ok
+		n          int
+		ok         bool
 	}{
-		{"::progress 0", 0, "", true},
-		{"::progress 100 Done ", 100, "Done", true},
-		{"::progress 101 x", 0, "", false},
-		{"::progress -1 x", 0, "", false},
-		{"  ::progress 5 x", 0, "", false},
-		{"::progress", 0, "", false},
-		{"::progress 5 " + strings.Repeat("é", 200), 5, strings.Repeat("é", 100), true},
+		{"::progress 0", "", 0, true},
+		{"::progress 100 Done ", "Done", 100, true},
+		{"::progress 101 x", "", 0, false},
+		{"::progress -1 x", "", 0, false},
+		{"  ::progress 5 x", "", 0, false},
+		{"::progress", "", 0, false},
+		{"::progress 5 " + strings.Repeat("é", 200), strings.Repeat("é", 100), 5, true},
 	}
 	for _, tt := range tests {
 		n, text, ok := ParseProgress(tt.line)
@@ -237,7 +242,7 @@ func TestStructuredOutput(t *testing.T) {
 			logger.SetFormatter(&logrus.JSONFormatter{})
 			s.Logger = logger.WithField("trigger", "update")
 			s.StructuredOutput = tt.structured
-			if _, err := Run(context.Background(), s); err != nil {
+			if err := Run(context.Background(), s); err != nil {
 				t.Fatal(err)
 			}
 			if raw.String() != tt.line+"\n" {

@@ -1,4 +1,4 @@
-package scripts
+package proc
 
 import (
 	"bytes"
@@ -62,7 +62,7 @@ func TestOpenRunsTheCheckedScript(t *testing.T) {
 	var log bytes.Buffer
 	logger := logrus.New()
 	logger.SetOutput(io.Discard)
-	_, err = Run(context.Background(), Spec{Name: "01-run.sh", Script: s, Args: []string{"v1.1.0", dir}, Dir: dir,
+	err = Run(context.Background(), Spec{Name: "01-run.sh", Script: s, Args: []string{"v1.1.0", dir}, Dir: dir,
 		Timeout: 10 * time.Second, Log: &log, Logger: logger})
 	if err != nil {
 		t.Fatalf("Run: %v; output %q", err, log.String())

@@ -1,6 +1,6 @@
-// Package scripts runs a release's update scripts (scripts/update/NN-run.sh),
-// and the supervisor's triggers, and turns what they do into facts the
-// engine can act on.
+// Package proc runs child processes for root: a release's update scripts
+// (scripts/update/NN-run.sh), the supervisor's triggers and `hoist recover`,
+// and turns what they do into facts the engine can act on.
 //
 // Invariants:
 //   - A script that exits non-zero, is killed or outlives its timeout is an
@@ -23,9 +23,8 @@
 //     child's end is not the caller's, and no logrus version may stop the
 //     caller for a line of output. The option is for trusted programs (the
 //     supervisor's triggers, which run hoist): a release's scripts must not
-//     forge the engine's entries. The log writer and the tail always get the
-//     raw line.
-package scripts
+//     forge the engine's entries. The log writer always gets the raw line.
+package proc
 
 import (
 	"bytes"
@@ -51,9 +50,6 @@ const Dir = "scripts/update"
 // Names are the update scripts in the order they run: 00 from the staging
 // clone before anything is installed, 01 to 03 from the root afterwards.
 var Names = []string{"00-run.sh", "01-run.sh", "02-run.sh", "03-run.sh"}
-
-// TailLines is how many of the last output lines Run returns for reports.
-const TailLines = 50
 
 // maxLine caps one output line; longer lines are split.
 const maxLine = 4096
@@ -115,9 +111,9 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Run runs the script described by s and returns the last TailLines lines
-// of its output. Any outcome other than exit status 0 is an *Error.
-func Run(ctx context.Context, s Spec) (tail []string, err error) {
+// Run runs the script described by s. Any outcome other than exit status 0
+// is an *Error.
+func Run(ctx context.Context, s Spec) error {
 	runCtx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	out := newOutput(s)
@@ -138,37 +134,34 @@ func Run(ctx context.Context, s Spec) (tail []string, err error) {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = waitDelay
 
-	err = cmd.Run()
+	err := cmd.Run()
 	out.flush()
-	tail = out.lines()
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:
-		return tail, nil
+		return nil
 	case errors.Is(err, exec.ErrWaitDelay):
 		// The script exited 0; something it left behind held the output.
 		s.Logger.WithField("script", s.Name).Warn("script left a background process holding its output open")
-		return tail, nil
+		return nil
 	case ctx.Err() != nil:
-		return tail, &Error{Name: s.Name, ExitStatus: -1, Err: fmt.Errorf("was stopped: %w", context.Cause(ctx))}
+		return &Error{Name: s.Name, ExitStatus: -1, Err: fmt.Errorf("was stopped: %w", context.Cause(ctx))}
 	case runCtx.Err() != nil:
-		return tail, &Error{Name: s.Name, ExitStatus: -1, Timeout: s.Timeout, Err: runCtx.Err()}
+		return &Error{Name: s.Name, ExitStatus: -1, Timeout: s.Timeout, Err: runCtx.Err()}
 	case errors.As(err, &exitErr):
 		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return tail, &Error{Name: s.Name, ExitStatus: -1, Err: fmt.Errorf("was killed by signal %d (%v)", int(ws.Signal()), ws.Signal())}
+			return &Error{Name: s.Name, ExitStatus: -1, Err: fmt.Errorf("was killed by signal %d (%v)", int(ws.Signal()), ws.Signal())}
 		}
-		return tail, &Error{Name: s.Name, ExitStatus: exitErr.ExitCode()}
+		return &Error{Name: s.Name, ExitStatus: exitErr.ExitCode()}
 	default:
-		return tail, &Error{Name: s.Name, ExitStatus: -1, Err: fmt.Errorf("could not start: %w", err)}
+		return &Error{Name: s.Name, ExitStatus: -1, Err: fmt.Errorf("could not start: %w", err)}
 	}
 }
 
 // output collects a script's lines from both streams.
 type output struct {
 	spec Spec
-	mu   sync.Mutex // guards the fields below and writes to spec.Log
-	tail []string
-	next int // ring position in tail once it is full
+	mu   sync.Mutex // guards writes to spec.Log
 	ws   []*lineWriter
 }
 
@@ -246,24 +239,12 @@ func (o *output) add(line string) {
 		// A log file that fails to take a line must not fail the update.
 		_, _ = io.WriteString(o.spec.Log, line+"\n")
 	}
-	if len(o.tail) < TailLines {
-		o.tail = append(o.tail, line)
-		return
-	}
-	o.tail[o.next] = line
-	o.next = (o.next + 1) % TailLines
 }
 
 func (o *output) flush() {
 	for _, w := range o.ws {
 		w.flush()
 	}
-}
-
-func (o *output) lines() []string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return append(o.tail[o.next:len(o.tail):len(o.tail)], o.tail[:o.next]...)
 }
 
 // lineWriter splits what is written into lines of at most maxLine bytes.

@@ -1,4 +1,4 @@
-package scripts
+package proc
 
 import (
 	"crypto/sha256"
