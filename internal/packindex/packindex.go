@@ -69,7 +69,6 @@ type object struct {
 	size  int64 // declared inflated size: of the delta, for a delta
 	crc   uint32
 	delta bool
-	base  int64         // OFS_DELTA: the offset of its base
 	ref   plumbing.Hash // REF_DELTA: the hash of its base
 	typ   plumbing.ObjectType
 	hash  plumbing.Hash
@@ -173,8 +172,8 @@ func (ix *indexer) scan() error {
 			hasher = plumbing.NewHasher(oh.Type, oh.Length)
 			content = hasher
 		case plumbing.OFSDeltaObject:
-			ob.delta, ob.base = true, oh.OffsetReference
-			ix.ofsKids[ob.base] = append(ix.ofsKids[ob.base], len(ix.objs))
+			ob.delta = true
+			ix.ofsKids[oh.OffsetReference] = append(ix.ofsKids[oh.OffsetReference], len(ix.objs))
 		case plumbing.REFDeltaObject:
 			ob.delta, ob.ref = true, oh.Reference
 			ix.refKids[ob.ref] = append(ix.refKids[ob.ref], len(ix.objs))
