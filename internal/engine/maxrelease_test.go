@@ -1,11 +1,9 @@
 package engine_test
 
 import (
-	"context"
 	"encoding/json"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -17,7 +15,6 @@ import (
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/hugeblob"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
-	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 )
 
 // TestMaxReleaseBytes: with max_release_bytes at 100 MiB, a tag whose tree
@@ -42,7 +39,7 @@ func TestMaxReleaseBytes(t *testing.T) {
 			before := diskUse(t, root)
 			var peakDisk atomic.Int64
 			stop := sample(func() { peakDisk.Store(max(peakDisk.Load(), diskUse(t, root)-before)) })
-			code, stderr, rss := runMeasured(t, "apply", "--to", "v9.0.0", "--root", root)
+			code, stderr, rss := runPeak(t, "apply", "--to", "v9.0.0", "--root", root)
 			stop()
 			t.Logf("exit %d, peak RSS %d MiB, disk grew by at most %d KiB, status %q", code, rss>>20, peakDisk.Load()>>10, f.status().Description)
 			if code != exitcode.Rejected {
@@ -73,24 +70,6 @@ func setConfig(t *testing.T, f *fixture, key string, value any) {
 	if err := os.WriteFile(f.path(".hoist/config.json"), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// runMeasured runs the hoist binary and returns its exit code, stderr and
-// peak resident memory in bytes. Linux counts in a child's peak what its
-// parent had resident when it forked, so the peak is an upper bound: it
-// includes this test process.
-func runMeasured(t *testing.T, args ...string) (int, string, int64) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testbin.ProcessTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, testbin.Path(t, "hoist"), args...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	if _, exited := err.(*exec.ExitError); err != nil && !exited {
-		t.Fatal(err)
-	}
-	return cmd.ProcessState.ExitCode(), stderr.String(), int64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) << 10 // KiB on Linux
 }
 
 // sample calls f every few milliseconds until the returned stop is called.
