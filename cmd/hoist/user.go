@@ -58,7 +58,12 @@ func runCheck(ctx context.Context, s streams, args []string) error {
 	if err != nil {
 		return err
 	}
-	finder, installed, err := openReleases(dir)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("app root: %w", err)
+	}
+	defer root.Close()
+	finder, installed, err := openReleases(root)
 	if err != nil {
 		return err
 	}
@@ -66,11 +71,6 @@ func runCheck(ctx context.Context, s streams, args []string) error {
 	if err != nil {
 		return err
 	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return fmt.Errorf("app root: %w", err)
-	}
-	defer root.Close()
 	held := discovery.Hold(u, nodeid.Lookup(root), time.Now())
 	if held != nil {
 		fmt.Fprintf(s.err, "v%s is rolling out to %g %%; this node will get it later (`hoist update` installs it now)\n", held.Version, held.Percent)
@@ -105,7 +105,12 @@ func runUpdate(ctx context.Context, s streams, args []string) error {
 	if err := request.Busy(dirs); err != nil {
 		return err
 	}
-	finder, installed, err := openReleases(dir)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("app root: %w", err)
+	}
+	defer root.Close()
+	finder, installed, err := openReleases(root)
 	if err != nil {
 		return err
 	}
@@ -123,14 +128,9 @@ func runUpdate(ctx context.Context, s streams, args []string) error {
 	return watchUpdate(ctx, s, dirs.Statuses)
 }
 
-// openReleases returns a Finder for the repository in the root's config
-// and the installed version (nil when none).
-func openReleases(dir string) (*discovery.Finder, *version.Version, error) {
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, nil, fmt.Errorf("app root: %w", err)
-	}
-	defer root.Close()
+// openReleases returns a Finder for the repository in root's config and the
+// installed version (nil when none).
+func openReleases(root *os.Root) (*discovery.Finder, *version.Version, error) {
 	cfg, err := config.Load(root)
 	if err != nil {
 		return nil, nil, err

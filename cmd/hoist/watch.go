@@ -143,7 +143,8 @@ func (v *barView) close() { fmt.Fprintln(v.w) }
 
 // label is the bar's description, kept short so the bar fits on one line.
 func label(d string) string {
-	if r := []rune(printable(d)); len(r) > 48 {
+	d = printable(d)
+	if r := []rune(d); len(r) > 48 {
 		d = string(r[:47]) + "…"
 	}
 	return fmt.Sprintf("%-48s", d)

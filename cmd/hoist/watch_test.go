@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode"
 
 	"golang.org/x/sys/unix"
 
@@ -242,4 +243,18 @@ func openPTY(t *testing.T) (master, tty *os.File) {
 	}
 	t.Cleanup(func() { tty.Close() })
 	return master, tty
+}
+
+// The bar's label never carries a control character the manager wrote into
+// the status file, whatever its length.
+func TestLabel(t *testing.T) {
+	for _, d := range []string{
+		"short \x1b]0;owned\x07 title",
+		strings.Repeat("long ", 12) + "\x1b[2J",
+	} {
+		got := label(d)
+		if strings.ContainsFunc(got, unicode.IsControl) || len([]rune(got)) != 48 {
+			t.Errorf("label(%q) = %q", d, got)
+		}
+	}
 }

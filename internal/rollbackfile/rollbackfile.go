@@ -55,7 +55,7 @@ func Read(dir *os.Root) (State, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return State{}, fmt.Errorf("parse %s: %w", Name, err)
 	}
-	for _, v := range append(slices.Clone(s.Backups), s.RolledBackFrom...) {
+	for _, v := range slices.Concat(s.Backups, s.RolledBackFrom) {
 		if _, err := tag.Parse("v" + v); err != nil {
 			return State{}, fmt.Errorf("%s: %w", Name, err)
 		}
