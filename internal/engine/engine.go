@@ -126,7 +126,8 @@ type info struct {
 
 // readInfo reads dir/info.json. It does not refuse hard links (unlike
 // safefs.ReadFile): during an update the live files share inodes with the
-// staging clone and the undo area by design.
+// staging clone and the undo area by design. It is capped at
+// infofile.MaxSize, the manager's cap, like every info.json read.
 func readInfo(dir *os.Root, name string) (info, error) {
 	var in info
 	data, err := readCapped(dir, name, infofile.MaxSize)
