@@ -126,10 +126,11 @@ type info struct {
 
 // readInfo reads dir/info.json. It does not refuse hard links (unlike
 // safefs.ReadFile): during an update the live files share inodes with the
-// staging clone and the undo area by design.
+// staging clone and the undo area by design. It is capped at
+// infofile.MaxSize, the manager's cap, like every info.json read.
 func readInfo(dir *os.Root, name string) (info, error) {
 	var in info
-	data, err := readInfoFile(dir, name)
+	data, err := readCapped(dir, name, infofile.MaxSize)
 	if err != nil {
 		return in, err
 	}
@@ -149,17 +150,6 @@ func readCapped(dir *os.Root, name string, limit int64) ([]byte, error) {
 	}
 	defer f.Close()
 	return safefs.ReadCapped(f, name, limit)
-}
-
-// readInfoFile reads an info.json of the live root or a release, capped
-// as the manager's reader caps it.
-func readInfoFile(dir *os.Root, name string) ([]byte, error) {
-	f, err := dir.Open(name) // not safefs.OpenRegular: see readCapped
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return infofile.Read(f, name)
 }
 
 // installed reads the live release from info.json and hoist-release.json.
@@ -196,7 +186,7 @@ func (e *Engine) installed() (release, error) {
 // manager reads (it sees nothing else of the root), or removes it when no
 // release is installed.
 func (e *Engine) publishInfo() error {
-	data, err := readInfoFile(e.root, approot.InfoFile)
+	data, err := readCapped(e.root, approot.InfoFile, infofile.MaxSize)
 	name := path.Base(approot.StatusInfoCopy)
 	if errors.Is(err, fs.ErrNotExist) {
 		return ignoreMissing(e.statuses.Remove(name))

@@ -82,7 +82,7 @@ func (t *txn) commit(note string) (string, error) {
 // extended with the outcome ("…; restored v1.0.0").
 func (t *txn) abort(ctx context.Context, cause error) error {
 	t.e.log.WithError(cause).Error(t.desc() + " failed")
-	f := failureOf(t.last, cause)
+	f := failureOf(t.last(), cause)
 	if err := t.log(record{Step: StepUndo, Failure: f}); err != nil {
 		// Undoing is safe without the record; only its reason would be
 		// lost to a crash.

@@ -93,12 +93,12 @@ func (e *Engine) recoverOpen(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer t.close()
-	e.log.WithField("last_step", t.last).Warn("found an interrupted " + t.desc())
+	e.log.WithField("last_step", t.last()).Warn("found an interrupted " + t.desc())
 	if t.complete() {
 		return t.commit(t.desc() + " was interrupted after its last step and finished by recover")
 	}
 	if !t.undoing() {
-		f := &failure{Step: t.last, Reason: t.desc() + " was interrupted"}
+		f := &failure{Step: t.last(), Reason: t.desc() + " was interrupted"}
 		if err := t.log(record{Step: StepUndo, Failure: f}); err != nil {
 			return "", err
 		}

@@ -76,7 +76,6 @@ type state struct {
 	begin   record   // op, versions, staging clone or kept backup
 	at      phase    // the last step journaled
 	reached phase    // the last step journaled before any undo
-	last    Step     // the name of at, for messages
 	fail    *failure // why it is undone, from the undo record
 	index   string   // sha256 of the undo area's index, from backed-up
 }
@@ -122,7 +121,7 @@ func (s *state) note(r record) {
 	if r.Index != "" {
 		s.index = r.Index
 	}
-	s.at, s.last = p, r.Step
+	s.at = p
 	s.records++
 }
 
@@ -132,6 +131,9 @@ func phaseOf(s Step) (phase, bool) {
 }
 
 func (s *state) rule() rule { return rules[s.begin.Op] }
+
+// last is the step last journaled, for messages.
+func (s *state) last() Step { return stepNames[s.at] }
 
 // open reports whether the transaction still needs settling: it began and
 // did not journal done.

@@ -182,7 +182,7 @@ func TestReplayStopsAtUnreadable(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s, used := replay([][]byte{begin, install, bad, []byte(`{"step":"done"}`)})
 			if used != 2 || s.at != phaseInstall || decision(s) != "undo+restore" {
-				t.Errorf("used %d records, at %s: %s", used, s.last, decision(s))
+				t.Errorf("used %d records, at %s: %s", used, s.last(), decision(s))
 			}
 		})
 	}

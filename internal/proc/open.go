@@ -3,6 +3,7 @@ package proc
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/internal/iobuf"
+	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
 // Script is an update script that Open checked, ready for Spec.Script. It
@@ -97,21 +99,13 @@ func open(tree *os.Root, rel, sum string) (*Script, error) {
 // owner, root or this process's user, can change. rel names it in errors.
 // O_NONBLOCK: a fifo must not block the open; it is refused after.
 func openAt(dir *os.File, name, rel string, wantDir bool) (*os.File, error) {
-	var fd int
-	var err error
-	for {
-		fd, err = unix.Openat(int(dir.Fd()), name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	f, err := safefs.OpenAt(dir, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK)
 	switch {
-	case err == unix.ELOOP:
+	case errors.Is(err, unix.ELOOP):
 		return nil, fmt.Errorf("%s is a symlink", rel)
 	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", rel, err)
 	}
-	f := os.NewFile(uintptr(fd), rel)
 	if err := checkFile(f, rel, wantDir); err != nil {
 		f.Close()
 		return nil, err
