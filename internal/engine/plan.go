@@ -62,8 +62,11 @@ func plan(ctx context.Context, root, staging *os.Root, old, m *manifest.Manifest
 	}
 	for _, name := range []string{approot.ManifestFile, approot.SignatureFile} {
 		n, err := install.Stat(staging, name)
-		if err != nil || n.Kind != install.File {
-			return nil, nil, fmt.Errorf("staging %s: %v", name, err)
+		if err != nil {
+			return nil, nil, fmt.Errorf("staging %s: %w", name, err)
+		}
+		if n.Kind != install.File {
+			return nil, nil, fmt.Errorf("staging %s: not a regular file", name)
 		}
 		wanted[name] = n
 	}
