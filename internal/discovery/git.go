@@ -1,7 +1,6 @@
 package discovery
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -213,19 +212,30 @@ func (s *cappedStorage) SetEncodedObject(o plumbing.EncodedObject) (plumbing.Has
 	return s.Storage.SetEncodedObject(o)
 }
 
-// PackfileWriter is what go-git writes a fetched pack to.
+// PackfileWriter is what go-git writes a fetched pack to: what packguard
+// lets through streams to go-git's parser, which stores each object in s.
+// Holding the pack until it is whole would cost its size on top of its
+// objects'.
 func (s *cappedStorage) PackfileWriter() (io.WriteCloser, error) {
-	w := &packWriter{s: s}
-	w.guard = packguard.NewWriter(&w.pack, packguard.Limits{Bytes: s.limit, Objects: maxCloneObjects})
+	pr, pw := io.Pipe()
+	w := &packWriter{pipe: pw, parsed: make(chan error, 1)}
+	w.guard = packguard.NewWriter(pw, packguard.Limits{Bytes: s.limit, Objects: maxCloneObjects})
+	go func() {
+		p, err := packfile.NewParserWithStorage(packfile.NewScanner(pr), s)
+		if err == nil {
+			_, err = p.Parse()
+		}
+		pr.CloseWithError(err) // a parser that stopped early fails the next Write
+		w.parsed <- err
+	}()
 	return w, nil
 }
 
-// packWriter holds a pack that packguard let through, and parses it into
-// its storage on Close.
+// packWriter passes a pack that packguard judged to the parser.
 type packWriter struct {
-	s     *cappedStorage
-	guard *packguard.Writer // writes to pack
-	pack  bytes.Buffer
+	guard  *packguard.Writer // writes to pipe
+	pipe   *io.PipeWriter
+	parsed chan error // the parser's end, and why
 }
 
 func (w *packWriter) Write(p []byte) (int, error) {
@@ -233,15 +243,16 @@ func (w *packWriter) Write(p []byte) (int, error) {
 	return n, tooLarge(err)
 }
 
+// Close ends the guard's scan and waits for the parser, which a refused
+// pack stops.
 func (w *packWriter) Close() error {
 	if err := w.guard.Close(); err != nil {
+		w.pipe.CloseWithError(err)
+		<-w.parsed
 		return tooLarge(err)
 	}
-	p, err := packfile.NewParserWithStorage(packfile.NewScanner(bytes.NewReader(w.pack.Bytes())), w.s)
-	if err == nil {
-		_, err = p.Parse()
-	}
-	return err
+	w.pipe.Close()
+	return <-w.parsed
 }
 
 // tooLarge marks a pack refused for its size as errTooLarge.

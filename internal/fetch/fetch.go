@@ -192,15 +192,14 @@ type source struct {
 // close removes).
 func openSource(ctx context.Context, o Options, tmp string) (*source, error) {
 	if local, ok := localPath(o.URL); ok {
-		s, ref, err := openLocal(local, o.Tag)
+		open, ref, err := openLocal(local, o.Tag)
 		if err != nil {
 			return nil, err
 		}
 		reader := func() (storer.EncodedObjectStorer, func() error, error) {
-			s, _, err := openLocal(local, o.Tag)
-			return s, func() error { return nil }, err
+			return open(), func() error { return nil }, nil
 		}
-		return &source{objects: s, ref: ref, reader: reader, close: func() error { return nil }, maxBytes: o.MaxBytes}, nil
+		return &source{objects: open(), ref: ref, reader: reader, close: func() error { return nil }, maxBytes: o.MaxBytes}, nil
 	}
 	dir := o.Store
 	if dir == "" {

@@ -22,7 +22,7 @@ func newGuardedStorage(s packStorage, maxBytes int64) guardedStorage {
 }
 
 func (s guardedStorage) PackfileWriter() (io.WriteCloser, error) {
-	w, err := s.packStorage.PackfileWriter()
+	w, err := newPackWriter(s.ctx, s.Storage)
 	if err != nil {
 		return nil, err
 	}
@@ -31,7 +31,7 @@ func (s guardedStorage) PackfileWriter() (io.WriteCloser, error) {
 
 type guardedWriter struct {
 	guard *packguard.Writer // writes to dst
-	dst   io.WriteCloser
+	dst   *packWriter
 }
 
 func (w guardedWriter) Write(p []byte) (int, error) {
@@ -39,15 +39,21 @@ func (w guardedWriter) Write(p []byte) (int, error) {
 	return n, tooLarge(err)
 }
 
-// Close ends the guard's scan and closes the pack writer, which is left
-// with a pack cut short when the guard refused it.
+// Close ends the guard's scan and closes the pack writer. A pack the guard
+// refused for its size is cut short and dropped unindexed: indexing it
+// would inflate once more every object before the one that crossed the
+// limit, only to fail.
 func (w guardedWriter) Close() error {
 	guardErr := w.guard.Close()
-	err := w.dst.Close()
-	if err == nil || errors.Is(guardErr, packguard.ErrTooLarge) {
+	if errors.Is(guardErr, packguard.ErrTooLarge) {
+		w.dst.err = guardErr // the pack writer stores nothing and removes its temp file
+		w.dst.Close()
 		return tooLarge(guardErr)
 	}
-	return err
+	if err := w.dst.Close(); err != nil {
+		return err
+	}
+	return guardErr
 }
 
 // tooLarge marks a pack refused for its size as a release too large.

@@ -9,7 +9,6 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
-	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
@@ -32,8 +31,9 @@ func localPath(rawURL string) (string, bool) {
 const largeObject = 1 << 20
 
 // openLocal opens the repository at dir for reading and returns where tag
-// points.
-func openLocal(dir, tagName string) (storer.EncodedObjectStorer, plumbing.Hash, error) {
+// points, and how to open a reader of its objects (each checkout worker
+// needs its own): the repository is found once, not once per worker.
+func openLocal(dir, tagName string) (func() *filesystem.Storage, plumbing.Hash, error) {
 	repo, err := git.PlainOpen(dir) // finds the repository's .git, or dir itself when bare
 	if err != nil {
 		return nil, plumbing.ZeroHash, fmt.Errorf("open repository: %w", err)
@@ -42,14 +42,17 @@ func openLocal(dir, tagName string) (storer.EncodedObjectStorer, plumbing.Hash, 
 	if !ok {
 		return nil, plumbing.ZeroHash, errors.New("open repository: not on a filesystem")
 	}
-	s := filesystem.NewStorageWithOptions(fsStore.Filesystem(), cache.NewObjectLRUDefault(),
-		filesystem.Options{LargeObjectThreshold: largeObject})
-	ref, err := s.Reference(plumbing.NewTagReferenceName(tagName))
+	fsys := fsStore.Filesystem()
+	open := func() *filesystem.Storage {
+		return filesystem.NewStorageWithOptions(fsys, cache.NewObjectLRUDefault(),
+			filesystem.Options{LargeObjectThreshold: largeObject})
+	}
+	ref, err := fsStore.Reference(plumbing.NewTagReferenceName(tagName))
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return nil, plumbing.ZeroHash, ErrTagNotFound
 	}
 	if err != nil {
 		return nil, plumbing.ZeroHash, err
 	}
-	return s, ref.Hash(), nil
+	return open, ref.Hash(), nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -19,18 +18,14 @@ import (
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
-// packStorage is a store opened by openStore whose PackfileWriter is a
-// packWriter. go-git's own pack writer indexes with its packfile.Parser,
-// which holds every object whole in memory: a 300 MiB file of a release
-// cost 300 MiB. ctx bounds the indexing, which go-git's interface cannot
-// pass.
+// packStorage is a store opened by openStore whose fetched packs a
+// packWriter writes (through guardedStorage's PackfileWriter). go-git's
+// own pack writer indexes with its packfile.Parser, which holds every
+// object whole in memory: a 300 MiB file of a release cost 300 MiB. ctx
+// bounds the indexing, which go-git's interface cannot pass.
 type packStorage struct {
 	*filesystem.Storage
 	ctx context.Context
-}
-
-func (s packStorage) PackfileWriter() (io.WriteCloser, error) {
-	return newPackWriter(s.ctx, s.Storage)
 }
 
 // packWriter stores a pack in the store as one pack file and its index:

@@ -27,12 +27,16 @@ func openStore(dir string) (*filesystem.Storage, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("object store: %w", err)
 	}
-	// Exclusive access lets go-git keep pack indexes and descriptors open
-	// across object reads instead of reopening the pack for each one; the
-	// caller serialises every use of the store. Packs are added by
-	// packWriter (see packwriter.go).
-	return filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRUDefault(),
-		filesystem.Options{ExclusiveAccess: true, KeepDescriptors: true, LargeObjectThreshold: largeObject}), nil
+	return newStorage(dir, cache.NewObjectLRUDefault()), nil
+}
+
+// newStorage opens the store at dir with the object cache c. Exclusive access
+// lets go-git keep pack indexes and descriptors open across object reads
+// instead of reopening the pack for each one; the caller serialises every
+// use of the store. Packs are added by packWriter (see packwriter.go).
+func newStorage(dir string, c cache.Object) *filesystem.Storage {
+	return filesystem.NewStorageWithOptions(osfs.New(dir), c,
+		filesystem.Options{ExclusiveAccess: true, KeepDescriptors: true, LargeObjectThreshold: largeObject})
 }
 
 // peeledRef names the reference to the commit of tag. go-git offers a
@@ -58,8 +62,7 @@ const readerCache = 8 << 20
 // openStoreReader opens the store at dir for reading only, with a small
 // cache, for one checkout worker.
 func openStoreReader(dir string) *filesystem.Storage {
-	return filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(readerCache),
-		filesystem.Options{ExclusiveAccess: true, KeepDescriptors: true, LargeObjectThreshold: largeObject})
+	return newStorage(dir, cache.NewObjectLRU(readerCache))
 }
 
 // hasHistory reports whether the store at dir holds any tag, i.e. whether

@@ -94,7 +94,8 @@ func (b *buffer) Close() {
 
 // open returns a reader of the inflated data of the object at off: a
 // delta's instructions, or a whole object's content. The reader is bounded
-// by the declared size.
+// by the declared size. It is ix.in, valid until the next open: the one
+// scanner reads one object at a time anyway.
 func (ix *indexer) open(off int64) (*bufio.Reader, io.Closer, error) {
 	if _, err := ix.reader.SeekObjectHeader(off); err != nil {
 		return nil, nil, fmt.Errorf("object at %d: %w", off, err)
@@ -103,7 +104,8 @@ func (ix *indexer) open(off int64) (*bufio.Reader, io.Closer, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("object at %d: %w", off, err)
 	}
-	return bufio.NewReaderSize(r, bufSize), r, nil
+	ix.in.Reset(r)
+	return ix.in, r, nil
 }
 
 // inflate returns the content of the whole object i.
@@ -158,7 +160,8 @@ func (ix *indexer) patch(k int, typ plumbing.ObjectType, base *buffer, keep bool
 		}
 		out = io.MultiWriter(hasher, result)
 	}
-	w := bufio.NewWriterSize(out, bufSize)
+	w := ix.out // patch returns before its deltas are patched: one writer serves all
+	w.Reset(out)
 	err = apply(w, base, delta, size)
 	if err == nil {
 		err = w.Flush()

@@ -19,6 +19,7 @@
 package packindex
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -83,6 +84,8 @@ type indexer struct {
 	ofsKids map[int64][]int         // base offset → deltas of it
 	refKids map[plumbing.Hash][]int // base hash → deltas of it
 	reader  *packfile.Scanner       // reads objects by offset
+	in      *bufio.Reader           // buffers the object reader reads (see open)
+	out     *bufio.Writer           // buffers what a delta rebuilds (see patch)
 	end     int64                   // where the objects end and the checksum starts
 	sum     plumbing.Hash           // the pack's checksum
 	memHeld int64                   // bytes of bases held in memory
@@ -94,7 +97,7 @@ type indexer struct {
 // PackfileChecksum is the pack's (final) checksum, which names it.
 func Index(ctx context.Context, f *os.File, o Options) (*idxfile.MemoryIndex, error) {
 	ix := &indexer{ctx: ctx, f: f, o: o, ofsKids: map[int64][]int{}, refKids: map[plumbing.Hash][]int{},
-		reader: packfile.NewScanner(f)}
+		reader: packfile.NewScanner(f), in: bufio.NewReaderSize(nil, bufSize), out: bufio.NewWriterSize(nil, bufSize)}
 	if err := ix.scan(); err != nil {
 		return nil, malformed(err)
 	}
