@@ -19,7 +19,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
+
+	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
 
 // Chunk is the granularity of sizes: ZlibZeros repeats the deflate blocks
@@ -207,18 +208,6 @@ func (zeroReader) Read(p []byte) (int, error) {
 func git(dir string, args ...string) ([]byte, error) {
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
-	cmd.Env = gitEnv()
+	cmd.Env = releaserepo.GitEnv()
 	return cmd.CombinedOutput()
-}
-
-// gitEnv is the environment of git runs: no inherited GIT_* variables and
-// no system or global config.
-func gitEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GIT_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C")
 }

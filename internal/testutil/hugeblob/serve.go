@@ -48,7 +48,7 @@ func serveGit(t testing.TB, dir string) string {
 	base := filepath.Dir(dir)
 	cmd := exec.Command("git", "daemon", "--export-all", "--reuseaddr", "--base-path="+base,
 		"--listen=127.0.0.1", "--port="+strconv.Itoa(port), base)
-	cmd.Env = gitEnv()
+	cmd.Env = releaserepo.GitEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its upload-packs die with it
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -204,7 +204,7 @@ func (r *Repo) serveHTTP(t testing.TB, token string) string {
 		Path:   gitPath,
 		Args:   []string{"http-backend"},
 		Stderr: io.Discard, // "not found" noise of tests that ask for missing repos
-		Env: append(gitEnv(),
+		Env: append(GitEnv(),
 			"GIT_PROJECT_ROOT="+filepath.Dir(r.Dir),
 			"GIT_HTTP_EXPORT_ALL=1",
 		),
@@ -375,9 +375,9 @@ func (r *Repo) git(t testing.TB, args ...string) string {
 	}, args...)...)
 }
 
-// gitEnv is the environment of git and hoist runs: no inherited GIT_*
+// GitEnv is the environment of git and hoist runs: no inherited GIT_*
 // variables and no system or global git config.
-func gitEnv() []string {
+func GitEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "GIT_") {
@@ -391,7 +391,7 @@ func run(t testing.TB, dir, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
-	cmd.Env = gitEnv()
+	cmd.Env = GitEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
