@@ -23,6 +23,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
+	"github.com/hoist-dev/hoist/internal/packindex"
 	"github.com/hoist-dev/hoist/internal/testutil/fdleak"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
@@ -142,7 +143,7 @@ func (p *pack) add(t *testing.T, typ plumbing.ObjectType, base *plumbing.Hash, c
 func (p *pack) addSized(t *testing.T, typ plumbing.ObjectType, size int64, base *plumbing.Hash, content []byte) {
 	t.Helper()
 	p.count++
-	p.entries.Write(entryHeader(typ, size))
+	p.entries.Write(packindex.EntryHeader(typ, size))
 	if base != nil {
 		p.entries.Write(base[:])
 	}
@@ -366,16 +367,4 @@ func TestGoGitStillNeedsTheThinPackWorkarounds(t *testing.T) {
 	if !slices.Contains(transport.UnsupportedCapabilities, capability.ThinPack) {
 		t.Error("go-git no longer filters out thin-pack: check whether it asks for thin packs itself, and drop thinPackTransport if so")
 	}
-}
-
-// entryHeader is the header of a pack entry: the type in bits 4-6 and the
-// size's low 4 bits, then 7 bits of it a byte; a top bit says another byte
-// follows.
-func entryHeader(t plumbing.ObjectType, size int64) []byte {
-	head := []byte{byte(t)<<4 | byte(size&0x0f)}
-	for size >>= 4; size > 0; size >>= 7 {
-		head[len(head)-1] |= 0x80
-		head = append(head, byte(size&0x7f))
-	}
-	return head
 }

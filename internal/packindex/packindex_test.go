@@ -231,7 +231,7 @@ func writePackTo(t *testing.T, w io.Writer, entries []entry) {
 	var offs []int64
 	for i, e := range entries {
 		offs = append(offs, pos.n)
-		pos.Write(entryHeader(e.typ, int64(len(e.data))+e.zeros))
+		pos.Write(EntryHeader(e.typ, int64(len(e.data))+e.zeros))
 		switch e.typ {
 		case plumbing.OFSDeltaObject:
 			pos.Write(ofsDistance(offs[i] - offs[i-e.ofs]))

@@ -85,7 +85,7 @@ func appendObject(w io.Writer, zw *zlib.Writer, obj plumbing.EncodedObject) erro
 		return err
 	}
 	defer r.Close()
-	if _, err := w.Write(entryHeader(obj.Type(), obj.Size())); err != nil {
+	if _, err := w.Write(EntryHeader(obj.Type(), obj.Size())); err != nil {
 		return err
 	}
 	zw.Reset(w)
@@ -103,10 +103,10 @@ func appendObject(w io.Writer, zw *zlib.Writer, obj plumbing.EncodedObject) erro
 	return zw.Close()
 }
 
-// entryHeader is the header of a pack entry: the type in bits 4-6 and the
+// EntryHeader is the header of a pack entry: the type in bits 4-6 and the
 // size's low 4 bits, then 7 bits of it a byte; a top bit says another byte
 // follows.
-func entryHeader(t plumbing.ObjectType, size int64) []byte {
+func EntryHeader(t plumbing.ObjectType, size int64) []byte {
 	head := []byte{byte(t)<<4 | byte(size&0x0f)}
 	for size >>= 4; size > 0; size >>= 7 {
 		head[len(head)-1] |= 0x80
