@@ -141,6 +141,19 @@ func (s *Server) Requests() []Request {
 	return reqs
 }
 
+// WaitRequests waits until nginx has logged at least n requests and returns
+// them. nginx logs a request just after its last byte is sent, so a client
+// that has read a response may look at the log a moment too early.
+func (s *Server) WaitRequests(n int) []Request {
+	s.t.Helper()
+	var reqs []Request
+	daemon.Eventually(s.t, fmt.Sprintf("%d requests in nginx's access log", n), func() bool {
+		reqs = s.Requests()
+		return len(reqs) >= n
+	})
+	return reqs
+}
+
 // BodyBytes is the sum of the body bytes sent for requests of uri ("" for
 // every request).
 func (s *Server) BodyBytes(uri string) int64 {

@@ -34,7 +34,7 @@ func TestServesFilesAndLogsRanges(t *testing.T) {
 		t.Fatalf("got %s %q, want 206 \"456789\"", resp.Status, body)
 	}
 
-	reqs := s.Requests()
+	reqs := s.WaitRequests(1)
 	want := Request{Method: "GET", URI: "/obj", Status: 206, BodyBytes: 6, Range: "bytes=4-", Authorization: "Bearer x"}
 	if len(reqs) != 1 || reqs[0] != want {
 		t.Fatalf("access log %+v, want [%+v]", reqs, want)
