@@ -373,3 +373,36 @@ func TestGetAll(t *testing.T) {
 		t.Errorf("GetAll with a wrong hash: %v, want ErrMismatch", err)
 	}
 }
+
+// TestRedirect follows a release asset's redirect to another host, as
+// GitHub sends to signed storage URLs: the token stays with the first host,
+// and a retry asks the first host again (the signed URL may have expired).
+func TestRedirect(t *testing.T) {
+	o := newObject(t, 64<<10)
+	half := len(o.data) / 2
+	var storageAuth atomic.Value
+	storage := newServer(t, func(w http.ResponseWriter, r *http.Request) (int, int64) {
+		storageAuth.Store(r.Header.Get("Authorization"))
+		return dropAfter(o, half)(w, r)
+	}, serve(o))
+	// "localhost" is another host than the storage's 127.0.0.1.
+	storageURL := strings.Replace(storage.URL, "127.0.0.1", "localhost", 1) + "/signed?sig=1"
+	origin := newServer(t, func(w http.ResponseWriter, r *http.Request) (int, int64) {
+		http.Redirect(w, r, storageURL, http.StatusFound)
+		return http.StatusFound, 0
+	})
+	partial := partialPath(t)
+	if err := fastClient(Options{Token: "tok"}).Get(context.Background(), origin.URL+"/obj", o.size(), o.sha, partial); err != nil {
+		t.Fatal(err)
+	}
+	assertFile(t, partial, o.data)
+	if got := origin.requests(); len(got) != 2 || got[1].Range != fmt.Sprintf("bytes=%d-", half) {
+		t.Errorf("origin saw %v, want the first request and the resume", got)
+	}
+	if got := storage.requests(); len(got) != 2 || got[1].Range != fmt.Sprintf("bytes=%d-", half) {
+		t.Errorf("storage saw %v, want the first request and the resume with its Range", got)
+	}
+	if auth := storageAuth.Load(); auth != "" {
+		t.Errorf("storage host got Authorization %q", auth)
+	}
+}
