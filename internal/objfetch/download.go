@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/iobuf"
+	"github.com/hoist-dev/hoist/internal/redact"
 	"github.com/hoist-dev/hoist/internal/repoauth"
 )
 
@@ -54,12 +55,16 @@ func (d *download) run(ctx context.Context) error {
 			return ctx.Err()
 		}
 		var p permanent
-		if errors.As(err, &p) || failures >= d.c.retries {
+		if errors.As(err, &p) {
 			return err
+		}
+		if failures >= d.c.retries {
+			return fmt.Errorf("%w (%d attempts)", err, failures+1)
 		}
 		failures++
 		wait := d.c.backoff(failures, err)
-		d.c.log.WithError(err).Warnf("objfetch: retry %d of %d in %s", failures, d.c.retries, wait.Round(time.Millisecond))
+		d.c.log.WithError(err).WithField("url", redact.URL(d.url)).
+			Warnf("download failed; retry %d of %d in %s", failures, d.c.retries, wait.Round(time.Millisecond))
 		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
