@@ -66,6 +66,11 @@ func TestMisbehavingServers(t *testing.T) {
 		want: []logged{{fmt.Sprintf("bytes=%d-", half), 206, o.size() - int64(half)},
 			{"", 200, o.size()}},
 	}, {
+		name:     "complete but torn partial file is downloaded again",
+		handlers: []handler{serve(o)},
+		partial:  tampered,
+		want:     []logged{{"", 200, o.size()}},
+	}, {
 		name:     "partial file longer than the object is discarded",
 		handlers: []handler{serve(o)},
 		partial:  longer,

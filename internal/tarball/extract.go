@@ -100,7 +100,7 @@ func (x *extraction) readErr(c *capReader, err error) error {
 		return ErrTooLarge
 	}
 	var pe *fs.PathError
-	if errors.As(err, &pe) || errors.Is(err, context.Canceled) {
+	if errors.As(err, &pe) {
 		return err // our disk, not the archive
 	}
 	return fmt.Errorf("%w: %v", ErrInvalid, err)
