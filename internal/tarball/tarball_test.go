@@ -310,3 +310,35 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// TestExtractCancelled cancels an extraction halfway: it stops with the
+// context's error and leaves nothing behind.
+func TestExtractCancelled(t *testing.T) {
+	src, m := release(t)
+	tgz := archive(t, src, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &cancelAfter{r: bytes.NewReader(tgz), n: len(tgz) / 2, cancel: cancel}
+	dst := t.TempDir()
+	if err := Extract(ctx, r, 1<<20, openRoot(t, dst), m); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Extract: %v, want context.Canceled", err)
+	}
+	if left, err := os.ReadDir(dst); err != nil || len(left) != 0 {
+		t.Errorf("Extract left %v (%v)", left, err)
+	}
+}
+
+// cancelAfter calls cancel once n bytes have been read.
+type cancelAfter struct {
+	r      io.Reader
+	n      int
+	cancel func()
+}
+
+func (c *cancelAfter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p[:min(len(p), 512)])
+	if c.n -= n; c.n <= 0 {
+		c.cancel()
+	}
+	return n, err
+}
