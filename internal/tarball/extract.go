@@ -233,7 +233,7 @@ func (x *extraction) mkdir(dir string) error {
 	}
 	x.made[dir] = true
 	x.created = append(x.created, dir)
-	return nil
+	return x.dst.Chmod(dir, 0o755) // not the umask's, as a git checkout
 }
 
 // complete refuses an archive that lacks an entry of the manifest.

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/hoist-dev/hoist/internal/approot"
@@ -94,8 +95,14 @@ func TestRoundTrip(t *testing.T) {
 	}
 
 	dst := t.TempDir()
+	defer syscall.Umask(syscall.Umask(0o077)) // modes come from the manifest, not the umask
 	if err := Extract(context.Background(), bytes.NewReader(tgz), 1<<20, openRoot(t, dst), m); err != nil {
 		t.Fatal(err)
+	}
+	for _, dir := range []string{"scripts", "web", "web/static"} {
+		if fi, err := os.Stat(filepath.Join(dst, dir)); err != nil || fi.Mode().Perm() != 0o755 {
+			t.Errorf("directory %s: %v, %v, want mode 0755", dir, fi.Mode(), err)
+		}
 	}
 	if err := manifest.VerifyTree(context.Background(), openRoot(t, dst), m); err != nil {
 		t.Fatal(err)
