@@ -56,11 +56,13 @@ const Interrupted = "interrupted"
 
 // Entry is one run.
 type Entry struct {
-	ID       string    `json:"id"`
-	Action   Action    `json:"action"`
-	From     string    `json:"from"` // version installed before the run; "" on a fresh root
-	To       string    `json:"to"`   // version the run installs
-	Started  time.Time `json:"started"`
+	ID      string    `json:"id"`
+	Action  Action    `json:"action"`
+	From    string    `json:"from"` // version installed before the run; "" on a fresh root
+	To      string    `json:"to"`   // version the run installs
+	Started time.Time `json:"started"`
+	// Finished is zero while the run goes on, and for a run found
+	// abandoned after a crash.
 	Finished time.Time `json:"finished,omitzero"`
 	Result   Result    `json:"result,omitempty"`
 	Reason   string    `json:"reason,omitempty"` // why it failed, or a note

@@ -91,6 +91,12 @@ func TestRecordMergesByID(t *testing.T) {
 	if next, _ := s.NextID(t0.Add(-time.Hour)); next != "20261205T110102Z-3" {
 		t.Errorf("after a clock jump: %s", next)
 	}
+	// The next run to finish closes the one nobody finished (a crash
+	// whose journal was lost).
+	run(t, s, "")
+	if got := published(t, s); got[1].ID != id || got[1].Result != Failed || got[1].Reason != Interrupted {
+		t.Errorf("abandoned run: %+v", got[1])
+	}
 }
 
 // A torn last line, as a crash mid-append leaves, is ignored on read and

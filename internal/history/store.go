@@ -59,7 +59,8 @@ func (s *Store) NextID(start time.Time) (string, error) {
 }
 
 // Record appends e (replacing an entry of the same id) durably and
-// publishes the newest entries in statuses/history.json.
+// publishes the newest entries in statuses/history.json. A finished e also
+// closes the runs left marked as running (see abandoned).
 func (s *Store) Record(e Entry) error {
 	e.Reason = clipText(redact.String(e.Reason))
 	e.Script = clipText(e.Script)
@@ -67,24 +68,47 @@ func (s *Store) Record(e Entry) error {
 	if err := e.validate(); err != nil {
 		return err
 	}
-	line, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
 	entries, valid, err := s.read()
 	if err != nil {
 		return err
 	}
-	entries = merge(entries, e)
+	changed := append(abandoned(entries, e), e)
+	var lines []byte
+	for _, c := range changed {
+		line, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		lines = append(append(lines, line...), '\n')
+		entries = merge(entries, c)
+	}
 	if valid > compactSize {
 		err = s.rewrite(entries[max(len(entries)-Keep, 0):])
 	} else {
-		err = s.append(valid, append(line, '\n'))
+		err = s.append(valid, lines)
 	}
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
 	return s.publish(entries)
+}
+
+// abandoned returns, when e ends a run, the other runs still marked as
+// running, marked failed: runs are serialised by the root's lock, so these
+// ended in a crash whose recover could not name them (their journal was
+// lost).
+func abandoned(entries []Entry, e Entry) []Entry {
+	if e.Result == "" {
+		return nil
+	}
+	var out []Entry
+	for _, a := range entries {
+		if a.Result == "" && a.ID != e.ID {
+			a.Result, a.Reason = Failed, Interrupted
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Entries returns every entry of File, oldest first.
