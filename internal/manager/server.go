@@ -129,6 +129,8 @@ func (s *Server) Handler() http.Handler {
 		{http.MethodGet, "/v1/system/events", false, s.events},
 		{http.MethodGet, "/v1/system/update-log", false, s.updateLog},
 		{http.MethodPost, "/v1/system/rollback", false, s.rollback},
+		{http.MethodGet, "/v1/system/history", false, s.history},
+		{http.MethodGet, "/v1/system/history/{id}/log", false, s.historyLog},
 		{http.MethodGet, "/metrics", false, s.metrics},
 		{http.MethodGet, "/healthz", true, s.healthz},
 		{http.MethodGet, "/{$}", true, s.page},
