@@ -191,7 +191,7 @@ func TestSessionCookieSecure(t *testing.T) {
 	if loginWith(req{header: https}) {
 		t.Error("Secure on an untrusted X-Forwarded-Proto")
 	}
-	srv.cfg.BehindTLSProxy = true
+	srv.cfg.TLSProxy = true
 	if !loginWith(req{header: https}) {
 		t.Error("not Secure behind a TLS proxy")
 	}
@@ -220,7 +220,7 @@ func TestLoginRateLimited(t *testing.T) {
 		t.Errorf("the owner, from another address: %d", resp.StatusCode)
 	}
 	// Behind the trusted proxy, clients are told apart by X-Forwarded-For.
-	srv.cfg.BehindTLSProxy = true
+	srv.cfg.TLSProxy = true
 	viaProxy := req{method: "POST", path: "/v1/account/login", body: `{"password":"` + testPassword + `"}`, remote: "198.51.100.7:4000",
 		header: map[string]string{"X-Forwarded-For": "203.0.113.9"}}
 	if resp := viaProxy.do(t, srv); resp.StatusCode != 204 {

@@ -41,9 +41,9 @@ type Config struct {
 	// IdleTimeout closes a keep-alive connection idle this long (0:
 	// DefaultIdleTimeout).
 	IdleTimeout time.Duration
-	// BehindTLSProxy trusts X-Forwarded-Proto and X-Forwarded-For: the
+	// TLSProxy (--behind-tls-proxy) trusts X-Forwarded-Proto and X-Forwarded-For: the
 	// manager is served through an HTTPS reverse proxy.
-	BehindTLSProxy bool
+	TLSProxy bool
 }
 
 // Defaults of the connection limits: a node's manager serves a handful of
