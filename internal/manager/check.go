@@ -19,7 +19,7 @@ func (s *Server) next(ctx context.Context) (*discovery.Update, *discovery.Phased
 	if err != nil {
 		return nil, nil, err
 	}
-	u, err := s.cfg.Finder.Next(ctx, installed)
+	u, err := s.cfg.Finder.NextOn(ctx, installed, s.beta())
 	held := discovery.Hold(u, s.nodeID(), time.Now())
 	s.met.recordCheck(u, held, err)
 	return u, held, err

@@ -102,6 +102,13 @@ type updateAnswer struct {
 	NextAutoUpdate string `json:"next_auto_update,omitempty"`
 }
 
+// beta reports whether the owner chose the beta channel; settings that
+// cannot be read mean stable, which never installs what was not asked for.
+func (s *Server) beta() bool {
+	st, err := s.settings()
+	return err == nil && st.Channel == settings.Beta
+}
+
 // ownerAllows reports whether the owner's settings let the automatic check
 // request version now, and logs why not.
 func (s *Server) ownerAllows(log *logrus.Entry, version string) bool {
