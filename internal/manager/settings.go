@@ -102,12 +102,17 @@ type updateAnswer struct {
 	NextAutoUpdate string `json:"next_auto_update,omitempty"`
 }
 
-// beta reports whether the owner chose the beta channel; settings that
-// cannot be read mean stable, which never installs what was not asked for.
-func (s *Server) beta() bool {
-	st, err := s.settings()
-	return err == nil && st.Channel == settings.Beta
+// channel is the owner's release channel; settings that cannot be read
+// mean stable, which never installs what was not asked for.
+func (s *Server) channel() string {
+	if st, err := s.settings(); err == nil {
+		return st.Channel
+	}
+	return settings.Stable
 }
+
+// beta reports whether the owner chose the beta channel.
+func (s *Server) beta() bool { return s.channel() == settings.Beta }
 
 // ownerAllows reports whether the owner's settings let the automatic check
 // request version now, and logs why not.
