@@ -252,7 +252,9 @@ func TestPasswordHashNeverShown(t *testing.T) {
 func TestPasswordChangeEndsSessions(t *testing.T) {
 	srv, s := signInServer(t)
 	c := sessionOf(t, login(t, srv, testPassword))
-	info := func(c *http.Cookie) int { return req{method: "GET", path: "/v1/system/info", cookie: c}.do(t, srv).StatusCode }
+	info := func(c *http.Cookie) int {
+		return req{method: "GET", path: "/v1/system/info", cookie: c}.do(t, srv).StatusCode
+	}
 	if code := info(c); code != 200 {
 		t.Fatalf("signed in: %d", code)
 	}
