@@ -2,7 +2,8 @@
 //
 //	hoist-manager --root ROOT --listen :3006 --releases URL [--token-file F]
 //	              [--releases-token-file F] [--check-interval 6h] [--auto-update]
-//	              [--log-format text|json]
+//	              [--log-format text|json] [--behind-tls-proxy]
+//	hoist-manager passwd [--root ROOT] < password-file
 //
 // The token comes from --token-file or $HOIST_MANAGER_TOKEN; without one the
 // manager refuses to start (exit 2).
@@ -35,6 +36,9 @@ const envToken = "HOIST_MANAGER_TOKEN"
 func main() { cli.Main("hoist-manager", run) }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "passwd" {
+		return passwd(args[1:], os.Stdin, stderr)
+	}
 	fs := flag.NewFlagSet("hoist-manager", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	rootFlag := fs.String("root", "", "app root (default $HOIST_ROOT, else the current directory)")
@@ -46,6 +50,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	auto := fs.Bool("auto-update", false, "request the update when the automatic check finds one")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	fetchTimeout := fs.Duration("fetch-timeout", discovery.DefaultTimeout, "time limit of one read of the release repository")
+	behindProxy := fs.Bool("behind-tls-proxy", false, "served through an HTTPS reverse proxy: trust its X-Forwarded-Proto and X-Forwarded-For")
 	cacheTTL := fs.Duration("cache-ttl", time.Minute, "how long answers of the release repository are reused")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -83,6 +88,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		Log:           log,
 		CheckInterval: *interval,
 		AutoUpdate:    *auto,
+		TLSProxy:      *behindProxy,
 	})
 	if err != nil {
 		return err

@@ -19,7 +19,7 @@ func (s *Server) next(ctx context.Context) (*discovery.Update, *discovery.Phased
 	if err != nil {
 		return nil, nil, err
 	}
-	u, err := s.cfg.Finder.Next(ctx, installed)
+	u, err := s.cfg.Finder.NextOn(ctx, installed, s.beta())
 	held := discovery.Hold(u, s.nodeID(), time.Now())
 	s.met.recordCheck(u, held, err)
 	return u, held, err
@@ -43,7 +43,7 @@ func (s *Server) checkLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		requested = s.autoCheck(ctx, requested)
-		t.Reset(s.cfg.CheckInterval)
+		t.Reset(s.nextCheckDelay())
 	}
 }
 
@@ -64,7 +64,7 @@ func (s *Server) autoCheck(ctx context.Context, requested string) string {
 	}
 	log := s.log.WithField("version", u.Version)
 	log.Info("automatic check: update available")
-	if !s.cfg.AutoUpdate {
+	if !s.ownerAllows(log, u.Version) {
 		return requested
 	}
 	// Requesting again a release whose automatic update failed would repeat
