@@ -21,6 +21,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/notify"
 	"github.com/hoist-dev/hoist/internal/request"
 )
 
@@ -41,6 +42,10 @@ type Config struct {
 	// IdleTimeout closes a keep-alive connection idle this long (0:
 	// DefaultIdleTimeout).
 	IdleTimeout time.Duration
+	// NotifyTargets returns the notification URLs (nil: none); NotifyRetry
+	// is the first retry delay of a failed notification (0: the default).
+	NotifyTargets func() []string
+	NotifyRetry   time.Duration
 }
 
 // Defaults of the connection limits: a node's manager serves a handful of
@@ -64,6 +69,7 @@ type Server struct {
 	status *statusCache
 	met    *metrics
 	static http.Handler
+	notify *notify.Notifier
 }
 
 // New opens the app root's directories and returns a Server. Close it.
@@ -102,6 +108,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.status = &statusCache{dir: dirs.Statuses, hub: newHub()}
 	s.met = newMetrics(s)
+	s.notify = notify.New(notify.Options{Dir: dirs.Statuses, Targets: cfg.NotifyTargets, Log: cfg.Log, Retry: cfg.NotifyRetry})
 	return s, nil
 }
 
@@ -129,6 +136,7 @@ func (s *Server) Handler() http.Handler {
 		{http.MethodGet, "/v1/system/events", false, s.events},
 		{http.MethodGet, "/v1/system/update-log", false, s.updateLog},
 		{http.MethodPost, "/v1/system/rollback", false, s.rollback},
+		{http.MethodPost, "/v1/system/notify/test", false, s.notifyTest},
 		{http.MethodGet, "/metrics", false, s.metrics},
 		{http.MethodGet, "/healthz", true, s.healthz},
 		{http.MethodGet, "/{$}", true, s.page},
@@ -218,6 +226,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	defer wg.Wait()
 	wg.Go(func() { s.watchStatus(ctx) })
 	wg.Go(func() { s.checkLoop(ctx) })
+	wg.Go(func() { s.notify.Run(ctx) })
+	if err := s.watchNotify(ctx, &wg); err != nil {
+		return err
+	}
 
 	errLog := s.log.WriterLevel(logrus.WarnLevel)
 	defer errLog.Close()

@@ -135,8 +135,9 @@ func TestDeliveredOnceAfterFailures(t *testing.T) {
 
 	again := f.notifier(Options{Targets: targets(rcv.url), Retry: 20 * time.Millisecond})
 	again.Observe(failed)
-	if b := f.outbox(t); len(b.Events) != 0 {
-		t.Errorf("a restart queued %d events again", len(b.Events))
+	again.deliver(context.Background(), "")
+	if b := f.outbox(t); len(b.Events) != 0 || len(rcv.messages()) != 1 {
+		t.Errorf("after a restart: %d events queued, %d messages received", len(b.Events), len(rcv.messages()))
 	}
 }
 
@@ -245,5 +246,29 @@ func TestRedact(t *testing.T) {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Every send finds its event pending in the outbox file, and every send
+// after a delivery finds that delivery gone from it.
+func TestWrittenBeforeSend(t *testing.T) {
+	f := newFixture(t)
+	var sent []string
+	send := func(_ context.Context, url, text string) error {
+		b := f.outbox(t)
+		if len(b.Events) != 1 || b.Events[0].Pending[TargetID(url)] == nil {
+			t.Errorf("sending to %s while the outbox holds %+v", url, b.Events)
+		}
+		if len(b.Events) == 1 && len(b.Events[0].Pending) != 2-len(sent) {
+			t.Errorf("sending to %s while %d deliveries are pending, after %d sent", url, len(b.Events[0].Pending), len(sent))
+		}
+		sent = append(sent, url)
+		return nil
+	}
+	n := f.notifier(Options{Targets: targets("ntfy://ntfy.example/a", "ntfy://ntfy.example/b"), Send: send})
+	failUpdate(n)
+	n.deliver(context.Background(), "")
+	if len(sent) != 2 || len(f.outbox(t).Events) != 0 {
+		t.Errorf("sent to %q; outbox %+v", sent, f.outbox(t).Events)
 	}
 }

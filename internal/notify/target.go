@@ -78,5 +78,12 @@ func scrub(err error, rawURL string) error {
 			text = strings.ReplaceAll(text, s, redact.Mask)
 		}
 	}
-	return fmt.Errorf("send to %s: %s", Redact(rawURL), redact.String(text))
+	return fmt.Errorf("%s: %s", Redact(rawURL), redact.String(text))
+}
+
+// Validate tells whether rawURL is a notification URL shoutrrr can send
+// to; its error shows no secret of the URL.
+func Validate(rawURL string) error {
+	_, err := router.New(nil, rawURL)
+	return scrub(err, rawURL)
 }
