@@ -42,10 +42,9 @@ type Config struct {
 	// IdleTimeout closes a keep-alive connection idle this long (0:
 	// DefaultIdleTimeout).
 	IdleTimeout time.Duration
-	// NotifyTargets returns the notification URLs (nil: none); NotifyRetry
-	// is the first retry delay of a failed notification (0: the default).
-	NotifyTargets func() []string
-	NotifyRetry   time.Duration
+	// TLSProxy (--behind-tls-proxy) trusts X-Forwarded-Proto and X-Forwarded-For: the
+	// manager is served through an HTTPS reverse proxy.
+	TLSProxy bool
 }
 
 // Defaults of the connection limits: a node's manager serves a handful of
@@ -56,7 +55,8 @@ const (
 	DefaultIdleTimeout = 30 * time.Second
 )
 
-// maxBody caps request bodies; the largest valid one is {"version":"vX.Y.Z"}.
+// maxBody caps request bodies; the largest valid one is {"version":"vX.Y.Z"}
+// (the settings PUT has its own cap: bodyCap).
 const maxBody = 4 << 10
 
 // Server is a running manager's state.
@@ -69,7 +69,9 @@ type Server struct {
 	status *statusCache
 	met    *metrics
 	static http.Handler
-	notify *notify.Notifier
+	owner  owner
+	prefs  prefs
+	notify notifications
 }
 
 // New opens the app root's directories and returns a Server. Close it.
@@ -105,10 +107,11 @@ func New(cfg Config) (*Server, error) {
 		dirs:   dirs,
 		token:  sha256.Sum256([]byte(cfg.Token)),
 		static: staticHandler(),
+		owner:  newOwner(),
 	}
 	s.status = &statusCache{dir: dirs.Statuses, hub: newHub()}
 	s.met = newMetrics(s)
-	s.notify = notify.New(notify.Options{Dir: dirs.Statuses, Targets: cfg.NotifyTargets, Log: cfg.Log, Retry: cfg.NotifyRetry})
+	s.notify.Notifier = notify.New(notify.Options{Dir: dirs.Statuses, Targets: s.notifyTargets, Log: cfg.Log})
 	return s, nil
 }
 
@@ -138,6 +141,10 @@ func (s *Server) Handler() http.Handler {
 		{http.MethodPost, "/v1/system/rollback", false, s.rollback},
 		{http.MethodPost, "/v1/system/notify/test", false, s.notifyTest},
 		{http.MethodGet, "/metrics", false, s.metrics},
+		{http.MethodPost, "/v1/account/login", true, s.login},
+		{http.MethodPost, "/v1/account/logout", true, s.logout},
+		{http.MethodGet, "/v1/account", true, s.accountInfo},
+		{"", settingsPath, false, s.settingsRoute},
 		{http.MethodGet, "/healthz", true, s.healthz},
 		{http.MethodGet, "/{$}", true, s.page},
 		{http.MethodGet, "/static/", true, s.staticFile},
@@ -181,11 +188,17 @@ func (s *Server) serve(rt route, w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", allow)
 		return httpErrorf(http.StatusMethodNotAllowed, "method %s not allowed; use %s", r.Method, rt.method)
 	}
-	if !rt.public && !s.authorized(r) {
+	bearer := s.authorized(r)
+	if !bearer {
+		if err := s.checkOrigin(r); err != nil {
+			return err
+		}
+	}
+	if !rt.public && !bearer && !s.signedIn(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hoist-manager"`)
 		return errUnauthorized
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	r.Body = http.MaxBytesReader(w, r.Body, bodyCap(rt))
 	return rt.handle(w, r)
 }
 

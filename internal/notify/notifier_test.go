@@ -238,10 +238,9 @@ func TestBackoff(t *testing.T) {
 
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
-		"discord://T0KEN@693853386302554172?thread_id=1": "discord://693853386302554172",
-		"ntfy://user:pass@ntfy.sh/secret-topic":          "ntfy://ntfy.sh",
-		"generic+https://hooks.example/x?@Auth=Bearer+k": "generic+https://hooks.example",
-		"not a url": "(not a URL)",
+		"discord://T0KEN@693853386302554172?thread_id=1": "discord://***@693853386302554172?***",
+		"ntfy://user:pass@ntfy.sh/secret-topic":          "ntfy://***@ntfy.sh/***",
+		"generic+https://hooks.example/x?@Auth=Bearer+k": "generic+https://hooks.example/***?***",
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
