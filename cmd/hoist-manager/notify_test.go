@@ -16,6 +16,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/notify"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/daemon"
+	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
 
 // hook is a real webhook endpoint. The first hold requests wait until
@@ -162,5 +163,27 @@ func TestProcessNotifyTest(t *testing.T) {
 	none := startManager(t, managertest.NewRoot(t, "1.0.0"), unusedReleases(t))
 	if code, body := get(t, "POST", none.url+"/v1/system/notify/test", testToken); code != http.StatusConflict {
 		t.Errorf("without targets: %d %s", code, body)
+	}
+}
+
+// The automatic check announces a new release once, however often it runs
+// and although the manager restarts.
+func TestProcessNotifyAvailable(t *testing.T) {
+	root := managertest.NewRoot(t, "1.0.0")
+	h := newHook(t, 0)
+	setNotify(t, root, h.url)
+	releases := releaserepo.New(t, releaserepo.Release{Version: "1.0.0"}, releaserepo.Release{Version: "1.1.0"}).FileURL()
+	checks := func(p *process, n int) {
+		t.Helper()
+		for range n {
+			p.WaitLine("an automatic check", func(line string) bool { return strings.Contains(line, "automatic check: update available") })
+		}
+	}
+	p := startManager(t, root, releases, "--check-interval", "100ms")
+	checks(p, 3)
+	p.Stop()
+	checks(startManager(t, root, releases, "--check-interval", "100ms"), 2)
+	if got := h.messages(); len(got) != 1 || got[0] != "hoist: update available: v1.1.0" {
+		t.Errorf("received %q", got)
 	}
 }

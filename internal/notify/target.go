@@ -28,28 +28,20 @@ func TargetID(rawURL string) string {
 func Redact(rawURL string) string { return settings.RedactURL(rawURL) }
 
 // Sender delivers message to the target rawURL. Its errors must not quote
-// the URL's secrets.
+// the URL's secrets. The Notifier never cancels a send it started (see
+// deliver), so a Sender bounds its own time.
 type Sender func(ctx context.Context, rawURL, message string) error
 
 // Shoutrrr returns the Sender for every service shoutrrr knows; one send
-// gives up after timeout.
+// gives up after timeout (shoutrrr takes no context).
 func Shoutrrr(timeout time.Duration) Sender {
-	return func(ctx context.Context, rawURL, message string) error {
+	return func(_ context.Context, rawURL, message string) error {
 		r, err := router.New(nil, rawURL)
 		if err != nil {
 			return scrub(err, rawURL)
 		}
 		r.Timeout = timeout
-		// shoutrrr takes no context: the send runs on and its result is
-		// dropped when ctx ends first (the router's timeout ends it).
-		done := make(chan error, 1)
-		go func() { done <- errors.Join(r.Send(message, nil)...) }()
-		select {
-		case err := <-done:
-			return scrub(err, rawURL)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return scrub(errors.Join(r.Send(message, nil)...), rawURL)
 	}
 }
 
