@@ -192,6 +192,7 @@ func TestTestMessage(t *testing.T) {
 	f := newFixture(t)
 	good, bad := newReceiver(t, 0), newReceiver(t, 2)
 	secretBad := strings.Replace(bad.url, "/hook", "/s3cret-topic?@Authorization=Bearer+t0ken", 1)
+	secretBad = strings.Replace(secretBad, "http://", "http://us3r:passw0rd@", 1)
 	n := f.notifier(Options{Targets: targets(good.url, secretBad)})
 	res, err := n.Test(context.Background())
 	if err != nil || len(res) != 2 {
@@ -205,11 +206,11 @@ func TestTestMessage(t *testing.T) {
 		t.Errorf("good target: %+v", r)
 	}
 	r := byID[TargetID(secretBad)]
-	if r.OK || r.Error == "" || !strings.HasPrefix(r.Target, "generic+http://127.0.0.1:") {
+	if r.OK || r.Error == "" || !strings.HasPrefix(r.Target, "generic+http://***@127.0.0.1:") {
 		t.Errorf("failing target: %+v", r)
 	}
 	for _, text := range []string{r.Target, r.Error, f.log.String()} {
-		if strings.Contains(text, "s3cret") || strings.Contains(text, "t0ken") {
+		if strings.Contains(text, "s3cret") || strings.Contains(text, "t0ken") || strings.Contains(text, "us3r") || strings.Contains(text, "passw0rd") {
 			t.Errorf("a secret shows: %s", text)
 		}
 	}
