@@ -21,6 +21,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/notify"
 	"github.com/hoist-dev/hoist/internal/request"
 )
 
@@ -70,6 +71,7 @@ type Server struct {
 	static http.Handler
 	owner  owner
 	prefs  prefs
+	notify *notifications
 }
 
 // New opens the app root's directories and returns a Server. Close it.
@@ -109,6 +111,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.status = &statusCache{dir: dirs.Statuses, hub: newHub()}
 	s.met = newMetrics(s)
+	s.notify = newNotifications(notify.New(notify.Options{Dir: dirs.Statuses, Targets: s.notifyTargets, Log: cfg.Log}))
 	return s, nil
 }
 
@@ -138,6 +141,7 @@ func (s *Server) Handler() http.Handler {
 		{http.MethodPost, "/v1/system/rollback", false, s.rollback},
 		{http.MethodGet, "/v1/system/history", false, s.history},
 		{http.MethodGet, "/v1/system/history/{id}/log", false, s.historyLog},
+		{http.MethodPost, "/v1/system/notify/test", false, s.notifyTest},
 		{http.MethodGet, "/metrics", false, s.metrics},
 		{http.MethodPost, "/v1/account/login", true, s.login},
 		{http.MethodPost, "/v1/account/logout", true, s.logout},
@@ -237,6 +241,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	defer wg.Wait()
 	wg.Go(func() { s.watchStatus(ctx) })
 	wg.Go(func() { s.checkLoop(ctx) })
+	wg.Go(func() { s.notify.Run(ctx) })
+	if err := s.watchNotify(ctx, &wg); err != nil {
+		return err
+	}
 
 	errLog := s.log.WriterLevel(logrus.WarnLevel)
 	defer errLog.Close()
