@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/discovery"
@@ -39,7 +40,15 @@ func (s *Server) getUpdate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, discovery.Answer(u, held))
+	if u == nil || held != nil {
+		writeJSON(w, http.StatusOK, discovery.Answer(u, held))
+		return nil
+	}
+	next, err := s.nextAutoUpdate(u.Version, time.Now())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, updateAnswer{Update: u, NextAutoUpdate: next})
 	return nil
 }
 

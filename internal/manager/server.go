@@ -41,6 +41,9 @@ type Config struct {
 	// IdleTimeout closes a keep-alive connection idle this long (0:
 	// DefaultIdleTimeout).
 	IdleTimeout time.Duration
+	// BehindTLSProxy trusts X-Forwarded-Proto and X-Forwarded-For: the
+	// manager is served through an HTTPS reverse proxy.
+	BehindTLSProxy bool
 }
 
 // Defaults of the connection limits: a node's manager serves a handful of
@@ -51,7 +54,8 @@ const (
 	DefaultIdleTimeout = 30 * time.Second
 )
 
-// maxBody caps request bodies; the largest valid one is {"version":"vX.Y.Z"}.
+// maxBody caps request bodies; the largest valid one is {"version":"vX.Y.Z"}
+// (the settings PUT has its own cap: bodyCap).
 const maxBody = 4 << 10
 
 // Server is a running manager's state.
@@ -64,6 +68,8 @@ type Server struct {
 	status *statusCache
 	met    *metrics
 	static http.Handler
+	owner  owner
+	prefs  prefs
 }
 
 // New opens the app root's directories and returns a Server. Close it.
@@ -99,6 +105,7 @@ func New(cfg Config) (*Server, error) {
 		dirs:   dirs,
 		token:  sha256.Sum256([]byte(cfg.Token)),
 		static: staticHandler(),
+		owner:  newOwner(),
 	}
 	s.status = &statusCache{dir: dirs.Statuses, hub: newHub()}
 	s.met = newMetrics(s)
@@ -130,6 +137,10 @@ func (s *Server) Handler() http.Handler {
 		{http.MethodGet, "/v1/system/update-log", false, s.updateLog},
 		{http.MethodPost, "/v1/system/rollback", false, s.rollback},
 		{http.MethodGet, "/metrics", false, s.metrics},
+		{http.MethodPost, "/v1/account/login", true, s.login},
+		{http.MethodPost, "/v1/account/logout", true, s.logout},
+		{http.MethodGet, "/v1/account", true, s.accountInfo},
+		{"", settingsPath, false, s.settingsRoute},
 		{http.MethodGet, "/healthz", true, s.healthz},
 		{http.MethodGet, "/{$}", true, s.page},
 		{http.MethodGet, "/static/", true, s.staticFile},
@@ -173,11 +184,17 @@ func (s *Server) serve(rt route, w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", allow)
 		return httpErrorf(http.StatusMethodNotAllowed, "method %s not allowed; use %s", r.Method, rt.method)
 	}
-	if !rt.public && !s.authorized(r) {
+	bearer := s.authorized(r)
+	if !bearer {
+		if err := s.checkOrigin(r); err != nil {
+			return err
+		}
+	}
+	if !rt.public && !bearer && !s.signedIn(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hoist-manager"`)
 		return errUnauthorized
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	r.Body = http.MaxBytesReader(w, r.Body, bodyCap(rt))
 	return rt.handle(w, r)
 }
 

@@ -97,6 +97,31 @@ func WriteFile(dir *os.Root, name string, data []byte, perm fs.FileMode) error {
 // created exclusively next to the target, so a planted name cannot redirect
 // it, and the mode is set explicitly so the umask does not change it.
 func Write(dir *os.Root, name string, r io.Reader, perm fs.FileMode) error {
+	return write(dir, name, r, perm, -1, -1)
+}
+
+// WriteFileKeepOwner is WriteFile for a file another user owns: when run as
+// root, the new file gets the owner of the file it replaces (of dir when
+// there is none) before it takes the name, so no path is ever chowned.
+func WriteFileKeepOwner(dir *os.Root, name string, data []byte, perm fs.FileMode) error {
+	uid, gid := -1, -1
+	if os.Geteuid() == 0 {
+		fi, err := dir.Lstat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			fi, err = dir.Stat(path.Dir(name))
+		}
+		if err != nil {
+			return fmt.Errorf("owner of %s: %w", name, err)
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			uid, gid = int(st.Uid), int(st.Gid)
+		}
+	}
+	return write(dir, name, bytes.NewReader(data), perm, uid, gid)
+}
+
+// write is Write with the new file chowned to uid:gid (-1: unchanged).
+func write(dir *os.Root, name string, r io.Reader, perm fs.FileMode, uid, gid int) error {
 	tmp, err := tempName(name)
 	if err != nil {
 		return err
@@ -104,6 +129,13 @@ func Write(dir *os.Root, name string, r io.Reader, perm fs.FileMode) error {
 	f, err := dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return fmt.Errorf("create temp file for %s: %w", name, err)
+	}
+	if uid != -1 || gid != -1 {
+		if err := f.Chown(uid, gid); err != nil {
+			f.Close()
+			dir.Remove(tmp)
+			return fmt.Errorf("chown temp file for %s: %w", name, err)
+		}
 	}
 	if err := Fill(f, r, perm); err != nil {
 		dir.Remove(tmp)

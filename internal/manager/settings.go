@@ -1,0 +1,132 @@
+package manager
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/settings"
+)
+
+const (
+	settingsPath = "/v1/system/settings"
+	// maxSettingsBody fits settings.MaxNotify URLs of the longest length.
+	maxSettingsBody = 64 << 10
+)
+
+// bodyCap is the request body cap of route rt.
+func bodyCap(rt route) int64 {
+	if rt.pattern == settingsPath {
+		return maxSettingsBody
+	}
+	return maxBody
+}
+
+// prefs is the Server's side of the owner's settings.
+type prefs struct {
+	mu sync.Mutex // serialises read-modify-write of the file by PUTs
+	// nextCheck is when the automatic check runs next (Unix ns; 0: no
+	// check loop), for get-update's next_auto_update.
+	nextCheck atomic.Int64
+}
+
+// settings reads the owner's settings; the --auto-update flag is the
+// default of a node that has none yet.
+func (s *Server) settings() (settings.Settings, error) {
+	return settings.Load(s.dirs.Statuses, settings.Defaults(s.cfg.AutoUpdate))
+}
+
+// settingsRoute serves GET and PUT on one path (a route has one method).
+func (s *Server) settingsRoute(w http.ResponseWriter, r *http.Request) error {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return s.getSettings(w, r)
+	case http.MethodPut:
+		return s.putSettings(w, r)
+	}
+	w.Header().Set("Allow", "GET, HEAD, PUT")
+	return httpErrorf(http.StatusMethodNotAllowed, "method %s not allowed; use GET or PUT", r.Method)
+}
+
+func (s *Server) getSettings(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.settings()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st.Redacted())
+	return nil
+}
+
+// putSettings replaces the keys given; a refused body changes nothing.
+func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	s.prefs.mu.Lock()
+	defer s.prefs.mu.Unlock()
+	cur, err := s.settings()
+	if err != nil {
+		return err
+	}
+	next, err := cur.Apply(data)
+	if errors.Is(err, settings.ErrInvalid) {
+		// Its message names the key and never repeats a URL.
+		return &httpError{code: http.StatusBadRequest, msg: err.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	if err := settings.Save(s.dirs.Statuses, next); err != nil {
+		return err
+	}
+	s.log.WithFields(map[string]any{
+		"auto_update": next.AutoUpdate, "window": next.Window.String(), "channel": next.Channel,
+		"skip": next.Skip, "notify": len(next.Notify),
+	}).Info("settings changed")
+	writeJSON(w, http.StatusOK, next.Redacted())
+	return nil
+}
+
+// updateAnswer is get-update's answer when a release is offered, with when
+// an automatic update may start (absent when auto-update is off).
+type updateAnswer struct {
+	*discovery.Update
+	NextAutoUpdate string `json:"next_auto_update,omitempty"`
+}
+
+// nextAutoUpdate is when the automatic update to version may start: the
+// first automatic check inside the window; "" when none will request it.
+func (s *Server) nextAutoUpdate(version string, now time.Time) (string, error) {
+	next := s.prefs.nextCheck.Load()
+	if next == 0 {
+		return "", nil
+	}
+	st, err := s.settings()
+	if err != nil {
+		return "", err
+	}
+	declined, err := s.declined(st, version)
+	if !st.AutoUpdate || declined || err != nil {
+		return "", err
+	}
+	at := time.Unix(0, next)
+	if at.Before(now) {
+		at = now
+	}
+	return st.Window.Next(at.Local()).Format(time.RFC3339), nil
+}
+
+// checkDelay is how long the check loop waits after a check at now: the
+// check interval, shortened to the opening of the window when automatic
+// updates wait for it.
+func checkDelay(interval time.Duration, st settings.Settings, now time.Time) time.Duration {
+	if !st.AutoUpdate || st.Window.IsZero() || st.Window.Contains(now) {
+		return interval
+	}
+	return min(interval, st.Window.Next(now).Sub(now))
+}
