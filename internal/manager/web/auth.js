@@ -47,7 +47,8 @@ export function initAuth(onSignedIn) {
       show("signin-error", e.status === 401 ? "Wrong password." :
         e.status === 429 ? "Too many attempts. Wait a minute and try again." :
         "Could not sign in: " + e.message);
-      input.select();
+      input.value = "";
+      input.focus();
       return;
     }
     input.value = "";

@@ -12,7 +12,15 @@ export function show(id, text, shown = !!text) {
   el.hidden = !shown;
 }
 
-export function notice(text) { show("notice", text); }
+const NOTICE_MS = 10000;
+let noticeTimer = 0;
+
+// notice shows a passing message at the top of the page for a while.
+export function notice(text) {
+  show("notice", text);
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => show("notice", ""), NOTICE_MS);
+}
 
 export function setConn(cls, text) {
   const c = $("conn");

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/hoist-dev/hoist/internal/account"
+	"github.com/hoist-dev/hoist/internal/manager/managertest"
+	"github.com/hoist-dev/hoist/internal/rollbackfile"
+	"github.com/hoist-dev/hoist/internal/settings"
+	"github.com/hoist-dev/hoist/internal/statusfile"
+	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
+)
+
+const ownerPassword = "correct horse battery staple"
+
+// setPassword stores the owner's password as hoist-manager passwd does,
+// with cheap argon2 parameters so that signing in is quick.
+func setPassword(t *testing.T, root, password string) {
+	t.Helper()
+	dir, err := os.OpenRoot(filepath.Join(root, "statuses"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	if err := account.SetPassword(dir, password, account.Params{Time: 1, MemoryKiB: 8 << 10, Threads: 1}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// window is a daily window from now+from to now+to, in local time as the
+// manager reads it.
+func window(from, to time.Duration) string {
+	now := time.Now()
+	return now.Add(from).Format("15:04") + "-" + now.Add(to).Format("15:04")
+}
+
+// exists reports whether root/rel appears within d.
+func exists(root, rel string, d time.Duration) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(root, rel)); err == nil {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// The owner's page end to end against the real manager: sign in with the
+// password, the update card with its changelog, every setting changed on
+// the page and read back through the API, a version skipped and allowed
+// again, the automatic update refused outside the window and requested
+// inside it, rollback, and sign out.
+func TestPageOwner(t *testing.T) {
+	root := managertest.NewRoot(t, "0.9.0")
+	setPassword(t, root, ownerPassword)
+	repo := releaserepo.New(t,
+		releaserepo.Release{Version: "0.9.0"},
+		releaserepo.Release{Version: "1.0.0", Name: "Spring", Notes: "Starts faster.", Changelog: "https://example.com/CHANGES.md#v1.0.0"},
+	)
+	p := startManager(t, root, repo.FileURL(), "--check-interval", "200ms", "--cache-ttl", "0")
+	b := newTab(t, p)
+
+	b.do("load", chromedp.Navigate(p.url), chromedp.WaitVisible(chromedp.ID("password-input")))
+	b.shot("sign-in")
+	b.do("wrong password",
+		chromedp.SendKeys(chromedp.ID("password-input"), "not the password"),
+		chromedp.Click(chromedp.ID("signin-button")),
+		chromedp.WaitVisible(chromedp.ID("signin-error")))
+	if got := b.text("signin-error"); got != "Wrong password." {
+		t.Errorf("wrong password: %q", got)
+	}
+	b.do("sign in",
+		chromedp.SendKeys(chromedp.ID("password-input"), ownerPassword),
+		chromedp.Click(chromedp.ID("signin-button")),
+		chromedp.WaitVisible(chromedp.ID("update-button")),
+		chromedp.WaitVisible(chromedp.ID("settings-form")))
+	if got := b.text("update-title"); got != "v1.0.0 — Spring" {
+		t.Errorf("update title %q", got)
+	}
+	href, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById("update-changelog").href`))
+	if err != nil || href != "https://example.com/CHANGES.md#v1.0.0" {
+		t.Errorf("changelog link %q, %v", href, err)
+	}
+	if got := b.text("installed-channel"); got != "stable channel" {
+		t.Errorf("channel %q", got)
+	}
+	b.shot("signed-in")
+
+	// Every setting, saved from the page and read back through the API.
+	outside := window(2*time.Hour, 3*time.Hour)
+	from, to, _ := strings.Cut(outside, "-")
+	b.do("change the settings",
+		chromedp.Click(chromedp.ID("set-auto")),
+		chromedp.SetValue(chromedp.ID("set-window-from"), from),
+		chromedp.SetValue(chromedp.ID("set-window-to"), to),
+		chromedp.SetValue(chromedp.ID("set-channel"), "beta"),
+		chromedp.SendKeys(chromedp.ID("set-notify"), "ntfy://ntfy.sh/secret-topic"),
+		chromedp.Click(chromedp.ID("settings-save")))
+	b.until("saved", `document.getElementById("settings-status").textContent === "Saved."`)
+	var got settings.Settings
+	apiJSON(t, p, "GET", "/v1/system/settings", "", &got)
+	want := settings.Settings{AutoUpdate: true, Channel: "beta", Skip: []string{}, Notify: []string{"ntfy://ntfy.sh/***"}}
+	if got.AutoUpdate != want.AutoUpdate || got.Window.String() != outside || got.Channel != want.Channel || !slices.Equal(got.Notify, want.Notify) {
+		t.Errorf("settings after saving: %+v (window %q), want %+v with window %q", got, got.Window, want, outside)
+	}
+	if page := b.text("settings-card"); strings.Contains(page, "secret-topic") {
+		t.Errorf("the page shows a notification secret:\n%s", page)
+	}
+	if got := b.text("installed-channel"); got != "beta channel" {
+		t.Errorf("channel after saving %q", got)
+	}
+
+	// Outside the window the automatic update waits, and the page says until when.
+	b.do("check again", chromedp.Click(chromedp.ID("check-button")), chromedp.WaitVisible(chromedp.ID("next-auto")))
+	if got := b.text("next-auto"); !strings.HasPrefix(got, "The next automatic update may start") {
+		t.Errorf("next automatic update %q", got)
+	}
+	b.shot("settings-saved")
+	if exists(root, "events/signals/update", time.Second) {
+		t.Fatalf("an automatic update was requested outside the window %s\n%s", outside, p.Log())
+	}
+
+	// Skip the offered version, then allow it again.
+	b.do("skip", chromedp.Click(chromedp.ID("skip-button")))
+	b.until("the skipped version listed", `document.getElementById("skip-list").textContent.includes("v1.0.0")`)
+	apiJSON(t, p, "GET", "/v1/system/settings", "", &got)
+	if !slices.Equal(got.Skip, []string{"v1.0.0"}) {
+		t.Errorf("skip after skipping: %q", got.Skip)
+	}
+	b.until("the update card saying so", `document.getElementById("update-step").textContent.includes("You skipped this version")`)
+	b.shot("skipped")
+	b.do("allow again", chromedp.Click(chromedp.CSS(`#skip-list .remove`)))
+	b.until("the list empty", `document.getElementById("skip-list").children.length === 0`)
+	apiJSON(t, p, "GET", "/v1/system/settings", "", &got)
+	if len(got.Skip) != 0 {
+		t.Errorf("skip after allowing again: %q", got.Skip)
+	}
+
+	// Inside the window the manager requests the update by itself, and the
+	// page follows it.
+	inside := window(-time.Hour, time.Hour)
+	from, to, _ = strings.Cut(inside, "-")
+	b.do("open the window",
+		chromedp.SetValue(chromedp.ID("set-window-from"), from),
+		chromedp.SetValue(chromedp.ID("set-window-to"), to),
+		chromedp.Click(chromedp.ID("settings-save")))
+	if !exists(root, "events/signals/update", 10*time.Second) {
+		t.Fatalf("no automatic update inside the window %s\n%s", inside, p.Log())
+	}
+	b.do("the progress dialog", chromedp.WaitVisible(chromedp.ID("progress-dialog")))
+	b.until("the update followed", `document.getElementById("progress-title").textContent === "Updating to v1.0.0"`)
+	b.shot("automatic-update")
+	managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Failed, Progress: 60, Description: "02-run.sh exited with status 3; v0.9.0 was restored", UpdateTo: "v1.0.0"})
+	b.until("the failure", `document.getElementById("progress-title").textContent === "The update failed"`)
+	b.click("progress-close", "failure")
+
+	// Rollback asks first, then writes the signal.
+	managertest.WriteRollback(t, root, rollbackfile.State{Backups: []string{"0.8.0"}})
+	b.click("rollback-button", "confirm-ok")
+	b.shot("rollback-confirm")
+	b.do("confirm", chromedp.Click(chromedp.ID("confirm-ok")))
+	b.until("the rollback notice", `document.getElementById("notice").textContent.startsWith("Rollback requested")`)
+	if !exists(root, "events/signals/rollback", 5*time.Second) {
+		t.Errorf("no rollback signal")
+	}
+
+	// Sign out ends the session: the page asks for the password again and
+	// the manager no longer knows the browser.
+	b.click("signout-button", "password-input")
+	b.shot("signed-out")
+	acct, err := chromedp.Run(b.ctx, chromedp.Evaluate[map[string]bool](`fetch("/v1/account").then((r) => r.json())`, chromedp.EvalAwaitPromise))
+	if err != nil || acct["signed_in"] || !acct["password_set"] {
+		t.Errorf("account after signing out: %v, %v", acct, err)
+	}
+	if code, _ := get(t, "GET", p.url+"/v1/system/settings", ""); code != 401 {
+		t.Errorf("settings without a session: %d", code)
+	}
+}

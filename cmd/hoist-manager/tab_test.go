@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// tab drives one Chromium tab against a manager process. Every state the
+// test reaches is saved as a screenshot under a temporary directory, which
+// is kept, and named in the log, when the test fails.
+type tab struct {
+	t     *testing.T
+	ctx   context.Context
+	p     *process
+	shots string
+	n     int // screenshots taken, to number them in order
+}
+
+func newTab(t *testing.T, p *process) *tab {
+	t.Helper()
+	ctx := browser(t)
+	dir, err := os.MkdirTemp("", "hoist-page-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("screenshots of each state: %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	return &tab{t: t, ctx: ctx, p: p, shots: dir}
+}
+
+// fatal saves what the page shows, then ends the test with the manager's log.
+func (b *tab) fatal(format string, args ...any) {
+	b.t.Helper()
+	b.shot("failed")
+	b.t.Fatalf(format+"\nmanager log:\n%s", append(args, b.p.Log())...)
+}
+
+func (b *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.fatal("%s: %v", what, err)
+	}
+}
+
+// text is the visible text of the element with id.
+func (b *tab) text(id string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.ID(id)))
+	if err != nil {
+		b.fatal("text of #%s: %v", id, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// until waits for a JavaScript condition on the page.
+func (b *tab) until(what, js string) {
+	b.t.Helper()
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		b.fatal("waiting for %s (%s): %v", what, js, err)
+	}
+}
+
+// click clicks the element with id and waits for the element with then.
+func (b *tab) click(id, then string) {
+	b.t.Helper()
+	b.do("click #"+id, chromedp.Click(chromedp.ID(id)), chromedp.WaitVisible(chromedp.ID(then)))
+}
+
+// shot saves a screenshot of the whole page as NN-name.png.
+func (b *tab) shot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	b.n++
+	if err := os.WriteFile(filepath.Join(b.shots, fmt.Sprintf("%02d-%s.png", b.n, name)), png, 0o644); err != nil {
+		b.t.Error(err)
+	}
+}
+
+// noOverflow fails the test when the page scrolls sideways.
+func (b *tab) noOverflow(state string) {
+	b.t.Helper()
+	widths, err := chromedp.Run(b.ctx, chromedp.Evaluate[[2]int](`[document.documentElement.scrollWidth, document.documentElement.clientWidth]`))
+	if err != nil {
+		b.fatal("page width: %v", err)
+	}
+	if widths[0] > widths[1] {
+		b.shot("overflow-" + state)
+		b.t.Errorf("%s: the page is %d px wide in a %d px window: it scrolls sideways", state, widths[0], widths[1])
+	}
+}
+
+// apiJSON calls the manager with the token and decodes its JSON answer
+// into v, failing the test on anything but 2xx.
+func apiJSON(t *testing.T, p *process, method, path, body string, v any) {
+	t.Helper()
+	req, err := http.NewRequest(method, p.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, data)
+	}
+	if v != nil {
+		if err := json.Unmarshal(data, v); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, path, err, data)
+		}
+	}
+}
