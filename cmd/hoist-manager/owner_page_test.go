@@ -184,3 +184,42 @@ func TestPageOwner(t *testing.T) {
 		t.Errorf("settings without a session: %d", code)
 	}
 }
+
+// On a phone (360 px wide) no state of the page scrolls sideways, even
+// with long notes, names, URLs and logs in it.
+func TestPageNarrow(t *testing.T) {
+	root := managertest.NewRoot(t, "0.9.0")
+	long := strings.Repeat("averylongwordwithoutspaces", 8)
+	repo := releaserepo.New(t,
+		releaserepo.Release{Version: "0.9.0"},
+		releaserepo.Release{Version: "1.0.0", Name: "A release with a rather long name " + long, Notes: "Notes: " + long, Changelog: "https://example.com/" + long},
+	)
+	p := startManager(t, root, repo.FileURL())
+	apiJSON(t, p, "PUT", "/v1/system/settings", `{"auto_update":true,"window":"03:00-05:00","skip":["v0.9.1","v0.9.2","v0.9.3","v0.9.4"],"notify":["generic+https://hooks.example.com/`+long+`?token=secret"]}`, nil)
+	report := "step: scripts\nscript: 02-run.sh\nlast output:\n  " + long + long + "\n"
+	if err := os.WriteFile(filepath.Join(root, "statuses/last-failure.log"), []byte(report), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := newTab(t, p)
+	b.do("narrow window", chromedp.EmulateViewport(360, 740), chromedp.Navigate(p.url), chromedp.WaitVisible(chromedp.ID("token-input")))
+	b.noOverflow("sign-in")
+	b.shot("sign-in")
+	b.do("sign in",
+		chromedp.SendKeys(chromedp.ID("token-input"), testToken),
+		chromedp.Click(chromedp.ID("token-save")),
+		chromedp.WaitVisible(chromedp.ID("update-button")),
+		chromedp.WaitVisible(chromedp.ID("settings-form")))
+	b.until("the skipped versions", `document.getElementById("skip-list").children.length === 4`)
+	b.noOverflow("signed in")
+	b.shot("signed-in")
+	b.click("update-button", "confirm-ok")
+	b.noOverflow("confirm dialog")
+	b.do("confirm", chromedp.Click(chromedp.ID("confirm-ok")), chromedp.WaitVisible(chromedp.ID("progress-dialog")))
+	managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Failed, Progress: 40, Description: "02-run.sh failed: " + long, UpdateTo: "v1.0.0"})
+	b.until("the failure report", `document.getElementById("progress-log").textContent.includes("averylongword")`)
+	b.noOverflow("failure dialog")
+	b.shot("failure-dialog")
+	b.click("progress-close", "failure-log")
+	b.noOverflow("failure on the page")
+	b.shot("failure")
+}
