@@ -39,6 +39,7 @@ func commands() map[string]command {
 		"rollback": {"put back the newest backup", runRollback},
 		"verify":   {"compare the live files with the live manifest", runVerify},
 		"status":   {"print the update status", runStatus},
+		"history":  {"print the history of updates and rollbacks", runHistory},
 		"check":    {"print the release to install next", runCheck},
 		"update":   {"request an update as the manager does", runUpdate},
 		"release":  {"keygen, sign and verify releases", runRelease},

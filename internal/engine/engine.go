@@ -15,6 +15,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/exitcode"
+	"github.com/hoist-dev/hoist/internal/history"
 	"github.com/hoist-dev/hoist/internal/infofile"
 	"github.com/hoist-dev/hoist/internal/lock"
 	"github.com/hoist-dev/hoist/internal/manifest"
@@ -53,6 +54,7 @@ type Engine struct {
 	cfg      config.Config
 	log      logrus.FieldLogger
 	crashAt  Step
+	history  *history.Store
 }
 
 // Open opens the app root in opts.Root and reads its config.
@@ -71,7 +73,8 @@ func Open(opts Options) (*Engine, error) {
 		root.Close()
 		return nil, fmt.Errorf("open %s: %w", approot.StatusesDir, err)
 	}
-	return &Engine{dir: opts.Root, root: root, statuses: statuses, cfg: cfg, log: opts.Log, crashAt: opts.CrashAt}, nil
+	return &Engine{dir: opts.Root, root: root, statuses: statuses, cfg: cfg, log: opts.Log, crashAt: opts.CrashAt,
+		history: history.NewStore(root, statuses)}, nil
 }
 
 // Close releases the engine's handles.

@@ -22,6 +22,8 @@ type failure struct {
 	Script     string `json:"script,omitempty"` // the script that failed
 	ExitStatus *int   `json:"exit_status,omitempty"`
 	Log        string `json:"log,omitempty"` // that script's log
+	// Interrupted: recover undoes a transaction a crash cut short.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 func failureOf(last Step, cause error) *failure {
@@ -111,7 +113,6 @@ func (t *txn) undoReported(ctx context.Context) (string, error) {
 // status and report, and closes the journal. It resumes where a crash
 // stopped an earlier undo.
 func (t *txn) undo(ctx context.Context) (string, error) {
-	e := t.e
 	if t.needsRestore() {
 		if t.begin.From == "" {
 			t.st.describe("Removing the partial install")
@@ -133,7 +134,7 @@ func (t *txn) undo(ctx context.Context) (string, error) {
 			return "", err
 		}
 		tg := "v" + t.begin.From
-		if err := e.runScript(ctx, 1, "", tg, t.begin.To, "", t.st.still()); err != nil {
+		if err := t.runScript(ctx, 1, "", tg, t.begin.To, "", t.st.still()); err != nil {
 			outcome += ", but its " + err.Error()
 		}
 	}
@@ -186,6 +187,7 @@ func (t *txn) finishAbort(outcome string) error {
 // it), and flushing a few renames is cheap where thousands of unlinks
 // are not.
 func (t *txn) settle(state statusfile.State, desc string, errs []error) error {
+	t.finishRun(state) // before the status: whoever it wakes finds the entry
 	t.st.finish(state, desc)
 	if err := errors.Join(errs...); err != nil {
 		// The trash still goes: on a full disk, its room is what the

@@ -98,7 +98,7 @@ func (e *Engine) recoverOpen(ctx context.Context) (string, error) {
 		return t.commit(t.desc() + " was interrupted after its last step and finished by recover")
 	}
 	if !t.undoing() {
-		f := &failure{Step: t.last(), Reason: t.desc() + " was interrupted"}
+		f := &failure{Step: t.last(), Reason: t.desc() + " was interrupted", Interrupted: true}
 		if err := t.log(record{Step: StepUndo, Failure: f}); err != nil {
 			return "", err
 		}

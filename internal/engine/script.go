@@ -23,7 +23,7 @@ func (t *txn) script(n int, dir string, s span) func(context.Context) error {
 		if err := t.step(scriptPhases[n][0]); err != nil {
 			return err
 		}
-		err := t.e.runScript(ctx, n, dir, "v"+t.begin.To, t.begin.From, t.begin.Staging, t.st.within(s))
+		err := t.runScript(ctx, n, dir, "v"+t.begin.To, t.begin.From, t.begin.Staging, t.st.within(s))
 		if err != nil {
 			return err
 		}
@@ -32,10 +32,10 @@ func (t *txn) script(n int, dir string, s span) func(context.Context) error {
 }
 
 // runScript runs update script n found in dir for release tg, logging to
-// .hoist/logs/<tg>-<nn>-run.log. A script the release does not list is
-// not an error: there is nothing to run.
-func (e *Engine) runScript(ctx context.Context, n int, dir, tg, from, staging string, progress func(int, string)) error {
-	name := proc.Names[n]
+// .hoist/logs/<tg>-<nn>-run.log and to the run's log. A script the
+// release does not list is not an error: there is nothing to run.
+func (t *txn) runScript(ctx context.Context, n int, dir, tg, from, staging string, progress func(int, string)) error {
+	e, name := t.e, proc.Names[n]
 	script, err := e.openScript(dir, name)
 	if script == nil || err != nil {
 		return err
@@ -55,7 +55,7 @@ func (e *Engine) runScript(ctx context.Context, n int, dir, tg, from, staging st
 		Env: []string{
 			"HOIST_ROOT=" + e.dir, "HOIST_RELEASE=" + tg, "HOIST_STAGING=" + staging, "HOIST_FROM=" + from,
 		},
-		Timeout: time.Duration(e.cfg.ScriptTimeout), Log: log, Logger: e.log, Progress: progress,
+		Timeout: time.Duration(e.cfg.ScriptTimeout), Log: t.scriptOutput(log, name, tg), Logger: e.log, Progress: progress,
 	})
 	if err != nil {
 		return &scriptFailure{err: err, log: logName}

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/history"
 	"github.com/hoist-dev/hoist/internal/journal"
 )
 
@@ -58,6 +59,7 @@ type record struct {
 	To      string `json:"to,omitempty"`      // version being installed
 	Staging string `json:"staging,omitempty"` // apply: the staging clone
 	Backup  string `json:"backup,omitempty"`  // rollback: the kept backup restored
+	History string `json:"history,omitempty"` // the run's id in the history
 	// backed-up
 	Index string `json:"index,omitempty"` // sha256 of the undo area's index
 	// undo
@@ -70,6 +72,11 @@ type txn struct {
 	e  *Engine
 	j  *journal.Journal
 	st *reporter
+	// run is the transaction's entry in the run history (ID "": not
+	// recorded); runLog collects its scripts' output (history.go).
+	run       history.Entry
+	runLog    *os.File
+	recovered bool // opened by recover, not begun by this process
 }
 
 // beginTxn creates a new journal whose first record is begin.
@@ -80,10 +87,12 @@ func (e *Engine) beginTxn(begin record, st *reporter) (*txn, error) {
 	}
 	t := &txn{e: e, j: j, st: st}
 	begin.Step = StepBegin
+	begin.History = e.newRunID(time.Now())
 	if err := t.log(begin); err != nil {
 		j.Close()
 		return nil, err
 	}
+	t.startRun()
 	return t, nil
 }
 
@@ -113,7 +122,9 @@ func (e *Engine) openTxn(st *reporter) (*txn, error) {
 		j.Close()
 		return nil, nil
 	}
-	return &txn{state: s, e: e, j: j, st: st}, nil
+	t := &txn{state: s, e: e, j: j, st: st}
+	t.resumeRun()
+	return t, nil
 }
 
 // log journals r and, with the test hook set to r.Step, dies right after.
@@ -138,7 +149,10 @@ func (t *txn) log(r record) error {
 // step journals the step of phase p.
 func (t *txn) step(p phase) error { return t.log(record{Step: stepNames[p]}) }
 
-func (t *txn) close() { t.j.Close() }
+func (t *txn) close() {
+	t.closeRunLog()
+	t.j.Close()
+}
 
 // desc names the transaction for messages: "update to v1.1.0".
 func (t *txn) desc() string {

@@ -113,18 +113,7 @@ func (s *Server) updateLog(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.Size() > maxLog {
-		if _, err := f.Seek(-maxLog, io.SeekEnd); err != nil {
-			return err
-		}
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, err = io.Copy(w, io.LimitReader(f, maxLog))
-	return err
+	return serveTail(w, f, maxLog)
 }
 
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {

@@ -136,6 +136,8 @@ func (s *Server) Handler() http.Handler {
 		{http.MethodGet, "/v1/system/events", false, s.events},
 		{http.MethodGet, "/v1/system/update-log", false, s.updateLog},
 		{http.MethodPost, "/v1/system/rollback", false, s.rollback},
+		{http.MethodGet, "/v1/system/history", false, s.history},
+		{http.MethodGet, "/v1/system/history/{id}/log", false, s.historyLog},
 		{http.MethodGet, "/metrics", false, s.metrics},
 		{http.MethodPost, "/v1/account/login", true, s.login},
 		{http.MethodPost, "/v1/account/logout", true, s.logout},
