@@ -58,6 +58,7 @@ func (s *Server) checkLoop(ctx context.Context) {
 // (or requested before).
 func (s *Server) autoCheck(ctx context.Context, requested string) string {
 	u, held, err := s.next(ctx)
+	s.notifyChecked(u, held, err)
 	switch {
 	case err != nil:
 		s.log.WithError(err).Warn("automatic check failed")

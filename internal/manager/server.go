@@ -21,6 +21,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/notify"
 	"github.com/hoist-dev/hoist/internal/request"
 )
 
@@ -44,6 +45,10 @@ type Config struct {
 	// BehindTLSProxy trusts X-Forwarded-Proto and X-Forwarded-For: the
 	// manager is served through an HTTPS reverse proxy.
 	BehindTLSProxy bool
+	// NotifyTargets returns the notification URLs (nil: none); NotifyRetry
+	// is the first retry delay of a failed notification (0: the default).
+	NotifyTargets func() []string
+	NotifyRetry   time.Duration
 }
 
 // Defaults of the connection limits: a node's manager serves a handful of
@@ -70,6 +75,7 @@ type Server struct {
 	static http.Handler
 	owner  owner
 	prefs  prefs
+	notify *notify.Notifier
 }
 
 // New opens the app root's directories and returns a Server. Close it.
@@ -109,6 +115,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.status = &statusCache{dir: dirs.Statuses, hub: newHub()}
 	s.met = newMetrics(s)
+	s.notify = notify.New(notify.Options{Dir: dirs.Statuses, Targets: cfg.NotifyTargets, Log: cfg.Log, Retry: cfg.NotifyRetry})
 	return s, nil
 }
 
@@ -138,6 +145,7 @@ func (s *Server) Handler() http.Handler {
 		{http.MethodPost, "/v1/system/rollback", false, s.rollback},
 		{http.MethodGet, "/v1/system/history", false, s.history},
 		{http.MethodGet, "/v1/system/history/{id}/log", false, s.historyLog},
+		{http.MethodPost, "/v1/system/notify/test", false, s.notifyTest},
 		{http.MethodGet, "/metrics", false, s.metrics},
 		{http.MethodPost, "/v1/account/login", true, s.login},
 		{http.MethodPost, "/v1/account/logout", true, s.logout},
@@ -237,6 +245,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	defer wg.Wait()
 	wg.Go(func() { s.watchStatus(ctx) })
 	wg.Go(func() { s.checkLoop(ctx) })
+	wg.Go(func() { s.notify.Run(ctx) })
+	if err := s.watchNotify(ctx, &wg); err != nil {
+		return err
+	}
 
 	errLog := s.log.WriterLevel(logrus.WarnLevel)
 	defer errLog.Close()

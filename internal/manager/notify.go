@@ -1,0 +1,101 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/notify"
+	"github.com/hoist-dev/hoist/internal/safefs"
+	"github.com/hoist-dev/hoist/internal/statusfile"
+)
+
+// maxReportHead caps what is read of the failure report to name the
+// failing script: its "name: value" lines come first.
+const maxReportHead = 16 << 10
+
+// watchNotify starts reporting every status change to the notifier until
+// ctx ends. It takes one of the hub's subscriptions, before any client can.
+func (s *Server) watchNotify(ctx context.Context, wg *sync.WaitGroup) error {
+	ch, cancel, ok := s.status.hub.subscribe()
+	if !ok {
+		return errors.New("notifications: cannot watch the status")
+	}
+	wg.Go(func() {
+		defer cancel()
+		// After subscribing, so no change falls between the two.
+		if a := s.status.get(); a.err == nil {
+			s.observe(a.st)
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case st := <-ch:
+				s.observe(st)
+			}
+		}
+	})
+	return nil
+}
+
+// observe reports status st and the installed version, and for a failure
+// the head of the failure report, which names the failing script.
+func (s *Server) observe(st statusfile.Status) {
+	v, err := discovery.InstalledVersion(s.root)
+	if err != nil {
+		s.log.WithError(err).Warn("notifications: cannot read the installed version; this status change is not told")
+		return
+	}
+	installed := "" // nothing installed
+	if v != nil {
+		installed = v.String()
+	}
+	var report []byte
+	if st.State == statusfile.Failed {
+		report = s.reportHead()
+	}
+	s.notify.Observe(notify.NewObservation(st, installed, report))
+}
+
+// reportHead returns the start of the failure report, or nil.
+func (s *Server) reportHead() []byte {
+	f, err := safefs.OpenRegular(s.root, approot.StatusFailureCopy)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxReportHead))
+	if err != nil {
+		return nil
+	}
+	return data
+}
+
+// notifyChecked reports an automatic check: a release held back by its
+// rollout is not available to this node yet.
+func (s *Server) notifyChecked(u *discovery.Update, held *discovery.Phased, err error) {
+	available := ""
+	if u != nil && held == nil {
+		available = u.Version
+	}
+	s.notify.Checked(available, err)
+}
+
+// notifyTest sends a test message to every notification target and
+// answers each one's result, its URL redacted.
+func (s *Server) notifyTest(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.notify.Test(r.Context())
+	if errors.Is(err, notify.ErrNoTargets) {
+		return httpErrorf(http.StatusConflict, "no notification targets are set")
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": res})
+	return nil
+}
