@@ -12,7 +12,7 @@ const state = {
 let onFinished = () => {};
 
 // initProgress wires the dialog; finished runs once an update or rollback
-// the page saw running has ended (success or failure).
+// has ended (success or failure).
 export function initProgress(finished) {
   onFinished = finished;
   $("progress-close").addEventListener("click", closeProgress);
@@ -67,7 +67,9 @@ export function render(st) {
   }
   renderFailure(st, prev);
   $("update-button").disabled = $("rollback-button").disabled = busy();
-  if (prev && prev.state === "installing" && st.state !== "installing") onFinished();
+  // A run ended (or one ran unseen between two looks): what it changed —
+  // version, update offer, history — is read again.
+  if (prev && st.state !== "installing" && JSON.stringify(prev) !== JSON.stringify(st)) onFinished();
 }
 
 async function renderFailure(st, prev) {

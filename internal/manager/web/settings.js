@@ -40,7 +40,6 @@ function fill(s) {
   $("notify-state").textContent = notify.length === 0 ? "No notifications are set." :
     notify.length + (notify.length === 1 ? " notification target is" : " notification targets are") +
     " set; their secrets are hidden (***) and kept as they are.";
-  $("notify-test").disabled = notify.length === 0;
 }
 
 function renderSkip(skip) {
@@ -115,13 +114,18 @@ export function initSettings(saved) {
   });
 
   $("notify-test").addEventListener("click", async () => {
+    show("settings-error", "");
     $("settings-status").textContent = "Sending…";
+    let ans;
     try {
-      await api("POST", "/v1/system/notify/test");
-      $("settings-status").textContent = "Test notification queued for every target.";
+      ans = await api("POST", "/v1/system/notify/test");
     } catch (e) {
       $("settings-status").textContent = "";
-      show("settings-error", "Could not send: " + e.message);
+      show("settings-error", e.status === 409 ? "No notification targets are set." : "Could not send: " + e.message);
+      return;
     }
+    const failed = (ans.results || []).filter((r) => !r.ok);
+    $("settings-status").textContent = failed.length === 0 ? "Test notification sent." :
+      "Not delivered to " + failed.map((r) => r.target + " (" + r.error + ")").join(", ") + "; retrying later.";
   });
 }
