@@ -19,6 +19,7 @@ import (
 // its script output one click away, the owner is notified, and "Send test
 // notification" reaches the same webhook.
 func TestPageFailedUpdateHistory(t *testing.T) {
+	t.Parallel() // each has its own manager and browser context
 	rels := releaserepo.DefaultReleases()[:2]
 	rels[1].Files["scripts/update/02-run.sh"] = releaserepo.Script(`echo "migrating the database"; echo "table users is locked" >&2; exit 3`)
 	repo := releaserepo.New(t, rels...)

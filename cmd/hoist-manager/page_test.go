@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,13 +27,31 @@ const chromium = "/usr/bin/chromium"
 // shots is where the page's screenshots go (gitignored).
 var shots = filepath.Join("..", "..", "testdata", "out")
 
-// browser starts a fresh headless Chromium and returns a tab's context.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("chromium is not installed at %s (.ci/run installs it): the page is not tested", chromium)
+// chrome is one headless Chromium shared by the page tests: starting one
+// takes seconds, while each test's tab gets a browser context of its own
+// (cookies, localStorage), as a fresh profile would.
+var chrome struct {
+	once  sync.Once
+	ctx   context.Context // the browser's first tab
+	close func()
+	err   error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if chrome.close != nil {
+		chrome.close()
 	}
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
+	os.Exit(code)
+}
+
+func startChrome() {
+	dir, err := os.MkdirTemp("", "hoist-chromium-")
+	if err != nil {
+		chrome.err = err
+		return
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromium),
 		chromedp.Flag("headless", true),
 		chromedp.NoSandbox,
@@ -43,11 +62,31 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(dir),
 		chromedp.WindowSize(900, 760),
 	)
-	t.Cleanup(cancel)
 	ctx, cancel := chromedp.NewContext(alloc)
+	chrome.ctx = ctx
+	chrome.close = func() {
+		cancel()
+		cancelAlloc()
+		os.RemoveAll(dir)
+	}
+	chrome.err = chromedp.Do(ctx) // starts the browser
+}
+
+// browser returns a new tab, in a browser context of its own, of the
+// shared headless Chromium.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skipf("chromium is not installed at %s (.ci/run installs it): the page is not tested", chromium)
+	}
+	chrome.once.Do(startChrome)
+	if chrome.err != nil {
+		t.Fatalf("start chromium: %v", chrome.err)
+	}
+	ctx, cancel := chromedp.NewContext(chrome.ctx, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	ctx, cancel = context.WithTimeout(ctx, 2*time.Minute)
 	t.Cleanup(cancel)
@@ -58,6 +97,7 @@ func browser(t *testing.T) context.Context {
 // see the update, confirm it, watch the bar move to success while this test
 // plays the engine, see a failure with its report, and the offline notice.
 func TestPageInChromium(t *testing.T) {
+	t.Parallel() // each has its own manager and browser context
 	root := managertest.NewRoot(t, "0.9.0")
 	p := startManager(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL())
 	b := newTab(t, p)
@@ -154,6 +194,7 @@ func TestPageInChromium(t *testing.T) {
 // Behind a proxy that buffers the event stream, the page notices that no
 // event arrives and follows the status by polling update-status instead.
 func TestPagePollsBehindBufferingProxy(t *testing.T) {
+	t.Parallel() // each has its own manager and browser context
 	ctx := browser(t)
 	root := managertest.NewRoot(t, "0.9.0")
 	p := startManager(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL())
