@@ -2,7 +2,8 @@
 //
 //	hoist-manager --root ROOT --listen :3006 --releases URL [--token-file F]
 //	              [--releases-token-file F] [--check-interval 6h] [--auto-update]
-//	              [--log-format text|json] [--notify URL]... [--notify-retry 30s]
+//	              [--log-format text|json] [--behind-tls-proxy]
+//	hoist-manager passwd [--root ROOT] < password-file
 //
 // The token comes from --token-file or $HOIST_MANAGER_TOKEN; without one the
 // manager refuses to start (exit 2).
@@ -25,7 +26,6 @@ import (
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/logging"
 	"github.com/hoist-dev/hoist/internal/manager"
-	"github.com/hoist-dev/hoist/internal/notify"
 	"github.com/hoist-dev/hoist/internal/redact"
 	"github.com/hoist-dev/hoist/internal/tokenfile"
 )
@@ -36,6 +36,9 @@ const envToken = "HOIST_MANAGER_TOKEN"
 func main() { cli.Main("hoist-manager", run) }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "passwd" {
+		return passwd(args[1:], os.Stdin, stderr)
+	}
 	fs := flag.NewFlagSet("hoist-manager", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	rootFlag := fs.String("root", "", "app root (default $HOIST_ROOT, else the current directory)")
@@ -47,28 +50,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	auto := fs.Bool("auto-update", false, "request the update when the automatic check finds one")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	fetchTimeout := fs.Duration("fetch-timeout", discovery.DefaultTimeout, "time limit of one read of the release repository")
+	behindProxy := fs.Bool("behind-tls-proxy", false, "served through an HTTPS reverse proxy: trust its X-Forwarded-Proto and X-Forwarded-For")
 	cacheTTL := fs.Duration("cache-ttl", time.Minute, "how long answers of the release repository are reused")
-	var notifyURLs []string
-	// Validated after parsing: the flag package would print a refused
-	// value, and notification URLs hold secrets.
-	fs.Func("notify", "send notifications to this shoutrrr URL (repeatable)", func(u string) error {
-		notifyURLs = append(notifyURLs, u)
-		return nil
-	})
-	notifyRetry := fs.Duration("notify-retry", notify.DefaultRetry, "first retry delay of a failed notification (doubles up to 1h)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *releases == "" {
 		return fmt.Errorf("%w: --releases is required", exitcode.ErrUsage)
 	}
-	if *interval < 0 || *fetchTimeout <= 0 || *cacheTTL < 0 || *notifyRetry <= 0 {
-		return fmt.Errorf("%w: durations must not be negative (and --fetch-timeout, --notify-retry positive)", exitcode.ErrUsage)
-	}
-	for _, u := range notifyURLs {
-		if err := notify.Validate(u); err != nil {
-			return fmt.Errorf("%w: --notify: %v", exitcode.ErrUsage, err)
-		}
+	if *interval < 0 || *fetchTimeout <= 0 || *cacheTTL < 0 {
+		return fmt.Errorf("%w: durations must not be negative (and --fetch-timeout positive)", exitcode.ErrUsage)
 	}
 	log, err := logging.New(stderr, *logFormat)
 	if err != nil {
@@ -97,8 +88,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		Log:           log,
 		CheckInterval: *interval,
 		AutoUpdate:    *auto,
-		NotifyTargets: func() []string { return notifyURLs },
-		NotifyRetry:   *notifyRetry,
+		TLSProxy:      *behindProxy,
 	})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/notify"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/daemon"
+	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
 
 // hook is a real webhook endpoint. The first hold requests wait until
@@ -66,6 +67,18 @@ func (h *hook) messages() []string {
 	return append([]string(nil), h.got...)
 }
 
+// setNotify writes the owner's notification targets into root's settings.
+func setNotify(t *testing.T, root string, urls ...string) {
+	t.Helper()
+	data, err := json.Marshal(map[string][]string{"notify": urls})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "statuses/settings.json"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // unusedReleases is a release URL the manager never reads (no check runs).
 func unusedReleases(t *testing.T) string {
 	return "http://" + managertest.ClosedPort(t) + "/{ref}/info.json"
@@ -79,8 +92,8 @@ func TestProcessNotifyKilledBeforeDelivery(t *testing.T) {
 	root := managertest.NewRoot(t, "1.0.0")
 	h := newHook(t, 1)
 	releases := unusedReleases(t)
-	args := []string{"--notify", h.url, "--notify-retry", "50ms"}
-	p := startManager(t, root, releases, args...)
+	setNotify(t, root, h.url)
+	p := startManager(t, root, releases)
 	outbox := filepath.Join(root, "statuses", notify.OutboxName)
 	daemon.Eventually(t, "the first observation in the outbox", func() bool {
 		_, err := os.Stat(outbox)
@@ -104,7 +117,7 @@ func TestProcessNotifyKilledBeforeDelivery(t *testing.T) {
 		t.Fatalf("outbox after the kill: %s %v", data, err)
 	}
 
-	p = startManager(t, root, releases, args...)
+	p = startManager(t, root, releases)
 	daemon.Eventually(t, "the delivery after the restart", func() bool { return len(h.messages()) > 0 })
 	time.Sleep(300 * time.Millisecond) // room for a wrong second message
 	want := "hoist: update to v1.1.0 failed in 02-run.sh: 02-run.sh: exit status 3; restored v1.0.0"
@@ -122,7 +135,8 @@ func TestProcessNotifyTest(t *testing.T) {
 	}
 	h := newHook(t, 0)
 	refusing := strings.Replace(h.url, "/hook", "/refuse-s3cret-topic", 1)
-	p := startManager(t, root, unusedReleases(t), "--notify", h.url, "--notify", refusing)
+	setNotify(t, root, h.url, refusing)
+	p := startManager(t, root, unusedReleases(t))
 	p.WaitLine("the corrupt outbox's log line", func(line string) bool {
 		return strings.Contains(line, "notification outbox unreadable: starting a fresh one")
 	})
@@ -149,5 +163,27 @@ func TestProcessNotifyTest(t *testing.T) {
 	none := startManager(t, managertest.NewRoot(t, "1.0.0"), unusedReleases(t))
 	if code, body := get(t, "POST", none.url+"/v1/system/notify/test", testToken); code != http.StatusConflict {
 		t.Errorf("without targets: %d %s", code, body)
+	}
+}
+
+// The automatic check announces a new release once, however often it runs
+// and although the manager restarts.
+func TestProcessNotifyAvailable(t *testing.T) {
+	root := managertest.NewRoot(t, "1.0.0")
+	h := newHook(t, 0)
+	setNotify(t, root, h.url)
+	releases := releaserepo.New(t, releaserepo.Release{Version: "1.0.0"}, releaserepo.Release{Version: "1.1.0"}).FileURL()
+	checks := func(p *process, n int) {
+		t.Helper()
+		for range n {
+			p.WaitLine("an automatic check", func(line string) bool { return strings.Contains(line, "automatic check: update available") })
+		}
+	}
+	p := startManager(t, root, releases, "--check-interval", "100ms")
+	checks(p, 3)
+	p.Stop()
+	checks(startManager(t, root, releases, "--check-interval", "100ms"), 2)
+	if got := h.messages(); len(got) != 1 || got[0] != "hoist: update available: v1.1.0" {
+		t.Errorf("received %q", got)
 	}
 }

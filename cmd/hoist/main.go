@@ -43,6 +43,7 @@ func commands() map[string]command {
 		"check":    {"print the release to install next", runCheck},
 		"update":   {"request an update as the manager does", runUpdate},
 		"release":  {"keygen, sign and verify releases", runRelease},
+		"settings": {"print or change the owner's settings", runSettings},
 	}
 }
 

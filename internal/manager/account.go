@@ -61,13 +61,13 @@ func (s *Server) checkOrigin(r *http.Request) error {
 // secure reports whether the browser reached us over TLS, directly or
 // through the trusted proxy --behind-tls-proxy names.
 func (s *Server) secure(r *http.Request) bool {
-	return r.TLS != nil || s.cfg.BehindTLSProxy && r.Header.Get("X-Forwarded-Proto") == "https"
+	return r.TLS != nil || s.cfg.TLSProxy && r.Header.Get("X-Forwarded-Proto") == "https"
 }
 
 // client is the key login attempts are counted under: the peer address, or
 // behind the trusted proxy the address it appended to X-Forwarded-For.
 func (s *Server) client(r *http.Request) string {
-	if s.cfg.BehindTLSProxy {
+	if s.cfg.TLSProxy {
 		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
 			last := xff[len(xff)-1]
 			return account.Client(strings.TrimSpace(last[strings.LastIndex(last, ",")+1:]))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/discovery"
@@ -13,6 +14,28 @@ import (
 	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 )
+
+// notifications is the Server's side of notify.
+type notifications struct {
+	*notify.Notifier
+	targets atomic.Pointer[[]string] // the notification URLs last read from the settings
+}
+
+// notifyTargets returns the notification URLs of the owner's settings.
+// When the settings cannot be read it returns the last ones read: an empty
+// list would drop every pending delivery as meant for a removed target.
+func (s *Server) notifyTargets() []string {
+	st, err := s.settings()
+	if err != nil {
+		s.log.WithError(err).Warn("notifications: cannot read the settings; using the targets read before")
+		if last := s.notify.targets.Load(); last != nil {
+			return *last
+		}
+		return nil
+	}
+	s.notify.targets.Store(&st.Notify)
+	return st.Notify
+}
 
 // maxReportHead caps what is read of the failure report to name the
 // failing script: its "name: value" lines come first.

@@ -42,13 +42,9 @@ type Config struct {
 	// IdleTimeout closes a keep-alive connection idle this long (0:
 	// DefaultIdleTimeout).
 	IdleTimeout time.Duration
-	// BehindTLSProxy trusts X-Forwarded-Proto and X-Forwarded-For: the
+	// TLSProxy (--behind-tls-proxy) trusts X-Forwarded-Proto and X-Forwarded-For: the
 	// manager is served through an HTTPS reverse proxy.
-	BehindTLSProxy bool
-	// NotifyTargets returns the notification URLs (nil: none); NotifyRetry
-	// is the first retry delay of a failed notification (0: the default).
-	NotifyTargets func() []string
-	NotifyRetry   time.Duration
+	TLSProxy bool
 }
 
 // Defaults of the connection limits: a node's manager serves a handful of
@@ -75,7 +71,7 @@ type Server struct {
 	static http.Handler
 	owner  owner
 	prefs  prefs
-	notify *notify.Notifier
+	notify notifications
 }
 
 // New opens the app root's directories and returns a Server. Close it.
@@ -115,7 +111,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.status = &statusCache{dir: dirs.Statuses, hub: newHub()}
 	s.met = newMetrics(s)
-	s.notify = notify.New(notify.Options{Dir: dirs.Statuses, Targets: cfg.NotifyTargets, Log: cfg.Log, Retry: cfg.NotifyRetry})
+	s.notify.Notifier = notify.New(notify.Options{Dir: dirs.Statuses, Targets: s.notifyTargets, Log: cfg.Log})
 	return s, nil
 }
 

@@ -14,7 +14,8 @@ type job struct {
 }
 
 // deliver sends the deliveries due (of the event with key only, unless
-// key is ""), one at a time, recording each result before the next send.
+// key is ""), each at most once, one at a time, recording each result
+// before the next send.
 // It returns the results and when the next retry is due (zero: none). The
 // caller holds n.sending.
 func (n *Notifier) deliver(ctx context.Context, key string) ([]Result, time.Time) {
@@ -23,15 +24,17 @@ func (n *Notifier) deliver(ctx context.Context, key string) ([]Result, time.Time
 		urls[TargetID(u)] = u
 	}
 	var results []Result
-	for {
-		j, next, ok := n.nextDue(urls, key)
+	tried := map[job]bool{}
+	for ctx.Err() == nil {
+		j, next, ok := n.nextDue(urls, key, tried)
 		if !ok {
 			return results, next
 		}
-		err := n.opt.Send(ctx, j.url, j.ev.Text)
-		if ctx.Err() != nil {
-			return results, time.Time{} // stopping: the attempt does not count
-		}
+		tried[j] = true
+		// A send once started is finished and recorded even when ctx
+		// ends: abandoned, it could reach the target and still be pending,
+		// so sent again. The send's own timeout bounds the wait.
+		err := n.opt.Send(context.WithoutCancel(ctx), j.url, j.ev.Text)
 		n.record(j, err)
 		r := Result{Target: Redact(j.url), ID: j.id, OK: err == nil}
 		if err != nil {
@@ -39,12 +42,13 @@ func (n *Notifier) deliver(ctx context.Context, key string) ([]Result, time.Time
 		}
 		results = append(results, r)
 	}
+	return results, time.Time{}
 }
 
-// nextDue drops what expired and returns the first delivery due, or when
-// the next one is (zero: none). Nothing is due while the outbox file is
+// nextDue drops what expired and returns the first delivery due and not
+// tried yet, or when the next one is (zero: none). Nothing is due while the outbox file is
 // behind: an event is written before it is sent.
-func (n *Notifier) nextDue(urls map[string]string, key string) (job, time.Time, bool) {
+func (n *Notifier) nextDue(urls map[string]string, key string, tried map[job]bool) (job, time.Time, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := n.opt.Now()
@@ -62,8 +66,9 @@ func (n *Notifier) nextDue(urls map[string]string, key string) (job, time.Time, 
 			continue
 		}
 		for id, d := range ev.Pending {
-			if !d.Next.After(now) {
-				return job{ev, id, urls[id]}, time.Time{}, true
+			j := job{ev, id, urls[id]}
+			if !d.Next.After(now) && !tried[j] {
+				return j, time.Time{}, true
 			}
 			if next.IsZero() || d.Next.Before(next) {
 				next = d.Next

@@ -238,10 +238,9 @@ func TestBackoff(t *testing.T) {
 
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
-		"discord://T0KEN@693853386302554172?thread_id=1": "discord://693853386302554172",
-		"ntfy://user:pass@ntfy.sh/secret-topic":          "ntfy://ntfy.sh",
-		"generic+https://hooks.example/x?@Auth=Bearer+k": "generic+https://hooks.example",
-		"not a url": "(not a URL)",
+		"discord://T0KEN@693853386302554172?thread_id=1": "discord://***@693853386302554172?***",
+		"ntfy://user:pass@ntfy.sh/secret-topic":          "ntfy://***@ntfy.sh/***",
+		"generic+https://hooks.example/x?@Auth=Bearer+k": "generic+https://hooks.example/***?***",
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
@@ -270,5 +269,44 @@ func TestWrittenBeforeSend(t *testing.T) {
 	n.deliver(context.Background(), "")
 	if len(sent) != 2 || len(f.outbox(t).Events) != 0 {
 		t.Errorf("sent to %q; outbox %+v", sent, f.outbox(t).Events)
+	}
+}
+
+// A target the owner removed gets nothing more; the others still do.
+func TestRemovedTarget(t *testing.T) {
+	f := newFixture(t)
+	kept, removed := newReceiver(t, 1), newReceiver(t, 1)
+	urls := []string{kept.url, removed.url}
+	n := f.notifier(Options{Targets: func() []string { return urls }, Retry: time.Nanosecond})
+	failUpdate(n)
+	n.deliver(context.Background(), "") // both refuse the first attempt
+	urls = urls[:1]
+	time.Sleep(time.Millisecond)
+	n.deliver(context.Background(), "")
+	if len(kept.messages()) != 1 || len(removed.messages()) != 0 || len(f.outbox(t).Events) != 0 {
+		t.Errorf("kept got %d, removed got %d, outbox %+v", len(kept.messages()), len(removed.messages()), f.outbox(t).Events)
+	}
+	if !strings.Contains(f.log.String(), "notification dropped: its target is no longer set") {
+		t.Errorf("log:\n%s", f.log)
+	}
+}
+
+// A send under way when the manager stops is finished and recorded: the
+// target may have taken it, so it must not stay pending to be sent again.
+// No other send starts after the stop.
+func TestStopDuringSend(t *testing.T) {
+	f := newFixture(t)
+	ctx, stop := context.WithCancel(context.Background())
+	sends := 0
+	send := func(context.Context, string, string) error {
+		sends++
+		stop() // SIGTERM arrives while the target takes the message
+		return nil
+	}
+	n := f.notifier(Options{Targets: targets("ntfy://ntfy.example/a", "ntfy://ntfy.example/b"), Send: send})
+	failUpdate(n)
+	n.deliver(ctx, "")
+	if b := f.outbox(t); sends != 1 || len(b.Events) != 1 || len(b.Events[0].Pending) != 1 {
+		t.Errorf("%d sends; outbox %+v: want one delivery recorded and the other pending", sends, b.Events)
 	}
 }

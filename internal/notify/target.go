@@ -13,6 +13,7 @@ import (
 	"github.com/nicholas-fedor/shoutrrr/pkg/router"
 
 	"github.com/hoist-dev/hoist/internal/redact"
+	"github.com/hoist-dev/hoist/internal/settings"
 )
 
 // TargetID names a target without its URL, which often carries a secret.
@@ -21,43 +22,26 @@ func TargetID(rawURL string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// Redact shows a target as its scheme and host only: the user info, path
-// and query of a notification URL may all be secrets (a Discord token, an
-// ntfy topic, a webhook's Authorization header).
-func Redact(rawURL string) string {
-	scheme, rest, ok := strings.Cut(redact.URL(rawURL), "://")
-	if !ok {
-		return "(not a URL)"
-	}
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		rest = rest[:i]
-	}
-	return scheme + "://" + rest
-}
+// Redact shows a target as the settings show it, scheme and host: the user
+// info, path and query of a notification URL may all be secrets (a Discord
+// token, an ntfy topic, a webhook's Authorization header).
+func Redact(rawURL string) string { return settings.RedactURL(rawURL) }
 
 // Sender delivers message to the target rawURL. Its errors must not quote
-// the URL's secrets.
+// the URL's secrets. The Notifier never cancels a send it started (see
+// deliver), so a Sender bounds its own time.
 type Sender func(ctx context.Context, rawURL, message string) error
 
 // Shoutrrr returns the Sender for every service shoutrrr knows; one send
-// gives up after timeout.
+// gives up after timeout (shoutrrr takes no context).
 func Shoutrrr(timeout time.Duration) Sender {
-	return func(ctx context.Context, rawURL, message string) error {
+	return func(_ context.Context, rawURL, message string) error {
 		r, err := router.New(nil, rawURL)
 		if err != nil {
 			return scrub(err, rawURL)
 		}
 		r.Timeout = timeout
-		// shoutrrr takes no context: the send runs on and its result is
-		// dropped when ctx ends first (the router's timeout ends it).
-		done := make(chan error, 1)
-		go func() { done <- errors.Join(r.Send(message, nil)...) }()
-		select {
-		case err := <-done:
-			return scrub(err, rawURL)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return scrub(errors.Join(r.Send(message, nil)...), rawURL)
 	}
 }
 
@@ -79,11 +63,4 @@ func scrub(err error, rawURL string) error {
 		}
 	}
 	return fmt.Errorf("%s: %s", Redact(rawURL), redact.String(text))
-}
-
-// Validate tells whether rawURL is a notification URL shoutrrr can send
-// to; its error shows no secret of the URL.
-func Validate(rawURL string) error {
-	_, err := router.New(nil, rawURL)
-	return scrub(err, rawURL)
 }
