@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +119,56 @@ func TestProcessAutoUpdateWindow(t *testing.T) {
 			t.Fatalf("no automatic update inside the window %s\n%s", inside, p.Log())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The beta channel end to end with the real engine: a stable node does not
+// see v1.1.0-beta.1; switched to beta it gets and installs it; switched
+// back to stable it is not downgraded.
+func TestProcessBetaChannel(t *testing.T) {
+	repo := releaserepo.New(t,
+		releaserepo.Release{Version: "1.0.0", Files: map[string]releaserepo.File{"app/a.txt": {Content: "stable\n"}}},
+		releaserepo.Release{Version: "1.1.0-beta.1", Files: map[string]releaserepo.File{"app/a.txt": {Content: "beta\n"}}})
+	root := filepath.Join(t.TempDir(), "app")
+	uid, gid := strconv.Itoa(os.Getuid()), strconv.Itoa(os.Getgid())
+	hoist := func(args ...string) {
+		t.Helper()
+		if r := testbin.Run(t, nil, testbin.Path(t, "hoist"), args...); r.Code != 0 {
+			t.Fatalf("hoist %v: %s", args, r)
+		}
+	}
+	hoist("init", root, "--repo", repo.FileURL(), "--pub", repo.PubFile, "--manager-uid", uid, "--manager-gid", gid)
+	hoist("apply", "--to", "v1.0.0", "--root", root)
+	p := startManager(t, root, repo.FileURL(), "--cache-ttl", "0")
+	channel := func(name string) {
+		t.Helper()
+		req, _ := http.NewRequest("PUT", p.url+"/v1/system/settings", strings.NewReader(`{"channel":"`+name+`"}`))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("PUT channel %s: %d", name, resp.StatusCode)
+		}
+	}
+	if code, body := get(t, "GET", p.url+"/v1/system/get-update", testToken); code != 200 || body != `{"message":"up-to-date"}` {
+		t.Errorf("stable: %d %s", code, body)
+	}
+	channel("beta")
+	if code, body := get(t, "GET", p.url+"/v1/system/get-update", testToken); code != 200 || !strings.Contains(body, `"version":"1.1.0-beta.1"`) {
+		t.Errorf("beta: %d %s", code, body)
+	}
+	if code, body := get(t, "POST", p.url+"/v1/system/update", testToken); code != 200 || body != `{"message":"Updating to v1.1.0-beta.1"}` {
+		t.Fatalf("update: %d %s", code, body)
+	}
+	hoist("apply", "--root", root)
+	if data, err := os.ReadFile(filepath.Join(root, "app/a.txt")); err != nil || string(data) != "beta\n" {
+		t.Fatalf("after the beta update: %q %v", data, err)
+	}
+	channel("stable")
+	if code, body := get(t, "GET", p.url+"/v1/system/get-update", testToken); code != 200 || body != `{"message":"up-to-date"}` {
+		t.Errorf("back on stable: %d %s", code, body)
 	}
 }

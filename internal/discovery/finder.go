@@ -93,21 +93,34 @@ func (f *Finder) tagList(ctx context.Context) ([]*version.Version, error) {
 	})
 }
 
-// Next returns the release to install over installed (nil: nothing is
-// installed, so the newest release is the answer), or nil when there is
-// none. See the package comment for the walk.
+// Next is NextOn the stable channel.
 func (f *Finder) Next(ctx context.Context, installed *version.Version) (*Update, error) {
-	latest, err := f.info(ctx, "")
+	return f.NextOn(ctx, installed, false)
+}
+
+// NextOn returns the release to install over installed (nil: nothing is
+// installed, so the newest release is the answer), or nil when there is
+// none; beta releases only when beta is set. See the package comment for
+// the walk.
+func (f *Finder) NextOn(ctx context.Context, installed *version.Version, beta bool) (*Update, error) {
+	head, err := f.info(ctx, "")
 	if err != nil {
 		return nil, err
 	}
 	// A rollout that cannot be read stops updates rather than reaching
 	// every node at once.
-	rollout, err := latest.rollout()
+	rollout, err := head.rollout()
 	if err != nil {
 		return nil, fetchError(refName(""), err)
 	}
-	step := latest
+	latest, err := f.newest(ctx, head, beta)
+	if err != nil || latest == nil {
+		return nil, err
+	}
+	if latest.Version != head.Version {
+		rollout = nil // only the default branch's release is phased
+	}
+	step := *latest
 	for range maxSteps {
 		v, err := step.version()
 		if err != nil {
@@ -127,7 +140,7 @@ func (f *Finder) Next(ctx context.Context, installed *version.Version) (*Update,
 			}
 			return u, nil
 		}
-		next, err := f.lowerStep(ctx, step, installed)
+		next, err := f.lowerStep(ctx, step, installed, beta)
 		if err != nil || next == nil {
 			return nil, err
 		}
@@ -145,8 +158,9 @@ func (f *Finder) Next(ctx context.Context, installed *version.Version) (*Update,
 }
 
 // lowerStep returns the lowest release that step's requires allows, newer
-// than installed and older than step; nil when there is none.
-func (f *Finder) lowerStep(ctx context.Context, step Info, installed *version.Version) (*version.Version, error) {
+// than installed and older than step, a pre-release only when beta is set;
+// nil when there is none.
+func (f *Finder) lowerStep(ctx context.Context, step Info, installed *version.Version, beta bool) (*version.Version, error) {
 	c, err := step.constraint()
 	if err != nil {
 		return nil, err
@@ -164,7 +178,7 @@ func (f *Finder) lowerStep(ctx context.Context, step Info, installed *version.Ve
 	}
 	var best *version.Version
 	for _, v := range candidates {
-		if c.Check(v) && v.LessThan(stepVersion) && v.GreaterThan(installed) && (best == nil || v.LessThan(best)) {
+		if (beta || v.Prerelease() == "") && c.Check(v.Core()) && v.LessThan(stepVersion) && v.GreaterThan(installed) && (best == nil || v.LessThan(best)) {
 			best = v
 		}
 	}
@@ -186,12 +200,18 @@ func lowerBounds(c version.Constraints) []*version.Version {
 	return out
 }
 
-// Target returns the tag to request over installed: want when given (it must
-// be an existing release newer than installed whose requires is met), else
-// Next's answer (ErrUpToDate when there is none).
+// Target is TargetOn the stable channel.
 func (f *Finder) Target(ctx context.Context, installed *version.Version, want string) (string, error) {
+	return f.TargetOn(ctx, installed, want, false)
+}
+
+// TargetOn returns the tag to request over installed: want when given (it
+// must be an existing release newer than installed whose requires is met,
+// whatever its channel: the owner asked for it), else NextOn's answer
+// (ErrUpToDate when there is none).
+func (f *Finder) TargetOn(ctx context.Context, installed *version.Version, want string, beta bool) (string, error) {
 	if want == "" {
-		u, err := f.Next(ctx, installed)
+		u, err := f.NextOn(ctx, installed, beta)
 		if err != nil {
 			return "", err
 		}
@@ -219,4 +239,58 @@ func (f *Finder) Target(ctx context.Context, installed *version.Version, want st
 		return "", fmt.Errorf("%s requires %q, so it %w (v%s)", want, info.Requires, ErrIncompatible, installed)
 	}
 	return want, nil
+}
+
+// newest returns the newest release the channel offers, nil when there is
+// none: the default branch's (head), unless beta and a newer pre-release is
+// tagged, or head is a beta release and beta is not set, then the newest
+// tagged stable release. The switch back to stable thus never downgrades:
+// an installed beta is newer than the stable releases before it.
+func (f *Finder) newest(ctx context.Context, head Info, beta bool) (*Info, error) {
+	if !beta && !head.beta() {
+		return &head, nil
+	}
+	tags, err := f.tagList(ctx)
+	if errors.Is(err, ErrNoTagList) {
+		if beta {
+			return &head, nil
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if beta {
+		headVersion, err := head.version()
+		if err != nil {
+			return nil, err
+		}
+		if n := len(tags); n > 0 && tags[n-1].GreaterThan(headVersion) {
+			return f.infoOf(ctx, tags[n-1])
+		}
+		return &head, nil
+	}
+	read := 0
+	for i := len(tags) - 1; i >= 0 && read < maxSteps; i-- {
+		if tags[i].Prerelease() != "" {
+			continue
+		}
+		info, err := f.infoOf(ctx, tags[i])
+		if err != nil {
+			return nil, err
+		}
+		if !info.beta() { // a static repository marks betas in metadata
+			return info, nil
+		}
+		read++
+	}
+	return nil, nil
+}
+
+func (f *Finder) infoOf(ctx context.Context, v *version.Version) (*Info, error) {
+	info, err := f.info(ctx, tag.Of(v))
+	if err != nil {
+		return nil, err
+	}
+	return &info, nil
 }

@@ -24,6 +24,9 @@ type Info struct {
 	// Changelog is a link to the release's changes; only http(s) URLs are
 	// passed on (Info.changelog), so a page can link it safely.
 	Changelog string `json:"changelog,omitempty"`
+	// Channel is "beta" for a beta release in a static repository's
+	// metadata; in git a pre-release version (1.3.0-beta.1) says it.
+	Channel string `json:"channel,omitempty"`
 	// Rollout phases the release. Only the default branch's counts, so it
 	// is parsed there (Finder.Next), and one in a tag cannot break a read.
 	Rollout json.RawMessage `json:"rollout,omitempty"`
@@ -85,13 +88,21 @@ func (i Info) constraint() (version.Constraints, error) {
 }
 
 // allows reports whether a release may be installed over installed (nil:
-// nothing installed, so anything may).
+// nothing installed, so anything may). An installed beta meets requires as
+// its release would: go-version never matches a pre-release otherwise.
 func (i Info) allows(installed *version.Version) (bool, error) {
 	c, err := i.constraint()
 	if err != nil {
 		return false, err
 	}
-	return c == nil || installed == nil || c.Check(installed), nil
+	return c == nil || installed == nil || c.Check(installed.Core()), nil
+}
+
+// beta reports whether the release is on the beta channel: a pre-release
+// version, or marked so in its metadata.
+func (i Info) beta() bool {
+	v, err := i.version()
+	return i.Channel == "beta" || err == nil && v.Prerelease() != ""
 }
 
 // ErrNotInstalled means the root holds no live release yet.

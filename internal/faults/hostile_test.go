@@ -247,7 +247,7 @@ func TestHostileStatusFile(t *testing.T) {
 		"../x", "v1.1.0/../../x", "../../../../etc/passwd", "..", "/etc/passwd", ".app-v1.1.0",
 		"$(touch pwned)", "`touch pwned`", "v1.1.0;touch pwned", "v1.1.0|touch pwned", "v1.1.0 && touch pwned",
 		"v1.1.0\ntouch pwned", "$(touch ../outside/pwned)", "v1.1.0\x00", "v1.1.0 ", " v1.1.0", "V1.1.0",
-		"v01.1.0", "v1.1", "v1.1.0-rc.1", "v1.1.0+build", "v99999999999999999999.0.0", "-v1.1.0", "--allow-downgrade",
+		"v01.1.0", "v1.1", "v1.1.0-rc..1", "v1.1.0+build", "v99999999999999999999.0.0", "-v1.1.0", "--allow-downgrade",
 		"v1.1.0 --allow-downgrade", "v\u0661.1.0", "ｖ1.1.0",
 	} {
 		cases = append(cases, hostileCase{name: fmt.Sprintf("updateTo %q", bad), update: rejected, check: statusIsRegular("v1.0.0 is still installed"),

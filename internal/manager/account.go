@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/account"
@@ -31,6 +32,9 @@ type owner struct {
 	// verifying holds one slot: each argon2 check takes 64 MiB, so
 	// concurrent logins wait for each other instead of exhausting memory.
 	verifying chan struct{}
+
+	mu   sync.Mutex // guards hash
+	hash string     // the password hash the sessions were opened with
 }
 
 func newOwner() owner {
@@ -42,10 +46,31 @@ func newOwner() owner {
 	}
 }
 
-// signedIn reports whether r carries a live session cookie.
+// signedIn reports whether r carries a live session cookie. A new password
+// (hoist-manager passwd) ends every session, and without a password file
+// no cookie is accepted.
 func (s *Server) signedIn(r *http.Request) bool {
 	c, err := r.Cookie(sessionCookie)
-	return err == nil && s.owner.sessions.Valid(c.Value, time.Now())
+	if err != nil {
+		return false
+	}
+	hash, err := account.LoadHash(s.dirs.Statuses)
+	if err != nil {
+		return false
+	}
+	s.owner.passwordIs(hash)
+	return s.owner.sessions.Valid(c.Value, time.Now())
+}
+
+// passwordIs ends every session when hash is not the one they were opened
+// with.
+func (o *owner) passwordIs(hash string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.hash != hash {
+		o.sessions.EndAll()
+		o.hash = hash
+	}
 }
 
 // checkOrigin refuses a cross-origin state change made by a browser: a
@@ -122,6 +147,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		s.log.WithField("client", client).Warn("failed sign-in")
 		return httpErrorf(http.StatusUnauthorized, "wrong password")
 	}
+	s.owner.passwordIs(hash)
 	id, err := s.owner.sessions.Create(now)
 	if err != nil {
 		return err

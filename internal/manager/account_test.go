@@ -247,3 +247,29 @@ func TestPasswordHashNeverShown(t *testing.T) {
 		t.Errorf("log:\n%s", l)
 	}
 }
+
+// A new password ends every session; so does removing the password file.
+func TestPasswordChangeEndsSessions(t *testing.T) {
+	srv, s := signInServer(t)
+	c := sessionOf(t, login(t, srv, testPassword))
+	info := func(c *http.Cookie) int {
+		return req{method: "GET", path: "/v1/system/info", cookie: c}.do(t, srv).StatusCode
+	}
+	if code := info(c); code != 200 {
+		t.Fatalf("signed in: %d", code)
+	}
+	setPassword(t, s.root, "a brand new password")
+	if code := info(c); code != 401 {
+		t.Errorf("old session after a password change: %d", code)
+	}
+	c = sessionOf(t, login(t, srv, "a brand new password"))
+	if code := info(c); code != 200 {
+		t.Fatalf("signed in again: %d", code)
+	}
+	if err := os.Remove(filepath.Join(s.root, "statuses", account.Name)); err != nil {
+		t.Fatal(err)
+	}
+	if code := info(c); code != 401 {
+		t.Errorf("session without a password file: %d", code)
+	}
+}

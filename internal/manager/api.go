@@ -82,7 +82,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	target, err := s.cfg.Finder.Target(r.Context(), installed, want)
+	target, err := s.cfg.Finder.TargetOn(r.Context(), installed, want, s.beta())
 	if err != nil {
 		return err
 	}

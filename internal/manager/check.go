@@ -8,7 +8,6 @@ import (
 	"github.com/hoist-dev/hoist/internal/discovery"
 	"github.com/hoist-dev/hoist/internal/request"
 	"github.com/hoist-dev/hoist/internal/rollbackfile"
-	"github.com/hoist-dev/hoist/internal/settings"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 )
 
@@ -20,7 +19,7 @@ func (s *Server) next(ctx context.Context) (*discovery.Update, *discovery.Phased
 	if err != nil {
 		return nil, nil, err
 	}
-	u, err := s.cfg.Finder.Next(ctx, installed)
+	u, err := s.cfg.Finder.NextOn(ctx, installed, s.beta())
 	held := discovery.Hold(u, s.nodeID(), time.Now())
 	s.met.recordCheck(u, held, err)
 	return u, held, err
@@ -35,7 +34,6 @@ func (s *Server) checkLoop(ctx context.Context) {
 	// "Failing for over a day" counts from the start until a check succeeds.
 	s.met.fleet.lastSuccess.SetToCurrentTime()
 	var requested string // the release the last automatic request was for
-	s.prefs.nextCheck.Store(time.Now().UnixNano())
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -45,12 +43,7 @@ func (s *Server) checkLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		requested = s.autoCheck(ctx, requested)
-		d := s.cfg.CheckInterval
-		if st, err := s.settings(); err == nil {
-			d = checkDelay(d, st, time.Now())
-		}
-		s.prefs.nextCheck.Store(time.Now().Add(d).UnixNano())
-		t.Reset(d)
+		t.Reset(s.nextCheckDelay())
 	}
 }
 
@@ -72,16 +65,7 @@ func (s *Server) autoCheck(ctx context.Context, requested string) string {
 	}
 	log := s.log.WithField("version", u.Version)
 	log.Info("automatic check: update available")
-	st, err := s.settings()
-	if err != nil {
-		log.WithError(err).Warn("automatic update: cannot read the settings; not requesting")
-		return requested
-	}
-	if !st.AutoUpdate {
-		return requested
-	}
-	if !st.Window.Contains(time.Now()) {
-		log.WithField("window", st.Window.String()).Info("automatic update: waiting for the update window")
+	if !s.ownerAllows(log, u.Version) {
 		return requested
 	}
 	// Requesting again a release whose automatic update failed would repeat
@@ -90,13 +74,16 @@ func (s *Server) autoCheck(ctx context.Context, requested string) string {
 		log.Warn("not requesting again a release whose automatic update failed")
 		return requested
 	}
-	declined, err := s.declined(st, u.Version)
+	// A release the node rolled back from stays out until a newer one
+	// comes or a user asks for it (statuses/rollback.json, written by the
+	// engine).
+	rb, err := rollbackfile.Read(s.dirs.Statuses)
 	if err != nil {
 		log.WithError(err).Warn("automatic update: cannot read the rollback state; not requesting")
 		return requested
 	}
-	if declined {
-		log.Info("automatic update: not requesting a release the owner skipped or the node rolled back from")
+	if rb.WasRolledBackFrom(u.Version) {
+		log.Info("automatic update: not requesting a release the node rolled back from")
 		return requested
 	}
 	err = s.requestUpdate(ctx, u.Tag())
@@ -110,19 +97,4 @@ func (s *Server) autoCheck(ctx context.Context, requested string) string {
 		return u.Tag()
 	}
 	return requested
-}
-
-// declined reports whether automatic updates pass over version: the owner
-// skipped it, or the node rolled back from it (statuses/rollback.json,
-// written by the engine). Either stays out until a newer release comes or
-// a user asks for it.
-func (s *Server) declined(st settings.Settings, version string) (bool, error) {
-	if st.Skips(version) {
-		return true, nil
-	}
-	rb, err := rollbackfile.Read(s.dirs.Statuses)
-	if err != nil {
-		return false, err
-	}
-	return rb.WasRolledBackFrom(version), nil
 }

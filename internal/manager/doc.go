@@ -10,8 +10,14 @@
 //   - One route table: every handler returns an error and wrap is the one
 //     place that turns errors into {"error": "..."} answers; internal detail
 //     goes to the log only. Panics are recovered there too.
-//   - Every route but update-status, healthz and the page's files needs
-//     "Authorization: Bearer <token>", compared in constant time.
+//   - Every route but update-status, healthz, the page's files and the
+//     account routes needs "Authorization: Bearer <token>", compared in
+//     constant time, or the owner's session cookie (account.go). A request
+//     without the token passes http.CrossOriginProtection first, so no
+//     other site can use the cookie or sign the browser in.
+//   - The owner's settings (statuses/settings.json, settings.go) are read
+//     on each use: auto_update, window and skip shape the automatic check
+//     only; channel shapes what get-update offers.
 //   - Request bodies are capped; the release repository is read with
 //     timeouts and cached (package discovery), so a slow repository gives a
 //     502 with the reason, never a hang.

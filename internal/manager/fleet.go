@@ -13,9 +13,6 @@ import (
 	"github.com/hoist-dev/hoist/internal/nodeid"
 )
 
-// channel is the only release channel until channels exist.
-const channel = "stable"
-
 // nodeID is root's node id as copied into statuses/ ("" when missing or
 // invalid: the copy is the manager's to break, root's file is the truth).
 func (s *Server) nodeID() string {

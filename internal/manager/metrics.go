@@ -113,5 +113,5 @@ func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
 	if err == nil {
 		ch <- prometheus.MustNewConstMetric(installedDesc, prometheus.GaugeValue, 1, info.Version)
 	}
-	ch <- prometheus.MustNewConstMetric(infoDesc, prometheus.GaugeValue, 1, c.s.nodeID(), info.Version, channel)
+	ch <- prometheus.MustNewConstMetric(infoDesc, prometheus.GaugeValue, 1, c.s.nodeID(), info.Version, c.s.channel())
 }

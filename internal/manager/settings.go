@@ -8,7 +8,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/rollbackfile"
 	"github.com/hoist-dev/hoist/internal/settings"
 )
 
@@ -99,6 +102,53 @@ type updateAnswer struct {
 	NextAutoUpdate string `json:"next_auto_update,omitempty"`
 }
 
+// channel is the owner's release channel; settings that cannot be read
+// mean stable, which never installs what was not asked for.
+func (s *Server) channel() string {
+	if st, err := s.settings(); err == nil {
+		return st.Channel
+	}
+	return settings.Stable
+}
+
+// beta reports whether the owner chose the beta channel.
+func (s *Server) beta() bool { return s.channel() == settings.Beta }
+
+// ownerAllows reports whether the owner's settings let the automatic check
+// request version now, and logs why not.
+func (s *Server) ownerAllows(log *logrus.Entry, version string) bool {
+	st, err := s.settings()
+	switch {
+	case err != nil:
+		log.WithError(err).Warn("automatic update: cannot read the settings; not requesting")
+		return false
+	case !st.AutoUpdate:
+		return false
+	case st.Skips(version):
+		log.Info("automatic update: the owner skips this release")
+		return false
+	case !st.Window.Contains(time.Now()):
+		log.WithField("window", st.Window.String()).Info("automatic update: waiting for the update window")
+		return false
+	}
+	return true
+}
+
+// declined reports whether automatic updates pass over version: the owner
+// skipped it, or the node rolled back from it (statuses/rollback.json,
+// written by the engine). Either stays out until a newer release comes or
+// a user asks for it.
+func (s *Server) declined(st settings.Settings, version string) (bool, error) {
+	if st.Skips(version) {
+		return true, nil
+	}
+	rb, err := rollbackfile.Read(s.dirs.Statuses)
+	if err != nil {
+		return false, err
+	}
+	return rb.WasRolledBackFrom(version), nil
+}
+
 // nextAutoUpdate is when the automatic update to version may start: the
 // first automatic check inside the window; "" when none will request it.
 func (s *Server) nextAutoUpdate(version string, now time.Time) (string, error) {
@@ -119,6 +169,17 @@ func (s *Server) nextAutoUpdate(version string, now time.Time) (string, error) {
 		at = now
 	}
 	return st.Window.Next(at.Local()).Format(time.RFC3339), nil
+}
+
+// nextCheckDelay is how long the check loop waits for its next check, which
+// it records for nextAutoUpdate.
+func (s *Server) nextCheckDelay() time.Duration {
+	d := s.cfg.CheckInterval
+	if st, err := s.settings(); err == nil {
+		d = checkDelay(d, st, time.Now())
+	}
+	s.prefs.nextCheck.Store(time.Now().Add(d).UnixNano())
+	return d
 }
 
 // checkDelay is how long the check loop waits after a check at now: the

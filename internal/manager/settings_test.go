@@ -194,3 +194,17 @@ func TestCheckDelay(t *testing.T) {
 		}
 	}
 }
+
+// The info metric names the owner's channel.
+func TestMetricChannel(t *testing.T) {
+	root := managertest.NewRoot(t, "1.0.0")
+	s := start(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL(), options{})
+	for _, ch := range []string{"stable", "beta"} {
+		if code, _, got := call(t, "PUT", s.url+settingsPath, testToken, `{"channel":"`+ch+`"}`); code != 200 {
+			t.Fatalf("PUT: %d %s", code, got)
+		}
+		if _, _, got := call(t, "GET", s.url+"/metrics", testToken, ""); !strings.Contains(got, `hoist_manager_info{channel="`+ch+`"`) {
+			t.Errorf("channel %s: metrics lack it", ch)
+		}
+	}
+}

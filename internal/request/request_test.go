@@ -82,7 +82,7 @@ func TestUpdate(t *testing.T) {
 
 func TestUpdateBadTagChangesNothing(t *testing.T) {
 	dir, d := newRoot(t)
-	for _, bad := range []string{"", "1.2.0", "v1.2", "../update", "v1.2.0\n", "v1.2.0-rc1"} {
+	for _, bad := range []string{"", "1.2.0", "v1.2", "../update", "v1.2.0\n", "v1.2.0-rc/1"} {
 		if err := Update(t.Context(), d, bad); !errors.Is(err, tag.ErrInvalid) {
 			t.Errorf("Update(%q) = %v, want tag.ErrInvalid", bad, err)
 		}
