@@ -39,4 +39,6 @@ echo "manager on $url, supervisor watching $root/events/signals/"
 
 update_and_watch "$url" "$root"
 cat "$root/app/hello.txt"
+say "The history of the runs (also GET /v1/system/history)"
+hoist history --root "$root"
 show_page "$url"

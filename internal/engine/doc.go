@@ -94,7 +94,10 @@
 //     status.go writes the status file;
 //   - txn.go: the journal's records and the open transaction;
 //   - script.go: running an update script and its log; report.go: the
-//     failure report;
+//     failure report; history.go: the run history (package history),
+//     one entry per transaction, whose id the begin record carries so that
+//     recover finishes a crashed run's entry, written before the final
+//     status;
 //   - request.go: what to install and refusing a request; plan.go: what
 //     an update changes; store.go: downloads; verify.go: hoist verify.
 //
