@@ -35,7 +35,8 @@ func TestPageFailedUpdateHistory(t *testing.T) {
 	hoist(true, "apply", "--to", "v1.0.0", "--root", root)
 
 	h := newHook(t, 0)
-	p := startManager(t, root, repo.FileURL(), "--notify", h.url)
+	p := startManager(t, root, repo.FileURL())
+	apiJSON(t, p, "PUT", "/v1/system/settings", `{"notify":["`+h.url+`"]}`, nil)
 	b := newTab(t, p)
 	b.do("sign in",
 		chromedp.Navigate(p.url),

@@ -10,7 +10,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/hoist-dev/hoist/internal/account"
 	"github.com/hoist-dev/hoist/internal/manager/managertest"
 	"github.com/hoist-dev/hoist/internal/rollbackfile"
 	"github.com/hoist-dev/hoist/internal/settings"
@@ -19,20 +18,6 @@ import (
 )
 
 const ownerPassword = "correct horse battery staple"
-
-// setPassword stores the owner's password as hoist-manager passwd does,
-// with cheap argon2 parameters so that signing in is quick.
-func setPassword(t *testing.T, root, password string) {
-	t.Helper()
-	dir, err := os.OpenRoot(filepath.Join(root, "statuses"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dir.Close()
-	if err := account.SetPassword(dir, password, account.Params{Time: 1, MemoryKiB: 8 << 10, Threads: 1}); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // window is a daily window from now+from to now+to, in local time as the
 // manager reads it.
@@ -61,7 +46,9 @@ func exists(root, rel string, d time.Duration) bool {
 func TestPageOwner(t *testing.T) {
 	t.Parallel() // each has its own manager and browser context
 	root := managertest.NewRoot(t, "0.9.0")
-	setPassword(t, root, ownerPassword)
+	if code := runPasswd(t, root, ownerPassword+"\n"); code != 0 {
+		t.Fatalf("hoist-manager passwd: exit %d", code)
+	}
 	repo := releaserepo.New(t,
 		releaserepo.Release{Version: "0.9.0"},
 		releaserepo.Release{Version: "1.0.0", Name: "Spring", Notes: "Starts faster.", Changelog: "https://example.com/CHANGES.md#v1.0.0"},
