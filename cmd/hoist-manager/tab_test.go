@@ -29,6 +29,11 @@ type tab struct {
 func newTab(t *testing.T, p *process) *tab {
 	t.Helper()
 	ctx := browser(t)
+	// Open the tab now, under the test's context: a step's shorter one
+	// would close the tab when it ends.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
 	dir, err := os.MkdirTemp("", "hoist-page-")
 	if err != nil {
 		t.Fatal(err)
@@ -50,9 +55,19 @@ func (b *tab) fatal(format string, args ...any) {
 	b.t.Fatalf(format+"\nmanager log:\n%s", append(args, b.p.Log())...)
 }
 
+// stepTimeout bounds one step, so that a step that never ends leaves the
+// tab alive for the screenshot of what it shows.
+const stepTimeout = 20 * time.Second
+
+func (b *tab) step() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(b.ctx, stepTimeout)
+}
+
 func (b *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
+	ctx, cancel := b.step()
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
 		b.fatal("%s: %v", what, err)
 	}
 }
@@ -60,7 +75,9 @@ func (b *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 // text is the visible text of the element with id.
 func (b *tab) text(id string) string {
 	b.t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.ID(id)))
+	ctx, cancel := b.step()
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
 	if err != nil {
 		b.fatal("text of #%s: %v", id, err)
 	}
