@@ -11,6 +11,8 @@ const state = {
 
 let onFinished = () => {};
 
+const busy = () => !!state.status && state.status.state === "installing";
+
 // initProgress wires the dialog; finished runs once an update or rollback
 // has ended (success or failure).
 export function initProgress(finished) {
@@ -22,8 +24,6 @@ export function initProgress(finished) {
     else state.following = false;
   });
 }
-
-export const busy = () => !!state.status && state.status.state === "installing";
 
 export function openProgress(title) {
   const d = $("progress-dialog");

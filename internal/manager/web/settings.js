@@ -53,7 +53,8 @@ function renderSkip(skip) {
     rm.textContent = "×";
     rm.title = "Allow v" + bare(v) + " again";
     rm.setAttribute("aria-label", rm.title);
-    rm.addEventListener("click", () => save({ skip: skip.filter((x) => x !== v) }, "v" + bare(v) + " is allowed again."));
+    rm.addEventListener("click", () => save({ skip: skip.filter((x) => x !== v) }, "v" + bare(v) + " is allowed again.")
+      .catch(() => { /* shown by save */ }));
     li.append(rm);
     return li;
   }));
@@ -73,8 +74,7 @@ async function save(changes, done) {
   show("settings-error", "");
   $("settings-status").textContent = "Saving…";
   try {
-    await api("PUT", "/v1/system/settings", changes);
-    current = await api("GET", "/v1/system/settings"); // as stored, secrets redacted
+    current = await api("PUT", "/v1/system/settings", changes); // as stored, secrets redacted
   } catch (e) {
     $("settings-status").textContent = "";
     show("settings-error", "Not saved: " + e.message);
