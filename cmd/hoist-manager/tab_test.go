@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,9 @@ type tab struct {
 	p     *process
 	shots string
 	n     int // screenshots taken, to number them in order
+
+	mu     sync.Mutex // guards errors
+	errors []string   // uncaught exceptions and errors in the page's console
 }
 
 func newTab(t *testing.T, p *process) *tab {
@@ -45,7 +49,31 @@ func newTab(t *testing.T, p *process) *tab {
 		}
 		os.RemoveAll(dir)
 	})
-	return &tab{t: t, ctx: ctx, p: p, shots: dir}
+	b := &tab{t: t, ctx: ctx, p: p, shots: dir}
+	// A script error (an exception, a CSP refusal) fails the test even when
+	// the page looks right. Refused requests are the API's answers, which
+	// the page handles, so the network's messages are left out.
+	console := chromedp.Console(ctx)
+	go func() {
+		for m, err := range console {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == chromedp.ConsoleError && m.Source != "network" {
+				b.mu.Lock()
+				b.errors = append(b.errors, m.String())
+				b.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if len(b.errors) > 0 {
+			t.Errorf("the page's console has errors:\n%s", strings.Join(b.errors, "\n"))
+		}
+	})
+	return b
 }
 
 // fatal saves what the page shows, then ends the test with the manager's log.
