@@ -105,6 +105,20 @@ func TestPageOwner(t *testing.T) {
 	if got := b.text("installed-channel"); got != "beta channel" {
 		t.Errorf("channel after saving %q", got)
 	}
+	// A refused change says why and changes nothing.
+	b.do("a bad notification URL",
+		chromedp.SendKeys(chromedp.ID("set-notify"), "\nnot a url"),
+		chromedp.Click(chromedp.ID("settings-save")),
+		chromedp.WaitVisible(chromedp.ID("settings-error")))
+	if got := b.text("settings-error"); !strings.HasPrefix(got, "Not saved: ") || !strings.Contains(got, "notify entry 2") {
+		t.Errorf("refused settings: %q", got)
+	}
+	var after settings.Settings
+	apiJSON(t, p, "GET", "/v1/system/settings", "", &after)
+	if !slices.Equal(after.Notify, got.Notify) {
+		t.Errorf("a refused save changed notify: %q", after.Notify)
+	}
+	b.do("drop the bad line", chromedp.SetValue(chromedp.ID("set-notify"), "ntfy://ntfy.sh/***"))
 
 	// Outside the window the automatic update waits, and the page says until when.
 	b.do("check again", chromedp.Click(chromedp.ID("check-button")), chromedp.WaitVisible(chromedp.ID("next-auto")))
