@@ -175,9 +175,9 @@ func TestProcessNotifyAvailable(t *testing.T) {
 	releases := releaserepo.New(t, releaserepo.Release{Version: "1.0.0"}, releaserepo.Release{Version: "1.1.0"}).FileURL()
 	checks := func(p *process, n int) {
 		t.Helper()
-		for range n {
-			p.WaitLine("an automatic check", func(line string) bool { return strings.Contains(line, "automatic check: update available") })
-		}
+		daemon.Eventually(t, "automatic checks", func() bool {
+			return strings.Count(p.Log(), "automatic check: update available") >= n
+		})
 	}
 	p := startManager(t, root, releases, "--check-interval", "100ms")
 	checks(p, 3)

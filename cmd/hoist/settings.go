@@ -96,3 +96,16 @@ func runSettings(ctx context.Context, s streams, args []string) error {
 	}
 	return printJSON(s, st.Redacted())
 }
+
+// ownerBeta reports whether the owner chose the beta channel, so that
+// hoist check and hoist update offer what the manager's get-update does;
+// settings that cannot be read mean stable, as in the manager.
+func ownerBeta(root *os.Root) bool {
+	statuses, err := root.OpenRoot(approot.StatusesDir)
+	if err != nil {
+		return false
+	}
+	defer statuses.Close()
+	st, err := settings.Load(statuses, settings.Defaults(false))
+	return err == nil && st.Channel == settings.Beta
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/manager/managertest"
 	"github.com/hoist-dev/hoist/internal/settings"
+	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 )
 
@@ -80,5 +81,20 @@ func TestSettingsCommand(t *testing.T) {
 	}
 	if r := hoist(0, "--notify", ""); !strings.Contains(r.Stdout, `"notify":[]`) {
 		t.Errorf("--notify \"\" does not clear: %s", r.Stdout)
+	}
+}
+
+// hoist check follows the owner's channel, as get-update does.
+func TestCheckFollowsChannel(t *testing.T) {
+	repo := releaserepo.New(t,
+		releaserepo.Release{Version: "1.0.0", Files: map[string]releaserepo.File{}},
+		releaserepo.Release{Version: "1.1.0-beta.1", Files: map[string]releaserepo.File{}})
+	root := userRoot(t, repo.FileURL(), repo.PubFile, "1.0.0")
+	if out, _ := userCmd(t, 0, "check", "--root", root); strings.TrimSpace(out) != `{"message":"up-to-date"}` {
+		t.Errorf("stable: %s", out)
+	}
+	userCmd(t, 0, "settings", "--root", root, "--auto-update", "off", "--channel", "beta")
+	if out, _ := userCmd(t, 0, "check", "--root", root); !strings.Contains(out, `"version":"1.1.0-beta.1"`) {
+		t.Errorf("beta: %s", out)
 	}
 }

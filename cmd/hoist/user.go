@@ -67,7 +67,7 @@ func runCheck(ctx context.Context, s streams, args []string) error {
 	if err != nil {
 		return err
 	}
-	u, err := finder.Next(ctx, installed)
+	u, err := finder.NextOn(ctx, installed, ownerBeta(root))
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func runUpdate(ctx context.Context, s streams, args []string) error {
 	if err != nil {
 		return err
 	}
-	target, err := finder.Target(ctx, installed, *to)
+	target, err := finder.TargetOn(ctx, installed, *to, ownerBeta(root))
 	if err != nil {
 		return err
 	}

@@ -25,8 +25,9 @@ type Params struct {
 }
 
 // DefaultParams are RFC 9106's second recommended option with two lanes:
-// 64 MiB and three passes take about 0.4 s on an x86 core and 1-2 s on a
-// Raspberry Pi 4, acceptable for a sign-in and costly for a guesser.
+// 64 MiB and three passes took 0.35-0.7 s on a 2-core x86 build machine
+// (about three times that is expected on a Raspberry Pi 4, not measured),
+// acceptable for a sign-in and costly for a guesser.
 func DefaultParams() Params { return Params{Time: 3, MemoryKiB: 64 << 10, Threads: 2} }
 
 // Caps of a stored hash's parameters: the file is read on every login and

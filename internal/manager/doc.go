@@ -30,6 +30,10 @@
 //     refresh the copy before they answer, so a client sees its own request
 //     at once. Without fsnotify, update-status reads the file on each
 //     request, as it cannot rely on the poll.
+//   - Notifications (package notify) are derived from what the manager
+//     already observes: the watcher's status changes, through one hub
+//     subscription taken before any client's, and the automatic check's
+//     result. Their outbox is statuses/notify-outbox.json.
 //
 // Decisions beyond the contract:
 //   - GET /v1/system/events needs the token like the other API routes. The

@@ -19,6 +19,20 @@ import (
 type notifications struct {
 	*notify.Notifier
 	targets atomic.Pointer[[]string] // the notification URLs last read from the settings
+	// checks hands the automatic check's latest result to watchNotify, so
+	// the check loop never waits for the outbox to be written.
+	checks chan checkResult
+}
+
+// checkResult is an automatic check's result: the version to install next
+// ("" if none), or its error.
+type checkResult struct {
+	available string
+	err       error
+}
+
+func newNotifications(n *notify.Notifier) *notifications {
+	return &notifications{Notifier: n, checks: make(chan checkResult, 1)}
 }
 
 // notifyTargets returns the notification URLs of the owner's settings.
@@ -41,8 +55,9 @@ func (s *Server) notifyTargets() []string {
 // failing script: its "name: value" lines come first.
 const maxReportHead = 16 << 10
 
-// watchNotify starts reporting every status change to the notifier until
-// ctx ends. It takes one of the hub's subscriptions, before any client can.
+// watchNotify starts reporting every status change and automatic check to
+// the notifier until ctx ends. It takes one of the hub's subscriptions,
+// before any client can.
 func (s *Server) watchNotify(ctx context.Context, wg *sync.WaitGroup) error {
 	ch, cancel, ok := s.status.hub.subscribe()
 	if !ok {
@@ -60,6 +75,8 @@ func (s *Server) watchNotify(ctx context.Context, wg *sync.WaitGroup) error {
 				return
 			case st := <-ch:
 				s.observe(st)
+			case c := <-s.notify.checks:
+				s.notify.Checked(c.available, c.err)
 			}
 		}
 	})
@@ -99,14 +116,25 @@ func (s *Server) reportHead() []byte {
 	return data
 }
 
-// notifyChecked reports an automatic check: a release held back by its
+// notifyChecked reports an automatic check without waiting: a result not
+// taken yet is replaced by the newer one. A release held back by its
 // rollout is not available to this node yet.
 func (s *Server) notifyChecked(u *discovery.Update, held *discovery.Phased, err error) {
-	available := ""
+	c := checkResult{err: err}
 	if u != nil && held == nil {
-		available = u.Version
+		c.available = u.Version
 	}
-	s.notify.Checked(available, err)
+	for {
+		select {
+		case s.notify.checks <- c:
+			return
+		default:
+		}
+		select {
+		case <-s.notify.checks: // drop the older result
+		default:
+		}
+	}
 }
 
 // notifyTest sends a test message to every notification target and

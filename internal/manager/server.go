@@ -71,7 +71,7 @@ type Server struct {
 	static http.Handler
 	owner  owner
 	prefs  prefs
-	notify notifications
+	notify *notifications
 }
 
 // New opens the app root's directories and returns a Server. Close it.
@@ -111,7 +111,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.status = &statusCache{dir: dirs.Statuses, hub: newHub()}
 	s.met = newMetrics(s)
-	s.notify.Notifier = notify.New(notify.Options{Dir: dirs.Statuses, Targets: s.notifyTargets, Log: cfg.Log})
+	s.notify = newNotifications(notify.New(notify.Options{Dir: dirs.Statuses, Targets: s.notifyTargets, Log: cfg.Log}))
 	return s, nil
 }
 

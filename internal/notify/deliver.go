@@ -15,9 +15,8 @@ type job struct {
 
 // deliver sends the deliveries due (of the event with key only, unless
 // key is ""), each at most once, one at a time, recording each result
-// before the next send.
-// It returns the results and when the next retry is due (zero: none). The
-// caller holds n.sending.
+// before the next send. It returns the results and when the next retry is
+// due (zero: none). The caller holds n.sending.
 func (n *Notifier) deliver(ctx context.Context, key string) ([]Result, time.Time) {
 	urls := map[string]string{}
 	for _, u := range n.targets() {
@@ -46,8 +45,8 @@ func (n *Notifier) deliver(ctx context.Context, key string) ([]Result, time.Time
 }
 
 // nextDue drops what expired and returns the first delivery due and not
-// tried yet, or when the next one is (zero: none). Nothing is due while the outbox file is
-// behind: an event is written before it is sent.
+// tried yet, or when the next one is (zero: none). Nothing is due while
+// the outbox file is behind: an event is written before it is sent.
 func (n *Notifier) nextDue(urls map[string]string, key string, tried map[job]bool) (job, time.Time, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -194,6 +194,9 @@ func (n *Notifier) Test(ctx context.Context) ([]Result, error) {
 		n.mu.Unlock()
 		return nil, ErrNoTargets
 	}
+	// A new test replaces one still pending, so pressing the button again
+	// and again cannot push real events out of the capped outbox.
+	n.box.dropKind(Test)
 	n.addLocked([]note{{key, Test, "hoist: test notification: notifications from this node reach you here"}})
 	n.saveLocked()
 	dirty := n.dirty

@@ -190,7 +190,7 @@ func TestCorruptOutbox(t *testing.T) {
 // failing target gets the message later through the outbox.
 func TestTestMessage(t *testing.T) {
 	f := newFixture(t)
-	good, bad := newReceiver(t, 0), newReceiver(t, 1)
+	good, bad := newReceiver(t, 0), newReceiver(t, 2)
 	secretBad := strings.Replace(bad.url, "/hook", "/s3cret-topic?@Authorization=Bearer+t0ken", 1)
 	n := f.notifier(Options{Targets: targets(good.url, secretBad)})
 	res, err := n.Test(context.Background())
@@ -215,6 +215,12 @@ func TestTestMessage(t *testing.T) {
 	}
 	if b := f.outbox(t); len(b.Events) != 1 || len(b.Events[0].Pending) != 1 || b.Events[0].Pending[TargetID(secretBad)] == nil {
 		t.Fatalf("outbox after the test: %+v", b.Events)
+	}
+	if _, err := n.Test(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if b := f.outbox(t); len(b.Events) != 1 {
+		t.Errorf("a second test left %d test events pending, want 1", len(b.Events))
 	}
 	if raw, _ := f.dir.ReadFile(OutboxName); strings.Contains(string(raw), "s3cret") {
 		t.Errorf("the outbox holds a URL: %s", raw)

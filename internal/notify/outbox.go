@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/safefs"
@@ -130,6 +131,11 @@ func (b *outbox) add(n note, targets []string, now time.Time) (dropped *Event) {
 		dropped, b.Events = b.Events[0], b.Events[1:]
 	}
 	return dropped
+}
+
+// dropKind removes the events of kind k.
+func (b *outbox) dropKind(k Kind) {
+	b.Events = slices.DeleteFunc(b.Events, func(ev *Event) bool { return ev.Kind == k })
 }
 
 // done removes target id from event ev, and ev when nothing is pending.

@@ -19,7 +19,7 @@ import (
 var pattern = regexp.MustCompile(`^v(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})(-[0-9A-Za-z]{1,20}(\.[0-9A-Za-z]{1,20}){0,3})?$`)
 
 // ErrInvalid marks a string that is not a release tag.
-var ErrInvalid = errors.New("not a release tag of the form vX.Y.Z or vX.Y.Z-beta.N")
+var ErrInvalid = errors.New("not a release tag of the form vX.Y.Z")
 
 // Parse checks that s is a tag such as v1.2.3 and returns its version.
 func Parse(s string) (*version.Version, error) {
