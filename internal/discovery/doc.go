@@ -13,6 +13,14 @@
 //	stop when compatible (answer that step) or when no such release exists
 //	(answer "up-to-date", as Umbrel does)
 //
+// Channels choose latest (Finder.NextOn). A beta release is a pre-release
+// version (v1.3.0-beta.1) or, in a static repository, one whose metadata
+// says "channel": "beta". Stable: latest is the default branch's release,
+// or the newest tagged stable one when the default branch holds a beta;
+// steps are never pre-releases. Beta: a pre-release tagged newer than the
+// default branch's release is latest. An installed beta meets requires as
+// its release does (1.3.0-beta.1 as 1.3.0).
+//
 // Every step goes strictly down, so the walk ends; it is also capped at
 // maxSteps fetches. Everything read from the repository is untrusted: sizes
 // are capped, versions must be strict semver, and the info.json read at tag

@@ -114,11 +114,9 @@ type loginBody struct {
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
-	client, now := s.client(r), time.Now()
-	if ok, wait := s.owner.limiter.Allow(client, now); !ok {
-		secs := int(math.Ceil(wait.Seconds()))
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		return httpErrorf(http.StatusTooManyRequests, "too many failed sign-ins; try again in %d s", secs)
+	client := s.client(r)
+	if ok, wait := s.owner.limiter.Allow(client, time.Now()); !ok {
+		return tooManyLogins(w, wait)
 	}
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -138,17 +136,19 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ok, err := s.verify(r, hash, body.Password)
+	ok, wait, err := s.verify(r, client, hash, body.Password)
 	if err != nil {
 		return err
 	}
+	if wait > 0 {
+		return tooManyLogins(w, wait)
+	}
 	if !ok {
-		s.owner.limiter.Fail(client, now)
 		s.log.WithField("client", client).Warn("failed sign-in")
 		return httpErrorf(http.StatusUnauthorized, "wrong password")
 	}
 	s.owner.passwordIs(hash)
-	id, err := s.owner.sessions.Create(now)
+	id, err := s.owner.sessions.Create(time.Now())
 	if err != nil {
 		return err
 	}
@@ -158,15 +158,33 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// verify checks password against hash, one check at a time.
-func (s *Server) verify(r *http.Request, hash, password string) (bool, error) {
+// verify checks client's password against hash, one check at a time, and
+// counts a failure. The limiter is asked again inside the slot, so guesses
+// sent at once cannot all pass before the first failure counts; wait > 0
+// means client must wait that long.
+func (s *Server) verify(r *http.Request, client, hash, password string) (ok bool, wait time.Duration, err error) {
 	select {
 	case s.owner.verifying <- struct{}{}:
 	case <-r.Context().Done():
-		return false, r.Context().Err()
+		return false, 0, r.Context().Err()
 	}
 	defer func() { <-s.owner.verifying }()
-	return account.Verify(hash, password)
+	if allowed, wait := s.owner.limiter.Allow(client, time.Now()); !allowed {
+		return false, wait, nil
+	}
+	ok, err = account.Verify(hash, password)
+	if err == nil && !ok {
+		s.owner.limiter.Fail(client, time.Now())
+	}
+	return ok, 0, err
+}
+
+// tooManyLogins is the answer to a client that must wait before its next
+// try.
+func tooManyLogins(w http.ResponseWriter, wait time.Duration) error {
+	secs := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return httpErrorf(http.StatusTooManyRequests, "too many failed sign-ins; try again in %d s", secs)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hoist-dev/hoist/internal/account"
@@ -271,5 +272,31 @@ func TestPasswordChangeEndsSessions(t *testing.T) {
 	}
 	if code := info(c); code != 401 {
 		t.Errorf("session without a password file: %d", code)
+	}
+}
+
+// Guesses sent at once are counted as they are checked: no more than the
+// burst reach the password check.
+func TestLoginRateLimitedConcurrently(t *testing.T) {
+	srv, _ := signInServer(t)
+	// A check slow enough (8 MiB) that every guess arrives during the first.
+	if err := account.SetPassword(srv.dirs.Statuses, testPassword, account.Params{Time: 1, MemoryKiB: 8 << 10, Threads: 1}); err != nil {
+		t.Fatal(err)
+	}
+	codes := make(chan int, 4*loginBurst)
+	var wg sync.WaitGroup
+	for range cap(codes) {
+		wg.Go(func() {
+			codes <- req{method: "POST", path: "/v1/account/login", body: `{"password":"guess"}`, remote: "198.51.100.7:4000"}.do(t, srv).StatusCode
+		})
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[401] != loginBurst || count[429] != cap(codes)-loginBurst {
+		t.Errorf("answers %v, want %d × 401 and the rest 429", count, loginBurst)
 	}
 }
