@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,13 +27,31 @@ const chromium = "/usr/bin/chromium"
 // shots is where the page's screenshots go (gitignored).
 var shots = filepath.Join("..", "..", "testdata", "out")
 
-// browser starts a fresh headless Chromium and returns a tab's context.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("chromium is not installed at %s (.ci/run installs it): the page is not tested", chromium)
+// chrome is one headless Chromium shared by the page tests: starting one
+// takes seconds, while each test's tab gets a browser context of its own
+// (cookies, localStorage), as a fresh profile would.
+var chrome struct {
+	once  sync.Once
+	ctx   context.Context // the browser's first tab
+	close func()
+	err   error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if chrome.close != nil {
+		chrome.close()
 	}
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
+	os.Exit(code)
+}
+
+func startChrome() {
+	dir, err := os.MkdirTemp("", "hoist-chromium-")
+	if err != nil {
+		chrome.err = err
+		return
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromium),
 		chromedp.Flag("headless", true),
 		chromedp.NoSandbox,
@@ -43,11 +62,31 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(dir),
 		chromedp.WindowSize(900, 760),
 	)
-	t.Cleanup(cancel)
 	ctx, cancel := chromedp.NewContext(alloc)
+	chrome.ctx = ctx
+	chrome.close = func() {
+		cancel()
+		cancelAlloc()
+		os.RemoveAll(dir)
+	}
+	chrome.err = chromedp.Do(ctx) // starts the browser
+}
+
+// browser returns a new tab, in a browser context of its own, of the
+// shared headless Chromium.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skipf("chromium is not installed at %s (.ci/run installs it): the page is not tested", chromium)
+	}
+	chrome.once.Do(startChrome)
+	if chrome.err != nil {
+		t.Fatalf("start chromium: %v", chrome.err)
+	}
+	ctx, cancel := chromedp.NewContext(chrome.ctx, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	ctx, cancel = context.WithTimeout(ctx, 2*time.Minute)
 	t.Cleanup(cancel)
@@ -58,95 +97,61 @@ func browser(t *testing.T) context.Context {
 // see the update, confirm it, watch the bar move to success while this test
 // plays the engine, see a failure with its report, and the offline notice.
 func TestPageInChromium(t *testing.T) {
-	ctx := browser(t)
+	t.Parallel() // each has its own manager and browser context
 	root := managertest.NewRoot(t, "0.9.0")
 	p := startManager(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL())
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	b := newTab(t, p)
 
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v\nmanager log:\n%s", what, err, p.Log())
-		}
-	}
-	text := func(id string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
-		if err != nil {
-			t.Fatalf("text of #%s: %v", id, err)
-		}
-		return strings.TrimSpace(s)
-	}
-	// until waits for a JavaScript condition on the page.
-	until := func(what, js string) {
-		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
-			t.Fatalf("waiting for %s (%s): %v", what, js, err)
-		}
-	}
-	shot := func(name string) {
-		t.Helper()
-		time.Sleep(500 * time.Millisecond) // let the bar's transition end
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, "manager-"+name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	progressIs := func(pct int) string {
 		return fmt.Sprintf(`document.getElementById("progress").getAttribute("aria-valuenow") === "%d" && document.getElementById("progress-bar").style.width === "%d%%"`, pct, pct)
 	}
 
-	do("load", chromedp.Navigate(p.url), chromedp.WaitVisible(chromedp.ID("token-input")))
-	shot("1-sign-in")
-	do("sign in",
+	b.do("load", chromedp.Navigate(p.url), chromedp.WaitVisible(chromedp.ID("token-input")))
+	b.shot("sign-in")
+	b.do("sign in",
 		chromedp.SendKeys(chromedp.ID("token-input"), testToken),
 		chromedp.Click(chromedp.ID("token-save")),
 		chromedp.WaitVisible(chromedp.ID("update-button")),
 	)
-	if got := text("installed-version"); got != "v0.9.0" {
+	if got := b.text("installed-version"); got != "v0.9.0" {
 		t.Errorf("installed version %q", got)
 	}
-	if got := text("update-chip"); got != "update available: v1.5.0" {
+	if got := b.text("update-chip"); got != "update available: v1.5.0" {
 		t.Errorf("chip %q", got)
 	}
-	if got := text("update-step"); !strings.Contains(got, "towards v2.0.0") {
+	if got := b.text("update-step"); !strings.Contains(got, "towards v2.0.0") {
 		t.Errorf("intermediate step not explained: %q", got)
 	}
-	if got := text("update-notes"); !strings.Contains(got, "Migrates the database.") {
+	if got := b.text("update-notes"); !strings.Contains(got, "Migrates the database.") {
 		t.Errorf("notes %q", got)
 	}
-	shot("2-update-available")
+	b.shot("update-available")
 
-	do("ask to update", chromedp.Click(chromedp.ID("update-button")), chromedp.WaitVisible(chromedp.ID("confirm-ok")))
-	shot("3-confirm")
-	do("confirm", chromedp.Click(chromedp.ID("confirm-ok")), chromedp.WaitVisible(chromedp.ID("progress-dialog")))
-	until("the queued status", `document.getElementById("progress-desc").textContent === "Queued"`)
+	b.do("ask to update", chromedp.Click(chromedp.ID("update-button")), chromedp.WaitVisible(chromedp.ID("confirm-ok")))
+	b.shot("confirm")
+	b.do("confirm", chromedp.Click(chromedp.ID("confirm-ok")), chromedp.WaitVisible(chromedp.ID("progress-dialog")))
+	b.until("the queued status", `document.getElementById("progress-desc").textContent === "Queued"`)
 
 	// Play the engine; the page follows over the event stream.
 	for i, pct := range []int{10, 35, 60, 85} {
 		managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: pct, Description: fmt.Sprintf("Running %02d-run.sh", i), UpdateTo: "v1.5.0"})
-		until(fmt.Sprintf("the bar at %d%%", pct), progressIs(pct))
+		b.until(fmt.Sprintf("the bar at %d%%", pct), progressIs(pct))
 		if pct == 60 {
-			if got := text("progress-desc"); got != "Running 02-run.sh" {
+			if got := b.text("progress-desc"); got != "Running 02-run.sh" {
 				t.Errorf("description %q", got)
 			}
-			shot("4-progress")
+			b.shot("progress")
 		}
 	}
 	if err := os.WriteFile(filepath.Join(root, "statuses/info.json"), []byte(`{"version":"1.5.0","name":"Bridge"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Success, Progress: 100, Description: "Updated to v1.5.0"})
-	until("success", progressIs(100)+` && document.getElementById("progress-title").textContent === "Update complete"`)
-	shot("5-success")
-	do("close", chromedp.Click(chromedp.ID("progress-close")), chromedp.WaitNotVisible(chromedp.ID("progress-dialog")))
-	until("the new version", `document.getElementById("installed-version").textContent === "v1.5.0"`)
-	until("the next update", `document.getElementById("update-chip").textContent === "update available: v2.0.0"`)
+	b.until("success", progressIs(100)+` && document.getElementById("progress-title").textContent === "Update complete"`)
+	b.shot("success")
+	b.do("close", chromedp.Click(chromedp.ID("progress-close")), chromedp.WaitNotVisible(chromedp.ID("progress-dialog")))
+	b.until("the new version", `document.getElementById("installed-version").textContent === "v1.5.0"`)
+	b.until("the next update", `document.getElementById("update-chip").textContent === "update available: v2.0.0"`)
 
 	// An update started elsewhere (hoist update) fails; the page opens the
 	// dialog by itself and shows the failure report.
@@ -155,40 +160,41 @@ func TestPageInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Installing, Progress: 40, Description: "Running 02-run.sh", UpdateTo: "v2.0.0"})
-	do("dialog opens", chromedp.WaitVisible(chromedp.ID("progress-dialog")))
-	until("the bar at 40%", progressIs(40))
+	b.do("dialog opens", chromedp.WaitVisible(chromedp.ID("progress-dialog")))
+	b.until("the bar at 40%", progressIs(40))
 	managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Failed, Progress: 40, Description: "02-run.sh exited with status 3; v1.5.0 was restored", UpdateTo: "v2.0.0"})
-	until("the failure report", `document.getElementById("progress-log").textContent.includes("table users is locked")`)
-	if got := text("progress-title"); got != "The update failed" {
+	b.until("the failure report", `document.getElementById("progress-log").textContent.includes("table users is locked")`)
+	if got := b.text("progress-title"); got != "The update failed" {
 		t.Errorf("title %q", got)
 	}
-	shot("6-failed")
-	do("close", chromedp.Click(chromedp.ID("progress-close")), chromedp.WaitVisible(chromedp.ID("failure")))
-	if got := text("failure-desc"); !strings.Contains(got, "exited with status 3") {
+	b.shot("failed")
+	b.do("close", chromedp.Click(chromedp.ID("progress-close")), chromedp.WaitVisible(chromedp.ID("failure")))
+	if got := b.text("failure-desc"); !strings.Contains(got, "exited with status 3") {
 		t.Errorf("failure description %q", got)
 	}
-	if got := text("failure-log"); !strings.Contains(got, "table users is locked") {
+	if got := b.text("failure-log"); !strings.Contains(got, "table users is locked") {
 		t.Errorf("failure log %q", got)
 	}
-	shot("7-failed-page")
+	b.shot("failed-page")
 
 	// Rollback button: confirm, and the signal is written.
 	managertest.WriteRollback(t, root, rollbackfile.State{Backups: []string{"1.0.0"}})
-	do("roll back", chromedp.Click(chromedp.ID("rollback-button")), chromedp.WaitVisible(chromedp.ID("confirm-ok")), chromedp.Click(chromedp.ID("confirm-ok")))
-	until("the rollback notice", `document.getElementById("notice").textContent.startsWith("Rollback requested")`)
+	b.do("roll back", chromedp.Click(chromedp.ID("rollback-button")), chromedp.WaitVisible(chromedp.ID("confirm-ok")), chromedp.Click(chromedp.ID("confirm-ok")))
+	b.until("the rollback notice", `document.getElementById("notice").textContent.startsWith("Rollback requested")`)
 	if _, err := os.Stat(filepath.Join(root, "events/signals/rollback")); err != nil {
 		t.Errorf("rollback signal: %v", err)
 	}
 
 	// The manager goes away: the page says so.
 	p.Stop() // which must end in exit status 0
-	do("offline notice", chromedp.WaitVisible(chromedp.ID("offline")))
-	shot("8-offline")
+	b.do("offline notice", chromedp.WaitVisible(chromedp.ID("offline")))
+	b.shot("offline")
 }
 
 // Behind a proxy that buffers the event stream, the page notices that no
 // event arrives and follows the status by polling update-status instead.
 func TestPagePollsBehindBufferingProxy(t *testing.T) {
+	t.Parallel() // each has its own manager and browser context
 	ctx := browser(t)
 	root := managertest.NewRoot(t, "0.9.0")
 	p := startManager(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL())

@@ -425,3 +425,37 @@ func TestCloneLimitBeforeInflating(t *testing.T) {
 		}
 	}
 }
+
+// get-update passes on a release's changelog link only when it is an
+// absolute http(s) URL: the page links it, so javascript: must not reach it.
+func TestChangelogOnlyHTTP(t *testing.T) {
+	tests := []struct{ changelog, want string }{
+		{"https://example.com/CHANGELOG.md#v2", "https://example.com/CHANGELOG.md#v2"},
+		{"http://example.com/notes", "http://example.com/notes"},
+		{"javascript:alert(1)", ""},
+		{"data:text/html,hi", ""},
+		{"/relative/path", ""},
+		{"https:///no-host", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.changelog, func(t *testing.T) {
+			body := fmt.Sprintf(`{"version":"2.0.0","changelog":%q}`, tt.changelog)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprint(w, body)
+			}))
+			t.Cleanup(srv.Close)
+			src, err := Open(srv.URL+"/{ref}/info.json", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := NewFinder(src, 0, 0).Next(context.Background(), v("1.0.0"))
+			if err != nil || got == nil {
+				t.Fatalf("Next: %+v, %v", got, err)
+			}
+			if got.Changelog != tt.want {
+				t.Errorf("changelog %q, want %q", got.Changelog, tt.want)
+			}
+		})
+	}
+}

@@ -33,6 +33,8 @@ type Update struct {
 	Name     string `json:"name"`
 	Notes    string `json:"notes"`
 	Requires string `json:"requires"`
+	// Changelog is the release's http(s) changelog link, if it has one.
+	Changelog string `json:"changelog,omitempty"`
 	// Intermediate is set when Latest's requires forces this older step first.
 	Intermediate bool     `json:"intermediate,omitempty"`
 	Latest       string   `json:"latest,omitempty"`
@@ -132,7 +134,7 @@ func (f *Finder) NextOn(ctx context.Context, installed *version.Version, beta bo
 			return nil, err
 		}
 		if ok {
-			u := &Update{Version: step.Version, Name: step.Name, Notes: step.Notes, Requires: step.Requires, rollout: rollout}
+			u := &Update{Version: step.Version, Name: step.Name, Notes: step.Notes, Requires: step.Requires, Changelog: step.changelog(), rollout: rollout}
 			if step.Version != latest.Version {
 				u.Intermediate, u.Latest = true, latest.Version
 			}

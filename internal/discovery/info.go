@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 
 	"github.com/hashicorp/go-version"
@@ -20,6 +21,9 @@ type Info struct {
 	Name     string `json:"name"`
 	Notes    string `json:"notes"`
 	Requires string `json:"requires"`
+	// Changelog is a link to the release's changes; only http(s) URLs are
+	// passed on (Info.changelog), so a page can link it safely.
+	Changelog string `json:"changelog,omitempty"`
 	// Channel is "beta" for a beta release in a static repository's
 	// metadata; in git a pre-release version (1.3.0-beta.1) says it.
 	Channel string `json:"channel,omitempty"`
@@ -48,6 +52,16 @@ func ParseInfo(data []byte) (Info, error) {
 		return Info{}, err
 	}
 	return i, nil
+}
+
+// changelog returns Changelog when it is an absolute http(s) URL, else "":
+// a javascript: or data: link in a release must not reach the page.
+func (i Info) changelog() string {
+	u, err := url.Parse(i.Changelog)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return i.Changelog
 }
 
 // Tag is the release tag of this info ("1.2.3" → "v1.2.3").

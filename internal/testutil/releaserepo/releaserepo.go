@@ -69,6 +69,8 @@ type Release struct {
 	Lightweight bool
 	// Rollout is info.json's "rollout" as JSON, e.g. `{"percent":10}`.
 	Rollout string
+	// Changelog is info.json's "changelog" link (default: none).
+	Changelog string
 }
 
 // Repo is a release repository; Dir is its work tree, which ends on branch
@@ -126,13 +128,14 @@ func (r *Repo) Add(t testing.TB, rel Release) {
 		}
 	}
 	info := struct {
-		Version  string          `json:"version"`
-		App      string          `json:"app"`
-		Name     string          `json:"name"`
-		Notes    string          `json:"notes"`
-		Requires string          `json:"requires,omitempty"`
-		Rollout  json.RawMessage `json:"rollout,omitempty"`
-	}{rel.Version, cmp.Or(rel.App, "demo"), cmp.Or(rel.Name, "demo"), cmp.Or(rel.Notes, "Release "+rel.Version), rel.Requires, json.RawMessage(rel.Rollout)}
+		Version   string          `json:"version"`
+		App       string          `json:"app"`
+		Name      string          `json:"name"`
+		Notes     string          `json:"notes"`
+		Requires  string          `json:"requires,omitempty"`
+		Rollout   json.RawMessage `json:"rollout,omitempty"`
+		Changelog string          `json:"changelog,omitempty"`
+	}{rel.Version, cmp.Or(rel.App, "demo"), cmp.Or(rel.Name, "demo"), cmp.Or(rel.Notes, "Release "+rel.Version), rel.Requires, json.RawMessage(rel.Rollout), rel.Changelog}
 	var data bytes.Buffer
 	enc := json.NewEncoder(&data)
 	enc.SetEscapeHTML(false) // keep ">=1.0.0" readable
