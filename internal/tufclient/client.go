@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -100,7 +99,7 @@ func Refresh(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &fetcher{ctx: ctx, client: &http.Client{Timeout: cmpDuration(opts.Timeout, DefaultTimeout)}, token: opts.Token, retries: opts.Retries, got: map[string][]byte{}}
+	f := &fetcher{ctx: ctx, client: newHTTPClient(cmpDuration(opts.Timeout, DefaultTimeout)), token: opts.Token, retries: opts.Retries}
 	cfg.Fetcher = f
 	cfg.PrefixTargetsWithHash = false
 	cfg.LocalMetadataDir, cfg.LocalTargetsDir = opts.Dir, opts.Dir

@@ -201,7 +201,7 @@ func TestFetcherRetriesTransientOnly(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	f := &fetcher{ctx: context.Background(), client: srv.Client(), retries: 5, got: map[string][]byte{}}
+	f := &fetcher{ctx: context.Background(), client: srv.Client(), retries: 5}
 	if data, err := f.DownloadFile(srv.URL+"/flaky", 10, 0); err != nil || string(data) != "ok" {
 		t.Errorf("flaky: %q, %v", data, err)
 	}

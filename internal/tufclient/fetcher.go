@@ -22,8 +22,6 @@ type fetcher struct {
 	client  *http.Client
 	token   string
 	retries int
-	// got keeps what was downloaded, by URL, to explain an expiry.
-	got map[string][]byte
 }
 
 // DownloadFile implements fetcher.Fetcher; the timeout argument is unused
@@ -74,7 +72,6 @@ func (f *fetcher) get(url string, maxLength int64) (data []byte, retry bool, err
 	if int64(len(data)) > maxLength {
 		return nil, false, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s: more than the %d bytes allowed", url, maxLength)}
 	}
-	f.got[url] = data
 	return data, false, nil
 }
 
