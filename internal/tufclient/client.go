@@ -99,7 +99,7 @@ func Refresh(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &fetcher{ctx: ctx, client: newHTTPClient(cmpDuration(opts.Timeout, DefaultTimeout)), token: opts.Token, retries: opts.Retries}
+	f := &fetcher{ctx: ctx, client: NewHTTPClient(cmpDuration(opts.Timeout, DefaultTimeout)), token: opts.Token, retries: opts.Retries}
 	cfg.Fetcher = f
 	cfg.PrefixTargetsWithHash = false
 	cfg.LocalMetadataDir, cfg.LocalTargetsDir = opts.Dir, opts.Dir

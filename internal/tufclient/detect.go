@@ -20,8 +20,8 @@ import (
 // StateDir is where the engine keeps the trusted metadata, in the app root.
 const StateDir = ".hoist/tuf"
 
-// maxRoot caps a root.json read (go-tuf's default RootMaxLength).
-const maxRoot = 512000
+// MaxRoot caps a root.json read (go-tuf's default RootMaxLength).
+const MaxRoot = 512000
 
 // Detect reports whether repo is a static release repository: whether
 // repo/metadata/root.json is a TUF root. It returns that root's bytes.
@@ -36,7 +36,7 @@ func Detect(ctx context.Context, repo, token string) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	repoauth.Request(req, token)
-	res, err := newHTTPClient(DefaultTimeout).Do(req)
+	res, err := NewHTTPClient(DefaultTimeout).Do(req)
 	if err != nil {
 		return nil, false, fmt.Errorf("probe for a static repository: %w", err)
 	}
@@ -44,8 +44,8 @@ func Detect(ctx context.Context, repo, token string) ([]byte, bool, error) {
 	if res.StatusCode != http.StatusOK {
 		return nil, false, nil
 	}
-	data, err := io.ReadAll(io.LimitReader(res.Body, maxRoot+1))
-	if err != nil || len(data) > maxRoot {
+	data, err := io.ReadAll(io.LimitReader(res.Body, MaxRoot+1))
+	if err != nil || len(data) > MaxRoot {
 		return nil, false, err
 	}
 	if _, err := metadata.Root().FromBytes(data); err != nil {
@@ -95,9 +95,9 @@ func CheckRoot(root []byte, pubkeys []string) error {
 	return ErrUntrustedRoot
 }
 
-// newHTTPClient is the client of every metadata request: a timeout per
+// NewHTTPClient is the client of every metadata request: a timeout per
 // request, and file:// served like a web server (tests, local mirrors).
-func newHTTPClient(timeout time.Duration) *http.Client {
+func NewHTTPClient(timeout time.Duration) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.RegisterProtocol("file", http.NewFileTransport(http.Dir("/")))
 	return &http.Client{Timeout: timeout, Transport: t}
