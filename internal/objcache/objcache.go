@@ -5,10 +5,12 @@
 // from here, so an update downloads or checks out only what changed.
 //
 // Layout, all root-owned: the cache directory (0700) holds one file per
-// object, named by its lowercase sha256 hex (mode 0444), and partial/, the
-// downloads in progress, each named by the hash it will have once complete
-// (kept across kill -9, so a download can resume) or by a temp name while
-// an object is being copied in.
+// object, named by its lowercase sha256 hex, and partial/, the downloads in
+// progress, each named by the hash it will have once complete (kept across
+// kill -9, so a download can resume) or by a temp name while an object is
+// being copied in. An object has the mode of the release file it came from
+// (0644 for a download), so that it can be linked into a staging tree as
+// is; write bits mean nothing here, where only root can reach.
 //
 // Trust: an object is put here only after its content was checked (Adopt:
 // the downloader hashed it while streaming; Add: a file of a verified
@@ -19,11 +21,13 @@
 // afterwards (the engine does), and a tree that fails is a reason to drop
 // the cache, not to trust it.
 //
-// Place never gives a staging tree the cache's own inode: installing links
-// staging files into the live root, where the app may write them in place,
-// which would change the object under its name. It clones the extent
-// (FICLONE, on filesystems that can) or copies in the kernel
-// (copy_file_range).
+// No live file may share an inode with an object: the app may write its
+// files in place, which would change the object under its name. Place and
+// Add clone the extents (FICLONE, on filesystems that can) or copy in the
+// kernel (copy_file_range). Link does link an object into a staging tree,
+// for an installer that copies every staged file with other links instead
+// of linking it into the live root; a staged file that is already live
+// then costs nothing.
 package objcache
 
 import (
@@ -45,6 +49,10 @@ import (
 
 // partialDir holds downloads in progress, inside the cache directory.
 const partialDir = "partial"
+
+// downloadMode is the mode of an adopted download: a plain file (a file
+// staged with another mode is then copied, not linked).
+const downloadMode = 0o644
 
 // ErrBadHash means a name is not a lowercase sha256 hex string.
 var ErrBadHash = errors.New("not a sha256 hex digest")
@@ -97,13 +105,7 @@ func (c *Cache) Has(sha256hex string) bool {
 // and mode: a clone or a copy, never a link to the cached file. It is not
 // fsynced; the caller makes the tree it fills durable at once (syncfs).
 func (c *Cache) Place(ctx context.Context, sha256hex string, dir *os.Root, name string, mode fs.FileMode) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if !validHash(sha256hex) {
-		return fmt.Errorf("place %s: %w: %q", name, ErrBadHash, sha256hex)
-	}
-	src, err := openRegular(c.d, sha256hex)
+	src, err := c.open(ctx, sha256hex)
 	if err != nil {
 		return fmt.Errorf("place %s: %w", name, err)
 	}
@@ -112,18 +114,88 @@ func (c *Cache) Place(ctx context.Context, sha256hex string, dir *os.Root, name 
 	if err != nil {
 		return fmt.Errorf("place %s: %w", name, err)
 	}
-	err = c.copyData(dst, src)
-	if err == nil {
-		err = dst.Chmod(mode) // whatever the umask
-	}
-	if cerr := dst.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := c.fill(dst, src, mode); err != nil {
 		dir.Remove(name)
 		return fmt.Errorf("place %s: %w", name, err)
 	}
 	return nil
+}
+
+// Link creates the entry name of the open directory dir, which must not
+// exist, as a hard link to the object when the object has mode (a link
+// cannot change it), else as Place does. It is for a staging tree whose
+// installer copies, rather than links, every file that has other links
+// (install.Options.CopyShared), so that no live file ever shares the
+// cache's inode; a file that is staged but not installed costs no copy.
+func (c *Cache) Link(ctx context.Context, sha256hex string, dir *os.File, name string, mode fs.FileMode) error {
+	src, err := c.open(ctx, sha256hex)
+	if err != nil {
+		return fmt.Errorf("link %s: %w", name, err)
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return fmt.Errorf("link %s: %w", name, err)
+	}
+	if fi.Mode().Perm() == mode {
+		err := safefs.Control(src, func(sfd int) error {
+			return safefs.Control(dir, func(dfd int) error {
+				// The object's own descriptor, so the inode linked is the
+				// one opened and checked.
+				return unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", sfd), dfd, name, unix.AT_SYMLINK_FOLLOW)
+			})
+		})
+		if err == nil || !linkUnsupported(err) {
+			return wrap("link "+name, err)
+		}
+	}
+	dst, err := safefs.OpenAt(dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW)
+	if err != nil {
+		return fmt.Errorf("link %s: %w", name, err)
+	}
+	if err := c.fill(dst, src, mode); err != nil {
+		safefs.Control(dir, func(dfd int) error { return unix.Unlinkat(dfd, name, 0) })
+		return fmt.Errorf("link %s: %w", name, err)
+	}
+	return nil
+}
+
+// linkUnsupported reports errors after which copying still works: another
+// filesystem, no hard links, a full link count, no /proc.
+func linkUnsupported(err error) bool {
+	return errors.Is(err, unix.EXDEV) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EMLINK) ||
+		errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOENT)
+}
+
+func wrap(what string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// open opens the object for reading.
+func (c *Cache) open(ctx context.Context, sha256hex string) (*os.File, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !validHash(sha256hex) {
+		return nil, fmt.Errorf("%w: %q", ErrBadHash, sha256hex)
+	}
+	return openRegular(c.d, sha256hex)
+}
+
+// fill writes src's content to the new file dst with mode (set explicitly,
+// whatever the umask) and closes dst.
+func (c *Cache) fill(dst, src *os.File, mode fs.FileMode) error {
+	err := c.copyData(dst, src)
+	if err == nil {
+		err = dst.Chmod(mode)
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // copyData fills the new file dst with src's content: a clone of its
@@ -167,12 +239,16 @@ func (c *Cache) Adopt(sha256hex string) error {
 	if !validHash(sha256hex) {
 		return fmt.Errorf("adopt: %w: %q", ErrBadHash, sha256hex)
 	}
-	return c.enter(path.Join(partialDir, sha256hex), sha256hex)
+	from := path.Join(partialDir, sha256hex)
+	if err := c.d.Chmod(from, downloadMode); err != nil {
+		return fmt.Errorf("object cache: %w", err)
+	}
+	return c.enter(from, sha256hex)
 }
 
 // Add copies dir/name, a file of a verified release whose content has
-// sha256hex and that nobody else may write meanwhile, into the cache,
-// unless the object is there already. Like Place it never links.
+// sha256hex and that nobody else may write meanwhile, into the cache with
+// its mode, unless the object is there already. Like Place it never links.
 func (c *Cache) Add(ctx context.Context, sha256hex string, dir *os.Root, name string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -187,30 +263,31 @@ func (c *Cache) Add(ctx context.Context, sha256hex string, dir *os.Root, name st
 	if err != nil {
 		return err
 	}
-	if err := c.fill(tmp, dir, name); err != nil {
+	if err := c.copyIn(tmp, dir, name); err != nil {
 		c.d.Remove(tmp)
 		return fmt.Errorf("add %s to the object cache: %w", name, err)
 	}
 	return c.enter(tmp, sha256hex)
 }
 
-// fill writes a copy of dir/name, a regular file, to the new file tmp of
-// the cache.
-func (c *Cache) fill(tmp string, dir *os.Root, name string) error {
+// copyIn writes a copy of dir/name, a regular file, with its mode to the
+// new file tmp of the cache.
+func (c *Cache) copyIn(tmp string, dir *os.Root, name string) error {
 	src, err := openRegular(dir, name)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	dst, err := c.d.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	fi, err := src.Stat()
 	if err != nil {
 		return err
 	}
-	err = c.copyData(dst, src)
-	if cerr := dst.Close(); err == nil {
-		err = cerr
+	mode := fi.Mode().Perm()
+	dst, err := c.d.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
 	}
-	return err
+	return c.fill(dst, src, mode)
 }
 
 // openRegular opens dir/name if it is a regular file, checked on the open
@@ -236,11 +313,8 @@ func openRegular(dir *os.Root, name string) (*os.File, error) {
 }
 
 // enter makes the cache file from (a path in the cache directory) the
-// object sha256hex, read-only.
+// object sha256hex.
 func (c *Cache) enter(from, sha256hex string) error {
-	if err := c.d.Chmod(from, 0o444); err != nil {
-		return fmt.Errorf("object cache: %w", err)
-	}
 	if err := c.d.Rename(from, sha256hex); err != nil {
 		return fmt.Errorf("object cache: %w", err)
 	}

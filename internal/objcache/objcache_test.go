@@ -87,8 +87,8 @@ func TestAdoptThenPlace(t *testing.T) {
 		t.Fatal("Has is false after Adopt")
 	}
 	fi, err := os.Stat(filepath.Join(dir, cacheDir, h))
-	if err != nil || fi.Mode().Perm() != 0o444 {
-		t.Fatalf("cached object: %v, %v; want mode 0444", fi, err)
+	if err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("cached object: %v, %v; want mode 0644", fi, err)
 	}
 	if _, err := os.Lstat(filepath.Join(dir, c.PartialPath(h))); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("partial file still there after Adopt: %v", err)
@@ -155,11 +155,48 @@ func TestBadHashes(t *testing.T) {
 	}
 }
 
+func TestLinkSharesOnlyWithTheSameMode(t *testing.T) {
+	ctx := context.Background()
+	dir, _, c := setup(t)
+	h := download(t, dir, c, "#!/bin/sh\n") // a download is 0644
+	d, err := os.Open(filepath.Join(dir, "rel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	obj, _ := os.Stat(filepath.Join(dir, cacheDir, h))
+	for _, tc := range []struct {
+		name   string
+		mode   fs.FileMode
+		shared bool
+	}{{"plain", 0o644, true}, {"exec", 0o755, false}} {
+		if err := c.Link(ctx, h, d, tc.name, tc.mode); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		fi, err := os.Lstat(filepath.Join(dir, "rel", tc.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(dir, "rel", tc.name)); string(got) != "#!/bin/sh\n" {
+			t.Errorf("%s: content %q", tc.name, got)
+		}
+		if fi.Mode().Perm() != tc.mode {
+			t.Errorf("%s: mode %v, want %v", tc.name, fi.Mode().Perm(), tc.mode)
+		}
+		if os.SameFile(fi, obj) != tc.shared {
+			t.Errorf("%s: shares the object's inode: %v, want %v", tc.name, !tc.shared, tc.shared)
+		}
+	}
+	if err := c.Link(ctx, h, d, "plain", 0o644); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Link over an existing name: %v, want ErrExist", err)
+	}
+}
+
 func TestAddCopiesNeverLinks(t *testing.T) {
 	ctx := context.Background()
 	dir, _, c := setup(t)
 	live := filepath.Join(dir, "rel", "app.conf")
-	if err := os.WriteFile(live, []byte("v1"), 0o644); err != nil {
+	if err := os.WriteFile(live, []byte("v1"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	h := sum("v1")
@@ -169,6 +206,9 @@ func TestAddCopiesNeverLinks(t *testing.T) {
 	}
 	if !c.Has(h) {
 		t.Fatal("Has is false after Add")
+	}
+	if fi, err := os.Stat(filepath.Join(dir, cacheDir, h)); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Fatalf("added object: %v, %v; want the file's mode 0755", fi, err)
 	}
 	if err := os.WriteFile(live, []byte("v2"), 0o644); err != nil { // in place, as an app may
 		t.Fatal(err)
