@@ -15,11 +15,12 @@
 // Trust: an object is put here only after its content was checked (Adopt:
 // the downloader hashed it while streaming; Add: a file of a verified
 // release, copied while the engine holds the root's lock), and only root
-// writes here, so Has trusts the name and does not hash. Nothing is
-// fsynced per file: a power cut can leave a torn object, which is why
-// every tree staged from the cache is verified against its signed manifest
-// afterwards (the engine does), and a tree that fails is a reason to drop
-// the cache, not to trust it.
+// writes here, so Has trusts the name and does not hash. No placed or
+// linked file is fsynced (the caller flushes its whole tree at
+// once), but an object is named by its hash only once its data is on disk,
+// so a power cut cannot leave a torn object. Every tree staged from the
+// cache is verified against its signed manifest anyway (the engine does):
+// a tree that fails is a reason to drop the cache, not to trust it.
 //
 // No live file may share an inode with an object: the app may write its
 // files in place, which would change the object under its name. Place and
@@ -234,40 +235,78 @@ func (c *Cache) PartialPath(sha256hex string) string {
 }
 
 // Adopt moves the complete download of the object, whose content the
-// caller has checked against sha256hex, from PartialPath into the cache.
+// caller has checked against sha256hex, from PartialPath into the cache,
+// once it is on disk (fsync).
 func (c *Cache) Adopt(sha256hex string) error {
 	if !validHash(sha256hex) {
 		return fmt.Errorf("adopt: %w: %q", ErrBadHash, sha256hex)
 	}
 	from := path.Join(partialDir, sha256hex)
-	if err := c.d.Chmod(from, downloadMode); err != nil {
+	f, err := c.d.OpenFile(from, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
 		return fmt.Errorf("object cache: %w", err)
+	}
+	err = f.Chmod(downloadMode)
+	if err == nil {
+		err = f.Sync() // durable before it is named: no torn object after a power cut
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("object cache: adopt %s: %w", sha256hex, err)
 	}
 	return c.enter(from, sha256hex)
 }
 
-// Add copies dir/name, a file of a verified release whose content has
-// sha256hex and that nobody else may write meanwhile, into the cache with
-// its mode, unless the object is there already. Like Place it never links.
-func (c *Cache) Add(ctx context.Context, sha256hex string, dir *os.Root, name string) error {
-	if err := ctx.Err(); err != nil {
-		return err
+// Add copies the files of a verified release that the cache lacks into
+// it: files maps each file's path in dir to its sha256, and nobody else may
+// write those files meanwhile. Each object is copied under a temp name,
+// all are flushed at once (syncfs) and only then named by their hash, so a
+// power cut cannot leave a torn object behind a name. Like Place it never
+// links. After an error, the objects already named stay: each is complete.
+func (c *Cache) Add(ctx context.Context, dir *os.Root, files map[string]string) error {
+	todo := map[string]string{} // sha256 → a path with that content
+	for p, sum := range files {
+		if !validHash(sum) {
+			return fmt.Errorf("add %s: %w: %q", p, ErrBadHash, sum)
+		}
+		if _, ok := todo[sum]; !ok && !c.Has(sum) {
+			todo[sum] = p
+		}
 	}
-	if !validHash(sha256hex) {
-		return fmt.Errorf("add %s: %w: %q", name, ErrBadHash, sha256hex)
-	}
-	if c.Has(sha256hex) {
+	if len(todo) == 0 {
 		return nil
 	}
-	tmp, err := tempName(sha256hex)
-	if err != nil {
-		return err
+	temps := make(map[string]string, len(todo)) // sha256 → temp name
+	defer func() {
+		for _, tmp := range temps {
+			c.d.Remove(tmp) // those not renamed
+		}
+	}()
+	for sum, p := range todo {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		tmp, err := tempName(sum)
+		if err != nil {
+			return err
+		}
+		temps[sum] = tmp
+		if err := c.copyIn(tmp, dir, p); err != nil {
+			return fmt.Errorf("add %s to the object cache: %w", p, err)
+		}
 	}
-	if err := c.copyIn(tmp, dir, name); err != nil {
-		c.d.Remove(tmp)
-		return fmt.Errorf("add %s to the object cache: %w", name, err)
+	if err := safefs.SyncFS(c.d); err != nil {
+		return fmt.Errorf("object cache: %w", err)
 	}
-	return c.enter(tmp, sha256hex)
+	for sum, tmp := range temps {
+		if err := c.enter(tmp, sum); err != nil {
+			return err
+		}
+		delete(temps, sum)
+	}
+	return nil
 }
 
 // copyIn writes a copy of dir/name, a regular file, with its mode to the

@@ -149,7 +149,7 @@ func TestBadHashes(t *testing.T) {
 		if err := c.Place(context.Background(), h, rel, "f", 0o644); !errors.Is(err, objcache.ErrBadHash) {
 			t.Errorf("Place(%q) = %v, want ErrBadHash", h, err)
 		}
-		if err := c.Add(context.Background(), h, rel, "f"); !errors.Is(err, objcache.ErrBadHash) {
+		if err := c.Add(context.Background(), rel, map[string]string{"f": h}); !errors.Is(err, objcache.ErrBadHash) {
 			t.Errorf("Add(%q) = %v, want ErrBadHash", h, err)
 		}
 	}
@@ -201,7 +201,7 @@ func TestAddCopiesNeverLinks(t *testing.T) {
 	}
 	h := sum("v1")
 	rel := openDir(t, filepath.Join(dir, "rel"))
-	if err := c.Add(ctx, h, rel, "app.conf"); err != nil {
+	if err := c.Add(ctx, rel, map[string]string{"app.conf": h}); err != nil {
 		t.Fatal(err)
 	}
 	if !c.Has(h) {
@@ -219,8 +219,14 @@ func TestAddCopiesNeverLinks(t *testing.T) {
 	if err := os.Symlink("app.conf", filepath.Join(dir, "rel", "link")); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Add(ctx, sum("v2"), rel, "link"); err == nil {
+	if err := c.Add(ctx, rel, map[string]string{"link": sum("v2")}); err == nil {
 		t.Error("Add followed a symlink")
+	}
+	if c.Has(sum("v2")) {
+		t.Error("a failed Add left an object")
+	}
+	if leftovers, _ := os.ReadDir(filepath.Join(dir, cacheDir, "partial")); len(leftovers) != 0 {
+		t.Errorf("a failed Add left %d temp files", len(leftovers))
 	}
 }
 
