@@ -16,6 +16,9 @@ import (
 // of the releases fetched before, so that only what changed is downloaded.
 // A release over max_release_bytes is a rejection.
 func (e *Engine) clone(ctx context.Context, tg, staging string, progress io.Writer) error {
+	if e.cfg.Static() {
+		return e.stageStatic(ctx, tg, staging, progress)
+	}
 	token, err := e.cfg.Token()
 	if err != nil {
 		return err

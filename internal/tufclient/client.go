@@ -56,6 +56,11 @@ const RootFile = "root.json"
 // ErrExpired marks metadata past its expiry date.
 var ErrExpired = errors.New("release metadata expired")
 
+// ErrUntrusted marks metadata TUF refuses: a bad signature, a version
+// older than the trusted one, a wrong length or hash, or an expiry. It is
+// a verdict on the repository, not a failure to reach it.
+var ErrUntrusted = errors.New("release metadata refused")
+
 // Client is a refreshed view of a repository's targets.
 type Client struct {
 	opts    Options
@@ -117,6 +122,9 @@ func Refresh(ctx context.Context, opts Options) (*Client, error) {
 // explain turns go-tuf's failures into what an operator can act on.
 func explain(err error, up *updater.Updater) error {
 	if !errors.Is(err, &metadata.ErrExpiredMetadata{}) {
+		if errors.Is(err, &metadata.ErrRepository{}) {
+			return fmt.Errorf("%w: %w", ErrUntrusted, err)
+		}
 		return fmt.Errorf("release metadata: %w", err)
 	}
 	tm := up.GetTrustedMetadataSet()
@@ -130,7 +138,7 @@ func explain(err error, up *updater.Updater) error {
 	if !when.IsZero() {
 		date = when.UTC().Format(time.RFC3339)
 	}
-	return fmt.Errorf("%w on %s, the publisher must run `hoist release refresh` (%v)", ErrExpired, date, err)
+	return fmt.Errorf("%w on %s, the publisher must run `hoist release refresh` (%w: %w)", ErrExpired, date, ErrUntrusted, err)
 }
 
 func expiries(root *metadata.Metadata[metadata.RootType], ts *metadata.Metadata[metadata.TimestampType],

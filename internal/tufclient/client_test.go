@@ -144,7 +144,7 @@ func TestRefreshRefuses(t *testing.T) {
 			trusted := readFile(t, f.node, "root.json")
 			tt.attack(t, f)
 			_, err := f.refresh(t)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
+			if !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("refresh: %v, want an error containing %q", err, tt.want)
 			}
 			if readFile(t, f.node, "root.json") != trusted {

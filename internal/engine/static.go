@@ -1,0 +1,212 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"path/filepath"
+	"sync/atomic"
+
+	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/fetch"
+	"github.com/hoist-dev/hoist/internal/manifest"
+	"github.com/hoist-dev/hoist/internal/objcache"
+	"github.com/hoist-dev/hoist/internal/objfetch"
+	releasepkg "github.com/hoist-dev/hoist/internal/release"
+	"github.com/hoist-dev/hoist/internal/safefs"
+	"github.com/hoist-dev/hoist/internal/tufclient"
+	"github.com/hoist-dev/hoist/internal/tufrepo"
+)
+
+// Caps of the small targets read into memory; TUF gives their exact
+// length, these bound what a repository may sign at all.
+const (
+	maxSignatureTarget = 64 << 10
+	maxSizesTarget     = 16 << 20
+)
+
+// stager builds a staging tree from a static release repository.
+type stager struct {
+	e     *Engine
+	repo  *tufclient.Client
+	cache *objcache.Cache
+	fetch *objfetch.Client
+}
+
+// stageStatic is clone for a static repository: it refreshes the TUF
+// metadata, fetches release tg's manifest and signature (length and
+// sha256 from TUF), checks the signature, then builds the staging dir file
+// by file from the object cache, downloading into it only the objects it
+// lacks. The tree then goes through the same verification as a git clone.
+func (e *Engine) stageStatic(ctx context.Context, tg, staging string, progress io.Writer) error {
+	token, err := e.cfg.Token()
+	if err != nil {
+		return err
+	}
+	repo, err := tufclient.Refresh(ctx, tufclient.Options{
+		URL: e.cfg.Repo, TargetsURL: e.cfg.TargetsURL, Dir: filepath.Join(e.dir, tufclient.StateDir),
+		Token: token, Retries: e.cfg.Retries(),
+	})
+	if errors.Is(err, tufclient.ErrUntrusted) {
+		return rejectf("%s rejected: %v", tg, err)
+	}
+	if err != nil {
+		return err
+	}
+	cache, err := objcache.Open(e.root, approot.CacheDir)
+	if err != nil {
+		return err
+	}
+	defer cache.Close()
+	s := &stager{e: e, repo: repo, cache: cache}
+	var held, total atomic.Int64
+	s.fetch = objfetch.New(objfetch.Options{
+		Token: token, Retries: e.cfg.Retries(), StallTimeout: e.cfg.FetchStallTimeout(), Log: e.log,
+		Progress: func(delta int64) {
+			if t := total.Load(); t > 0 && progress != nil {
+				// git's progress line, so that downloadProgress reads both
+				fmt.Fprintf(progress, "Receiving objects: %d%%\r", min(100, 100*held.Add(delta)/t))
+			}
+		},
+	})
+	m, files, err := s.manifest(ctx, tg)
+	if err != nil {
+		return err
+	}
+	objs, size, err := s.missing(ctx, tg, m)
+	if err != nil {
+		return err
+	}
+	total.Store(size)
+	err = s.fetch.GetAll(ctx, objs, 0, func(o objfetch.Object) error { return cache.Adopt(o.SHA256) })
+	if errors.Is(err, objfetch.ErrMismatch) {
+		return rejectf("%s rejected: %v", tg, err)
+	}
+	if err != nil {
+		return err
+	}
+	return s.place(ctx, staging, m, files)
+}
+
+// manifest fetches and checks the signed manifest of tg; files holds the
+// manifest and signature files' content, to be written into the tree.
+func (s *stager) manifest(ctx context.Context, tg string) (*manifest.Manifest, map[string][]byte, error) {
+	data, err := s.small(ctx, tg, tufrepo.ManifestName, manifest.MaxSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	sig, err := s.small(ctx, tg, tufrepo.SignatureName, maxSignatureTarget)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := releasepkg.VerifySignature(s.e.cfg.Pubkeys, data, sig); err != nil {
+		return nil, nil, fmt.Errorf("%s rejected: %w", tg, err)
+	}
+	m, err := manifest.Parse(data)
+	if err != nil {
+		return nil, nil, rejectf("%s rejected: %v", tg, err)
+	}
+	return m, map[string][]byte{approot.ManifestFile: data, approot.SignatureFile: sig}, nil
+}
+
+// missing lists the objects of m the cache lacks, and their total size,
+// refusing a release over max_release_bytes before any is requested.
+func (s *stager) missing(ctx context.Context, tg string, m *manifest.Manifest) ([]objfetch.Object, int64, error) {
+	data, err := s.small(ctx, tg, tufrepo.ObjectsName, maxSizesTarget)
+	if err != nil {
+		return nil, 0, err
+	}
+	var sizes tufrepo.Sizes
+	if err := json.Unmarshal(data, &sizes); err != nil {
+		return nil, 0, rejectf("%s rejected: %s: %v", tg, tufrepo.ObjectsName, err)
+	}
+	limit := cmp.Or(s.e.cfg.FetchMaxBytes(), fetch.DefaultMaxBytes)
+	var objs []objfetch.Object
+	var release, download int64
+	seen := map[string]bool{}
+	for _, f := range m.Files {
+		if f.IsLink() || seen[f.SHA256] {
+			continue
+		}
+		seen[f.SHA256] = true
+		size, ok := sizes[f.SHA256]
+		if !ok || size < 0 {
+			return nil, 0, rejectf("%s rejected: %s lists no size for %s", tg, tufrepo.ObjectsName, f.Path)
+		}
+		if release += size; release > limit {
+			return nil, 0, rejectf("%s rejected: release exceeds max_release_bytes (%d)", tg, limit)
+		}
+		if !s.cache.Has(f.SHA256) {
+			download += size
+			objs = append(objs, objfetch.Object{
+				URL: s.repo.ObjectURL(f.SHA256), Size: size, SHA256: f.SHA256,
+				Partial: filepath.Join(s.e.dir, s.cache.PartialPath(f.SHA256)),
+			})
+		}
+	}
+	return objs, download, nil
+}
+
+// small downloads target tg/name, whose TUF length must be at most limit,
+// and returns its checked content.
+func (s *stager) small(ctx context.Context, tg, name string, limit int64) ([]byte, error) {
+	t, err := s.repo.Target(tufrepo.Target(tg, name))
+	if errors.Is(err, tufclient.ErrNoTarget) {
+		return nil, rejectf("%s rejected: no such release in the repository (%v)", tg, err)
+	}
+	if err != nil {
+		return nil, rejectf("%s rejected: %v", tg, err)
+	}
+	if t.Length > limit {
+		return nil, rejectf("%s rejected: %s is %d bytes, over %d", tg, name, t.Length, limit)
+	}
+	partial := s.cache.PartialPath(t.SHA256)
+	err = s.fetch.Get(ctx, t.URL, t.Length, t.SHA256, filepath.Join(s.e.dir, partial))
+	if errors.Is(err, objfetch.ErrMismatch) {
+		return nil, rejectf("%s rejected: %v", tg, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer s.e.root.Remove(partial)
+	return safefs.ReadFile(s.e.root, partial, limit)
+}
+
+// place creates the staging tree: files (the manifest and its signature),
+// the symlinks of m, and its regular files out of the cache; then flushes
+// the tree to disk at once.
+func (s *stager) place(ctx context.Context, staging string, m *manifest.Manifest, files map[string][]byte) error {
+	if err := s.e.root.MkdirAll(staging, 0o755); err != nil {
+		return err
+	}
+	dir, err := s.e.root.OpenRoot(staging)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	for name, data := range files {
+		if err := safefs.WriteFile(dir, name, data, 0o644); err != nil {
+			return err
+		}
+	}
+	for _, f := range m.Files {
+		if parent := path.Dir(f.Path); parent != "." {
+			if err := dir.MkdirAll(parent, 0o755); err != nil {
+				return err
+			}
+		}
+		if f.IsLink() {
+			err = dir.Symlink(f.Link, f.Path)
+		} else {
+			err = s.cache.Place(ctx, f.SHA256, dir, f.Path, f.Perm())
+		}
+		if err != nil {
+			return fmt.Errorf("stage %s: %w", f.Path, err)
+		}
+	}
+	return safefs.SyncFS(dir)
+}

@@ -1,0 +1,187 @@
+package engine_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/exitcode"
+	"github.com/hoist-dev/hoist/internal/manifest"
+	"github.com/hoist-dev/hoist/internal/testutil/nginx"
+	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
+	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
+)
+
+// staticSite is a static release repository built by the real `hoist
+// release publish` from the default releases, served by a real nginx.
+type staticSite struct {
+	repo *releaserepo.Repo
+	dir  string
+	srv  *nginx.Server
+}
+
+func newStaticSite(t *testing.T, rels ...releaserepo.Release) *staticSite {
+	t.Helper()
+	s := &staticSite{repo: releaserepo.New(t), dir: filepath.Join(t.TempDir(), "site")}
+	for _, rel := range rels {
+		s.publish(t, rel)
+	}
+	s.srv = nginx.Start(t, s.dir, "")
+	return s
+}
+
+// publish adds rel to the git work tree (which signs it) and publishes
+// that tree to the site.
+func (s *staticSite) publish(t *testing.T, rel releaserepo.Release) {
+	t.Helper()
+	s.repo.Add(t, rel)
+	s.hoist(t, "release", "publish", "--key", s.repo.KeyFile, "--out", s.dir, s.repo.Dir)
+}
+
+func (s *staticSite) hoist(t *testing.T, args ...string) {
+	t.Helper()
+	f := &fixture{t: t}
+	if r := f.exec(nil, args...); r.Code != 0 {
+		t.Fatalf("hoist %v: %s", args, r)
+	}
+}
+
+// objects returns the object paths requested since request n.
+func (s *staticSite) objects(n int) []string {
+	var got []string
+	for _, r := range s.srv.Requests()[n:] {
+		if strings.HasPrefix(r.URI, "/objects/") {
+			got = append(got, strings.TrimPrefix(r.URI, "/objects/"))
+		}
+	}
+	slices.Sort(got)
+	return got
+}
+
+// newStaticFixture inits a root on a site holding v1.0.0 and v1.1.0 and
+// applies v1.0.0.
+func newStaticFixture(t *testing.T) (*fixture, *staticSite) {
+	t.Helper()
+	site := newStaticSite(t, releaserepo.DefaultReleases()[:2]...)
+	f := &fixture{t: t, repo: site.repo, root: filepath.Join(t.TempDir(), "app")}
+	if r := f.exec(nil, "init", f.root, "--repo", site.srv.URL, "--pub", site.repo.PubFile); r.Code != 0 {
+		t.Fatalf("hoist init: %s", r)
+	}
+	if !strings.Contains(f.read(".hoist/config.json"), `"kind": "static"`) {
+		t.Fatalf("init did not detect the static repository: %s", f.read(".hoist/config.json"))
+	}
+	f.must("apply", "--to", "v1.0.0")
+	return f, site
+}
+
+// TestStaticUpdateFetchesOnlyChangedObjects: v1.0.0 → v1.1.0 from nginx
+// requests exactly the objects whose content v1.0.0 lacks.
+func TestStaticUpdateFetchesOnlyChangedObjects(t *testing.T) {
+	f, site := newStaticFixture(t)
+	if got := f.read("app/config.yml"); got != "version: 1.0.0\n" {
+		t.Fatalf("v1.0.0 installed app/config.yml %q", got)
+	}
+	old := sums(t, filepath.Join(site.dir, "targets/v1.0.0/hoist-release.json"))
+	var want []string
+	for _, sum := range sums(t, filepath.Join(site.dir, "targets/v1.1.0/hoist-release.json")) {
+		if !slices.Contains(old, sum) && !slices.Contains(want, sum) {
+			want = append(want, sum)
+		}
+	}
+	slices.Sort(want)
+	n := len(site.srv.Requests())
+	f.must("apply", "--to", "v1.1.0")
+	if got := f.read("app/config.yml"); got != "version: 1.1.0\n" {
+		t.Errorf("v1.1.0 installed app/config.yml %q", got)
+	}
+	if _, err := os.Stat(f.path("app/legacy.txt")); !os.IsNotExist(err) {
+		t.Errorf("app/legacy.txt, only in v1.0.0, is still there: %v", err)
+	}
+	if got := site.objects(n); !slices.Equal(got, want) {
+		t.Errorf("the update fetched objects\n%v\nwant only the changed ones\n%v", got, want)
+	}
+}
+
+// TestStaticRefuses: tampered objects, an expired or rolled-back
+// timestamp.json are refused (exit 4), the root byte-identical to v1.0.0
+// and data/ unchanged.
+func TestStaticRefuses(t *testing.T) {
+	tests := []struct {
+		name   string
+		attack func(t *testing.T, f *fixture, site *staticSite)
+		want   string
+	}{
+		{"tampered object", func(t *testing.T, f *fixture, site *staticSite) {
+			sum := sums(t, filepath.Join(site.dir, "targets/v1.1.0/hoist-release.json"))
+			for _, s := range sum {
+				p := filepath.Join(site.dir, "objects", s)
+				if data, _ := os.ReadFile(p); strings.Contains(string(data), "1.1.0") {
+					os.WriteFile(p, []byte(strings.ReplaceAll(string(data), "1.1.0", "6.6.6")), 0o644)
+					return
+				}
+			}
+			t.Fatal("no object of v1.1.0 to tamper with")
+		}, "does not match"},
+		{"expired timestamp", func(t *testing.T, f *fixture, site *staticSite) {
+			site.hoist(t, "release", "refresh", "--key", site.repo.KeyFile, "--out", site.dir, "--expires", "1s")
+			time.Sleep(1100 * time.Millisecond)
+		}, "release metadata expired on"},
+		{"rolled-back timestamp", func(t *testing.T, f *fixture, site *staticSite) {
+			p := filepath.Join(site.dir, "metadata/timestamp.json")
+			old, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			site.hoist(t, "release", "refresh", "--key", site.repo.KeyFile, "--out", site.dir)
+			// The engine refreshes, and so trusts the new timestamp, before
+			// it finds there is no v9.9.9.
+			if r := f.hoist("apply", "--to", "v9.9.9"); r.Code != exitcode.Rejected || !strings.Contains(r.Stderr, "no such release") {
+				t.Fatalf("apply --to v9.9.9: %s", r)
+			}
+			if err := os.WriteFile(p, old, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "version"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, site := newStaticFixture(t)
+			if err := os.WriteFile(f.path("data/keep.txt"), []byte("mine"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			before := f.snap(".hoist/cache", ".hoist/tuf")
+			tt.attack(t, f, site)
+			r := f.hoist("apply", "--to", "v1.1.0")
+			if r.Code != exitcode.Rejected || !strings.Contains(r.Stderr, tt.want) {
+				t.Fatalf("apply: exit %d, want %d with %q: %s", r.Code, exitcode.Rejected, tt.want, r.Stderr)
+			}
+			treesnap.Same(t, "the root", f.snap(".hoist/cache", ".hoist/tuf"), before)
+			if got := f.read("data/keep.txt"); got != "mine" {
+				t.Errorf("data/keep.txt = %q", got)
+			}
+		})
+	}
+}
+
+// sums returns the sha256 of every regular file of a manifest.
+func sums(t *testing.T, manifestFile string) []string {
+	t.Helper()
+	data, err := os.ReadFile(manifestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := manifest.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range m.Files {
+		if !e.IsLink() {
+			out = append(out, e.SHA256)
+		}
+	}
+	return out
+}
