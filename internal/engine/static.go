@@ -65,6 +65,7 @@ func (e *Engine) stageStatic(ctx context.Context, tg, staging string, progress i
 	s := &stager{e: e, repo: repo, cache: cache}
 	var held, total atomic.Int64
 	s.fetch = objfetch.New(objfetch.Options{
+		HTTP:  tufclient.NewHTTPClient(0), // no overall timeout: StallTimeout bounds each wait
 		Token: token, Retries: e.cfg.Retries(), StallTimeout: e.cfg.FetchStallTimeout(), Log: e.log,
 		Progress: func(delta int64) {
 			if t := total.Load(); t > 0 && progress != nil {
