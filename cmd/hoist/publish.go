@@ -12,10 +12,11 @@ import (
 )
 
 func runReleasePublish(ctx context.Context, s streams, args []string) error {
-	fs := newFlags(s, "release publish", "--key KEY --out DIR [--expires 30d] [--root-key KEY] [--app ID] [--password-file F] SRC")
+	fs := newFlags(s, "release publish", "--key KEY --out DIR [--expires 30d] [--tarball] [--root-key KEY] [--app ID] [--password-file F] SRC")
 	out, keys, expires := repoFlags(fs)
 	rootKey := fs.String("root-key", "", "separate root key (default: --key); needed to create DIR and to renew its root")
 	app := fs.String("app", "", `app id of the release (default: "app" of info.json)`)
+	withTarball := fs.Bool("tarball", false, "also write the release as one target vX.Y.Z/APP.tar.gz (for a GitHub or Gitea release)")
 	if err := fs.parse(args, 1, 1); err != nil {
 		return err
 	}
@@ -24,7 +25,7 @@ func runReleasePublish(ctx context.Context, s streams, args []string) error {
 		return err
 	}
 	keys.RootKey = *rootKey
-	res, err := tufrepo.Publish(ctx, fs.positional[0], *out, tufrepo.Options{Keys: *keys, App: *app, Expires: d})
+	res, err := tufrepo.Publish(ctx, fs.positional[0], *out, tufrepo.Options{Keys: *keys, App: *app, Expires: d, Tarball: *withTarball})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"path"
 	"path/filepath"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/objfetch"
 	releasepkg "github.com/hoist-dev/hoist/internal/release"
 	"github.com/hoist-dev/hoist/internal/safefs"
+	"github.com/hoist-dev/hoist/internal/tarball"
 	"github.com/hoist-dev/hoist/internal/tufclient"
 	"github.com/hoist-dev/hoist/internal/tufrepo"
 )
@@ -84,6 +86,14 @@ func (e *Engine) stageStatic(ctx context.Context, tg, staging string, progress i
 	}
 	total.Store(size)
 	err = s.fetch.GetAll(ctx, objs, 0, func(o objfetch.Object) error { return cache.Adopt(o.SHA256) })
+	var status *objfetch.StatusError
+	if errors.As(err, &status) && status.Code == http.StatusNotFound {
+		if tb, terr := repo.Target(tufrepo.Target(tg, tufrepo.TarballName(m.App))); terr == nil {
+			e.log.WithError(err).Info("the repository serves no objects; extracting the release's tarball")
+			err = s.extract(ctx, tg, staging, m, tb)
+		}
+		return err
+	}
 	if errors.Is(err, objfetch.ErrMismatch) {
 		return rejectf("%s rejected: %v", tg, err)
 	}
@@ -125,7 +135,6 @@ func (s *stager) missing(ctx context.Context, tg string, m *manifest.Manifest) (
 	if err := json.Unmarshal(data, &sizes); err != nil {
 		return nil, 0, rejectf("%s rejected: %s: %v", tg, tufrepo.ObjectsName, err)
 	}
-	limit := cmp.Or(s.e.cfg.FetchMaxBytes(), fetch.DefaultMaxBytes)
 	var objs []objfetch.Object
 	var release, download int64
 	seen := map[string]bool{}
@@ -138,8 +147,8 @@ func (s *stager) missing(ctx context.Context, tg string, m *manifest.Manifest) (
 		if !ok || size < 0 {
 			return nil, 0, rejectf("%s rejected: %s lists no size for %s", tg, tufrepo.ObjectsName, f.Path)
 		}
-		if release += size; release > limit {
-			return nil, 0, rejectf("%s rejected: release exceeds max_release_bytes (%d)", tg, limit)
+		if release += size; release > s.limit() {
+			return nil, 0, rejectf("%s rejected: release exceeds max_release_bytes (%d)", tg, s.limit())
 		}
 		if !s.cache.Has(f.SHA256) {
 			download += size
@@ -151,6 +160,44 @@ func (s *stager) missing(ctx context.Context, tg string, m *manifest.Manifest) (
 	}
 	return objs, download, nil
 }
+
+// extract stages the release from its tarball target t, every entry
+// checked against the signed manifest m as it is written.
+func (s *stager) extract(ctx context.Context, tg, staging string, m *manifest.Manifest, t tufclient.Target) error {
+	partial := s.cache.PartialPath(t.SHA256)
+	err := s.fetch.Get(ctx, t.URL, t.Length, t.SHA256, filepath.Join(s.e.dir, partial))
+	if errors.Is(err, objfetch.ErrMismatch) {
+		return rejectf("%s rejected: %v", tg, err)
+	}
+	if err != nil {
+		return err
+	}
+	defer s.e.root.Remove(partial)
+	f, err := s.e.root.Open(partial)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := s.e.root.MkdirAll(staging, 0o755); err != nil {
+		return err
+	}
+	dir, err := s.e.root.OpenRoot(staging)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	err = tarball.Extract(ctx, f, s.limit(), dir, m)
+	if errors.Is(err, tarball.ErrInvalid) || errors.Is(err, tarball.ErrTooLarge) {
+		return rejectf("%s rejected: %v", tg, err)
+	}
+	if err != nil {
+		return err
+	}
+	return safefs.SyncFS(dir)
+}
+
+// limit is max_release_bytes, or the default.
+func (s *stager) limit() int64 { return cmp.Or(s.e.cfg.FetchMaxBytes(), fetch.DefaultMaxBytes) }
 
 // small downloads target tg/name, whose TUF length must be at most limit,
 // and returns its checked content.

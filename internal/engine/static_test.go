@@ -18,14 +18,15 @@ import (
 // staticSite is a static release repository built by the real `hoist
 // release publish` from the default releases, served by a real nginx.
 type staticSite struct {
-	repo *releaserepo.Repo
-	dir  string
-	srv  *nginx.Server
+	repo  *releaserepo.Repo
+	dir   string
+	srv   *nginx.Server
+	flags []string // more flags of hoist release publish
 }
 
-func newStaticSite(t *testing.T, rels ...releaserepo.Release) *staticSite {
+func newStaticSite(t *testing.T, flags []string, rels ...releaserepo.Release) *staticSite {
 	t.Helper()
-	s := &staticSite{repo: releaserepo.New(t), dir: filepath.Join(t.TempDir(), "site")}
+	s := &staticSite{repo: releaserepo.New(t), dir: filepath.Join(t.TempDir(), "site"), flags: flags}
 	for _, rel := range rels {
 		s.publish(t, rel)
 	}
@@ -38,7 +39,7 @@ func newStaticSite(t *testing.T, rels ...releaserepo.Release) *staticSite {
 func (s *staticSite) publish(t *testing.T, rel releaserepo.Release) {
 	t.Helper()
 	s.repo.Add(t, rel)
-	s.hoist(t, "release", "publish", "--key", s.repo.KeyFile, "--out", s.dir, s.repo.Dir)
+	s.hoist(t, append([]string{"release", "publish", "--key", s.repo.KeyFile, "--out", s.dir, s.repo.Dir}, s.flags...)...)
 }
 
 func (s *staticSite) hoist(t *testing.T, args ...string) {
@@ -65,7 +66,16 @@ func (s *staticSite) objects(n int) []string {
 // applies v1.0.0.
 func newStaticFixture(t *testing.T) (*fixture, *staticSite) {
 	t.Helper()
-	site := newStaticSite(t, releaserepo.DefaultReleases()[:2]...)
+	site := newStaticSite(t, nil, releaserepo.DefaultReleases()[:2]...)
+	f := initStatic(t, site)
+	f.must("apply", "--to", "v1.0.0")
+	return f, site
+}
+
+// initStatic inits a root on site and checks that init saw a static
+// repository.
+func initStatic(t *testing.T, site *staticSite) *fixture {
+	t.Helper()
 	f := &fixture{t: t, repo: site.repo, root: filepath.Join(t.TempDir(), "app")}
 	if r := f.exec(nil, "init", f.root, "--repo", site.srv.URL, "--pub", site.repo.PubFile); r.Code != 0 {
 		t.Fatalf("hoist init: %s", r)
@@ -73,8 +83,47 @@ func newStaticFixture(t *testing.T) (*fixture, *staticSite) {
 	if !strings.Contains(f.read(".hoist/config.json"), `"kind": "static"`) {
 		t.Fatalf("init did not detect the static repository: %s", f.read(".hoist/config.json"))
 	}
+	return f
+}
+
+// TestStaticTarball: a repository published with --tarball whose objects
+// are not served installs from the tarball target; a tampered one is
+// refused before anything is staged.
+func TestStaticTarball(t *testing.T) {
+	site := newStaticSite(t, []string{"--tarball"}, releaserepo.DefaultReleases()[:2]...)
+	if err := os.RemoveAll(filepath.Join(site.dir, "objects")); err != nil {
+		t.Fatal(err)
+	}
+	f := initStatic(t, site)
+	before := f.snap(".hoist/cache", ".hoist/tuf")
+	tb := filepath.Join(site.dir, "targets/v1.1.0/demo.tar.gz")
+	data, err := os.ReadFile(tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 1
+	if err := os.WriteFile(tb, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.hoist("apply", "--to", "v1.1.0"); r.Code != exitcode.Rejected || !strings.Contains(r.Stderr, "does not match") {
+		t.Fatalf("apply of a tampered tarball: %s", r)
+	}
+	treesnap.Same(t, "the root", f.snap(".hoist/cache", ".hoist/tuf"), before)
+
+	n := len(site.srv.Requests())
 	f.must("apply", "--to", "v1.0.0")
-	return f, site
+	if got := f.read("app/config.yml"); got != "version: 1.0.0\n" {
+		t.Errorf("app/config.yml %q", got)
+	}
+	var got []string
+	for _, r := range site.srv.Requests()[n:] {
+		if r.Status == 200 && strings.HasPrefix(r.URI, "/targets/") {
+			got = append(got, r.URI)
+		}
+	}
+	if !slices.Contains(got, "/targets/v1.0.0/demo.tar.gz") {
+		t.Errorf("the tarball was not fetched; targets fetched: %v", got)
+	}
 }
 
 // TestStaticUpdateFetchesOnlyChangedObjects: v1.0.0 → v1.1.0 from nginx

@@ -50,6 +50,8 @@ type Options struct {
 	Keys
 	// App is the app id of the release; empty takes "app" of info.json.
 	App string
+	// Tarball also writes the release as one tar.gz target, APP.tar.gz.
+	Tarball bool
 	// Expires is the lifetime of the new timestamp (0: the default).
 	Expires time.Duration
 	// Now is the time metadata expiry counts from (zero: time.Now()).
@@ -136,6 +138,11 @@ func Publish(ctx context.Context, src, out string, opts Options) (Result, error)
 	}
 	if rel.files[ObjectsName], err = json.Marshal(sizes); err != nil {
 		return res, err
+	}
+	if opts.Tarball {
+		if err := r.putTarball(ctx, res.Tag, stage, rel.manifest); err != nil {
+			return res, err
+		}
 	}
 	if err := r.putTargets(res.Tag, rel); err != nil {
 		return res, err

@@ -177,3 +177,22 @@ func readTimestamp(t *testing.T, out string) string {
 	}
 	return string(data)
 }
+
+func TestPublishTarball(t *testing.T) {
+	key, out := newKey(t), filepath.Join(t.TempDir(), "repo")
+	if _, err := Publish(context.Background(), tree(t, "1.0.0", map[string]string{"a/b.txt": "b"}), out, Options{Keys: Keys{Key: key}, Tarball: true}); err != nil {
+		t.Fatal(err)
+	}
+	p := Target("v1.0.0", TarballName("demo"))
+	tf, ok := trusted(t, out).Targets[metadata.TARGETS].Signed.Targets[p]
+	if !ok {
+		t.Fatalf("no target %s", p)
+	}
+	data, err := os.ReadFile(filepath.Join(out, TargetsDir, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tf.VerifyLengthHashes(data); err != nil {
+		t.Errorf("%s: %v", p, err)
+	}
+}
