@@ -98,3 +98,27 @@ func parseExpiry(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+func runReleaseRotateRoot(ctx context.Context, s streams, args []string) error {
+	fs := newFlags(s, "release rotate-root", "--key ROOT_KEY --new-key KEY [--new-root-key KEY] --out DIR [--expires 30d] [--password-file F]")
+	out, keys, expires := repoFlags(fs)
+	newKeys := tufrepo.Keys{}
+	fs.StringVar(&newKeys.Key, "new-key", "", "the new targets, snapshot and timestamp key (and root key, unless --new-root-key)")
+	fs.StringVar(&newKeys.RootKey, "new-root-key", "", "the new root key")
+	if err := fs.parse(args, 0, 0); err != nil {
+		return err
+	}
+	d, err := checkRepoFlags(fs, *out, keys.Key, *expires)
+	if err != nil {
+		return err
+	}
+	if err := fs.require("new-key", newKeys.Key); err != nil {
+		return err
+	}
+	newKeys.PasswordFile = keys.PasswordFile
+	if err := tufrepo.RotateRoot(*out, keys.Key, newKeys, time.Now(), d); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out, "rotated the root of %s: nodes follow it on their next refresh\n", *out)
+	return nil
+}
