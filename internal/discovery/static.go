@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/go-version"
 
 	"github.com/hoist-dev/hoist/internal/httpcache"
-	"github.com/hoist-dev/hoist/internal/repoauth"
 	"github.com/hoist-dev/hoist/internal/tufclient"
 	"github.com/hoist-dev/hoist/internal/tufrepo"
 )
@@ -57,10 +56,7 @@ func (s *staticSource) client(ctx context.Context) (*tufclient.Client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	header := http.Header{}
-	if s.opts.Token != "" {
-		req := &http.Request{Header: header}
-		repoauth.Request(req, s.opts.Token)
-	}
+	tufclient.Authorize(&http.Request{Header: header}, s.opts.Token)
 	url := strings.TrimSuffix(s.opts.URL, "/") + "/" + tufrepo.MetadataDir + "/timestamp.json"
 	res, err := s.probe.Get(ctx, url, header)
 	if err != nil {

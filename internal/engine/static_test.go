@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"slices"
@@ -8,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/manifest"
+	"github.com/hoist-dev/hoist/internal/repoauth"
 	"github.com/hoist-dev/hoist/internal/testutil/nginx"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
@@ -233,4 +236,36 @@ func sums(t *testing.T, manifestFile string) []string {
 		}
 	}
 	return out
+}
+
+// TestStaticToken: token_file's token reaches the static host with every
+// request of an apply, metadata and objects alike, and no status file.
+func TestStaticToken(t *testing.T) {
+	const token = "ghp_StaticToken0123456789"
+	site := newStaticSite(t, nil, releaserepo.DefaultReleases()[:1]...)
+	f := initStatic(t, site)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.editConfig(func(c *config.Config) { c.TokenFile = tokenFile })
+	n := len(site.srv.Requests())
+	f.must("apply", "--to", "v1.0.0")
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(repoauth.User+":"+token))
+	var paths []string
+	for _, r := range site.srv.Requests()[n:] {
+		paths = append(paths, r.URI)
+		if r.Authorization != basic {
+			t.Errorf("%s was requested with Authorization %q", r.URI, r.Authorization)
+		}
+	}
+	if !slices.ContainsFunc(paths, func(p string) bool { return strings.HasPrefix(p, "/objects/") }) {
+		t.Errorf("no object requested: %v", paths)
+	}
+	public, _ := filepath.Glob(f.path("statuses/*"))
+	for _, name := range public {
+		if data, _ := os.ReadFile(name); strings.Contains(string(data), token) {
+			t.Errorf("%s shows the token", name)
+		}
+	}
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
-	"github.com/hoist-dev/hoist/internal/repoauth"
 	"github.com/hoist-dev/hoist/internal/tufkey"
 )
 
@@ -35,7 +34,7 @@ func Detect(ctx context.Context, repo, token string) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	repoauth.Request(req, token)
+	Authorize(req, token)
 	res, err := NewHTTPClient(DefaultTimeout).Do(req)
 	if err != nil {
 		return nil, false, fmt.Errorf("probe for a static repository: %w", err)

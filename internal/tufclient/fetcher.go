@@ -52,7 +52,7 @@ func (f *fetcher) get(url string, maxLength int64) (data []byte, retry bool, err
 	if err != nil {
 		return nil, false, err
 	}
-	repoauth.Request(req, f.token)
+	Authorize(req, f.token)
 	res, err := f.client.Do(req)
 	if err != nil {
 		return nil, f.ctx.Err() == nil, err
@@ -73,6 +73,15 @@ func (f *fetcher) get(url string, maxLength int64) (data []byte, retry bool, err
 		return nil, false, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s: more than the %d bytes allowed", url, maxLength)}
 	}
 	return data, false, nil
+}
+
+// Authorize adds token to req as HTTP basic auth, as objfetch sends it
+// with object requests and git with smart HTTP, so that one token_file
+// opens a private static host for metadata and content alike.
+func Authorize(req *http.Request, token string) {
+	if token != "" {
+		req.SetBasicAuth(repoauth.User, token)
+	}
 }
 
 // backoff is the wait before retry attempt+1: 250 ms doubling, at most 8 s.
