@@ -58,22 +58,24 @@ func (e *Engine) Apply(ctx context.Context, opts ApplyOptions) (string, error) {
 	}
 	defer t.close()
 	st.enter(bandStart, "Preparing the update to "+tg)
-	if err := t.apply(ctx, live); err != nil {
+	m, err := t.apply(ctx, live)
+	if err != nil {
 		return "", t.abort(ctx, err)
 	}
 	desc, err := t.commit("")
 	if err == nil {
 		e.pruneStore(ctx, tg)
+		e.pruneCache(ctx, m)
 	}
 	return desc, err
 }
 
 // apply runs the steps of an update after begin, in the order doc.go lists
-// them; each journals its steps.
-func (t *txn) apply(ctx context.Context, live release) error {
+// them; each journals its steps. It returns the verified manifest.
+func (t *txn) apply(ctx context.Context, live release) (*manifest.Manifest, error) {
 	u := &update{txn: t, live: live, tag: "v" + t.begin.To}
 	defer u.closeStaging()
-	return steps(ctx,
+	err := steps(ctx,
 		u.fetch,  // fetched
 		u.verify, // verified
 		t.script(0, t.begin.Staging, bandScript00.span()), // from the staging clone
@@ -83,6 +85,7 @@ func (t *txn) apply(ctx context.Context, live release) error {
 		t.script(2, "", bandScript02.span()),
 		t.script(3, "", bandScript03.span()),
 	)
+	return u.m, err
 }
 
 // steps runs each step in turn, up to the first that fails.
@@ -150,8 +153,11 @@ func (u *update) verify(ctx context.Context) error {
 		return err
 	}
 	var err error
-	u.staging, err = e.root.OpenRoot(u.begin.Staging)
-	return err
+	if u.staging, err = e.root.OpenRoot(u.begin.Staging); err != nil {
+		return err
+	}
+	e.fillCache(ctx, u.staging, u.m)
+	return nil
 }
 
 // backup plans the update and saves what it changes in the undo area.
@@ -167,7 +173,8 @@ func (u *update) backup(ctx context.Context) error {
 
 // put puts every path of the plan into its wanted state.
 func (u *update) put(ctx context.Context, progress func(done, total int)) error {
-	opts := install.Options{From: u.begin.Staging, Progress: progress}
+	// CopyShared: files linked from the object cache must not go live.
+	opts := install.Options{From: u.begin.Staging, Progress: progress, CopyShared: true}
 	if err := install.Apply(ctx, u.e.root, u.want, opts); err != nil {
 		return fmt.Errorf("install %s: %w", u.tag, err)
 	}
