@@ -52,7 +52,7 @@ func (e *Engine) stageStatic(ctx context.Context, tg, staging string, progress i
 	}
 	repo, err := tufclient.Refresh(ctx, tufclient.Options{
 		URL: e.cfg.Repo, TargetsURL: e.cfg.TargetsURL, Dir: filepath.Join(e.dir, tufclient.StateDir),
-		Token: token, Retries: e.cfg.Retries(),
+		Token: token, Retries: e.cfg.FetchRetries(), StallTimeout: e.cfg.FetchStallTimeout(),
 	})
 	if errors.Is(err, tufclient.ErrUntrusted) {
 		return rejectf("%s rejected: %v", tg, err)
@@ -69,7 +69,7 @@ func (e *Engine) stageStatic(ctx context.Context, tg, staging string, progress i
 	var held, total atomic.Int64
 	s.fetch = objfetch.New(objfetch.Options{
 		HTTP:  tufclient.NewHTTPClient(0), // no overall timeout: StallTimeout bounds each wait
-		Token: token, Retries: e.cfg.Retries(), StallTimeout: e.cfg.FetchStallTimeout(), Log: e.log,
+		Token: token, Retries: e.cfg.FetchRetries(), StallTimeout: e.cfg.FetchStallTimeout(), Log: e.log,
 		Progress: func(delta int64) {
 			if t := total.Load(); t > 0 && progress != nil {
 				// git's progress line, so that downloadProgress reads both

@@ -27,6 +27,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
+	"github.com/hoist-dev/hoist/internal/objfetch"
 	"github.com/hoist-dev/hoist/internal/tag"
 	"github.com/hoist-dev/hoist/internal/tufrepo"
 )
@@ -41,13 +42,15 @@ type Options struct {
 	Dir   string
 	Root  []byte
 	Token string
-	// Retries bounds the retries of a transient failure per request.
+	// Retries bounds the retries of a transient failure per request, as
+	// objfetch.Options.Retries does (0: objfetch's default, <0: none).
 	Retries int
-	// Timeout bounds each request (0: DefaultTimeout).
-	Timeout time.Duration
+	// StallTimeout aborts a request that receives nothing for this long
+	// (0: objfetch's default).
+	StallTimeout time.Duration
 }
 
-// DefaultTimeout bounds each metadata request.
+// DefaultTimeout bounds the probes of Detect and discovery.
 const DefaultTimeout = time.Minute
 
 // RootFile is the trusted root's name in Options.Dir.
@@ -104,8 +107,9 @@ func Refresh(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &fetcher{ctx: ctx, client: NewHTTPClient(cmpDuration(opts.Timeout, DefaultTimeout)), token: opts.Token, retries: opts.Retries}
-	cfg.Fetcher = f
+	cfg.Fetcher = &fetcher{ctx: ctx, client: objfetch.New(objfetch.Options{
+		HTTP: NewHTTPClient(0), Token: opts.Token, Retries: opts.Retries, StallTimeout: opts.StallTimeout,
+	})}
 	cfg.PrefixTargetsWithHash = false
 	cfg.LocalMetadataDir, cfg.LocalTargetsDir = opts.Dir, opts.Dir
 	cfg.DisableLocalCache = opts.Dir == ""
@@ -161,13 +165,6 @@ func expiries(root *metadata.Metadata[metadata.RootType], ts *metadata.Metadata[
 
 func metadataURL(repo string) string {
 	return strings.TrimSuffix(repo, "/") + "/" + tufrepo.MetadataDir + "/"
-}
-
-func cmpDuration(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
 
 // Release is a release listed in the targets metadata.

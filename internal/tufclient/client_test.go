@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/hoist-dev/hoist/internal/objfetch"
 	"github.com/hoist-dev/hoist/internal/release"
 	"github.com/hoist-dev/hoist/internal/tufrepo"
 )
@@ -201,16 +204,18 @@ func TestFetcherRetriesTransientOnly(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	f := &fetcher{ctx: context.Background(), client: srv.Client(), retries: 5}
+	f := &fetcher{ctx: context.Background(), client: objfetch.New(objfetch.Options{HTTP: srv.Client(), Retries: 5, MinBackoff: time.Millisecond})}
 	if data, err := f.DownloadFile(srv.URL+"/flaky", 10, 0); err != nil || string(data) != "ok" {
 		t.Errorf("flaky: %q, %v", data, err)
 	}
 	calls = 0
-	if _, err := f.DownloadFile(srv.URL+"/2.root.json", 10, 0); err == nil || calls != 1 {
-		t.Errorf("404: %v after %d requests, want one request", err, calls)
+	_, err := f.DownloadFile(srv.URL+"/2.root.json", 10, 0)
+	var httpErr *metadata.ErrDownloadHTTP
+	if !errors.As(err, &httpErr) || httpErr.StatusCode != http.StatusNotFound || calls != 1 {
+		t.Errorf("404: %v after %d requests, want go-tuf's 404 after one request", err, calls)
 	}
-	if _, err := f.DownloadFile(srv.URL+"/big", 10, 0); err == nil {
-		t.Error("an answer over maxLength was accepted")
+	if _, err := f.DownloadFile(srv.URL+"/big", 10, 0); !errors.Is(err, &metadata.ErrDownloadLengthMismatch{}) {
+		t.Errorf("an answer over maxLength: %v", err)
 	}
 }
 
