@@ -28,6 +28,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
 	"github.com/hoist-dev/hoist/internal/objfetch"
+	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/tag"
 	"github.com/hoist-dev/hoist/internal/tufrepo"
 )
@@ -98,8 +99,13 @@ func Refresh(ctx context.Context, opts Options) (*Client, error) {
 		if err := mkdirPrivate(opts.Dir); err != nil {
 			return nil, err
 		}
-		var err error
-		if root, err = os.ReadFile(filepath.Join(opts.Dir, RootFile)); err != nil {
+		d, err := os.OpenRoot(opts.Dir)
+		if err != nil {
+			return nil, err
+		}
+		root, err = safefs.ReadFile(d, RootFile, MaxRoot)
+		d.Close()
+		if err != nil {
 			return nil, fmt.Errorf("trusted root: %w", err)
 		}
 	}

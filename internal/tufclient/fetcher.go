@@ -9,6 +9,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/hoist-dev/hoist/internal/objfetch"
+	"github.com/hoist-dev/hoist/internal/redact"
 	"github.com/hoist-dev/hoist/internal/repoauth"
 )
 
@@ -30,7 +31,7 @@ func (f *fetcher) DownloadFile(url string, maxLength int64, _ time.Duration) ([]
 	var status *objfetch.StatusError
 	switch {
 	case errors.As(err, &status):
-		return nil, errors.Join(&metadata.ErrDownloadHTTP{StatusCode: status.Code, URL: url}, err)
+		return nil, errors.Join(&metadata.ErrDownloadHTTP{StatusCode: status.Code, URL: redact.URL(url)}, err)
 	case errors.Is(err, objfetch.ErrTooLarge):
 		return nil, errors.Join(&metadata.ErrDownloadLengthMismatch{Msg: err.Error()}, err)
 	}
