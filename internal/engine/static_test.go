@@ -269,3 +269,47 @@ func TestStaticToken(t *testing.T) {
 		}
 	}
 }
+
+// TestStaticResumesAfterFailure: an apply that fails on one object keeps
+// the objects it finished, so the next apply requests only what is left,
+// and the root stays as it was meanwhile.
+func TestStaticResumesAfterFailure(t *testing.T) {
+	site := newStaticSite(t, nil, releaserepo.DefaultReleases()[:1]...)
+	sum := sums(t, filepath.Join(site.dir, "targets/v1.0.0/hoist-release.json"))
+	broken := sum[len(sum)-1]
+	// A second nginx on the same files fails that one object for good.
+	failing := nginx.Start(t, site.dir, "location = /objects/"+broken+" { return 503; }")
+	f := initStatic(t, site)
+	f.editConfig(func(c *config.Config) {
+		zero := 0
+		c.Repo, c.DownloadRetries = failing.URL, &zero
+	})
+	before := f.snap(".hoist/cache", ".hoist/tuf")
+	if r := f.hoist("apply", "--to", "v1.0.0"); r.Code == 0 || !strings.Contains(r.Stderr, "503") {
+		t.Fatalf("apply with an object failing: %s", r)
+	}
+	treesnap.Same(t, "the root", f.snap(".hoist/cache", ".hoist/tuf"), before)
+	finished := map[string]bool{} // objects the failing server sent whole
+	for _, r := range failing.Requests() {
+		name, ok := strings.CutPrefix(r.URI, "/objects/")
+		if st, err := os.Stat(filepath.Join(site.dir, "objects", name)); ok && err == nil && r.Status == 200 && r.BodyBytes == st.Size() {
+			finished[name] = true
+		}
+	}
+	if len(finished) == 0 {
+		t.Fatal("the failing server sent no object whole: nothing to resume from")
+	}
+
+	f.editConfig(func(c *config.Config) { c.Repo = site.srv.URL })
+	n := len(site.srv.Requests())
+	f.must("apply", "--to", "v1.0.0")
+	got := site.objects(n)
+	if !slices.Contains(got, broken) {
+		t.Errorf("the second apply did not fetch the failed object: %v", got)
+	}
+	for _, name := range got {
+		if finished[name] {
+			t.Errorf("the second apply fetched %s again, finished by the first", name)
+		}
+	}
+}
