@@ -38,8 +38,9 @@ func runReleasePublish(ctx context.Context, s streams, args []string) error {
 }
 
 func runReleaseRefresh(ctx context.Context, s streams, args []string) error {
-	fs := newFlags(s, "release refresh", "--key KEY --out DIR [--expires 30d] [--password-file F]")
+	fs := newFlags(s, "release refresh", "--key KEY --out DIR [--expires 30d] [--root-key KEY] [--password-file F]")
 	out, keys, expires := repoFlags(fs)
+	fs.StringVar(&keys.RootKey, "root-key", "", "separate root key (default: --key), to renew a root that ends within 90 days")
 	if err := fs.parse(args, 0, 0); err != nil {
 		return err
 	}
@@ -50,7 +51,7 @@ func runReleaseRefresh(ctx context.Context, s streams, args []string) error {
 	if err := tufrepo.Refresh(*out, *keys, time.Now(), d); err != nil {
 		return err
 	}
-	fmt.Fprintf(s.out, "re-signed %s/metadata/timestamp.json\n", *out)
+	fmt.Fprintf(s.out, "re-signed the metadata of %s\n", *out)
 	return nil
 }
 

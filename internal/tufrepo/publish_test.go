@@ -160,6 +160,19 @@ func TestRefreshRenewsTimestampOnly(t *testing.T) {
 	if err := Refresh(out, Keys{Key: newKey(t)}, now, 0); err == nil {
 		t.Error("a foreign key refreshed the timestamp")
 	}
+
+	// Ten months without a release: the weekly refresh renews the rest too.
+	later := now.Add(300 * 24 * time.Hour)
+	if err := Refresh(out, Keys{Key: key}, later, 0); err != nil {
+		t.Fatal(err)
+	}
+	tm = trusted(t, out)
+	for role, exp := range map[string]time.Time{"root": tm.Root.Signed.Expires, "snapshot": tm.Snapshot.Signed.Expires,
+		"targets": tm.Targets[metadata.TARGETS].Signed.Expires} {
+		if exp.Before(later.Add(300 * 24 * time.Hour)) {
+			t.Errorf("%s expires %s, not renewed", role, exp)
+		}
+	}
 }
 
 func mustSize(t *testing.T, dir, name string) int64 {
