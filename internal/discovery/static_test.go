@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/hashicorp/go-version"
+
 	"github.com/hoist-dev/hoist/internal/httpcache"
 	"github.com/hoist-dev/hoist/internal/release"
 	"github.com/hoist-dev/hoist/internal/tufrepo"
@@ -26,6 +28,7 @@ func TestStaticSource(t *testing.T) {
 	for _, info := range []string{
 		`{"version":"1.0.0","app":"demo","name":"Demo"}`,
 		`{"version":"1.1.0","app":"demo","requires":">=1.0.0","rollout":{"percent":50}}`,
+		`{"version":"2.0.0","app":"demo","requires":">=1.1.0"}`,
 	} {
 		src := t.TempDir()
 		if err := os.WriteFile(filepath.Join(src, "info.json"), []byte(info), 0o644); err != nil {
@@ -52,12 +55,21 @@ func TestStaticSource(t *testing.T) {
 		t.Fatalf("Detect gave %T, want the static source", src)
 	}
 	tags, err := src.Tags(ctx)
-	if err != nil || len(tags) != 2 || tags[1].String() != "1.1.0" {
+	if err != nil || len(tags) != 3 || tags[2].String() != "2.0.0" {
 		t.Fatalf("tags %v, %v", tags, err)
 	}
 	latest, err := src.Info(ctx, "")
-	if err != nil || latest.Version != "1.1.0" || latest.Requires != ">=1.0.0" || string(latest.Rollout) != `{"percent":50}` {
+	if err != nil || latest.Version != "2.0.0" || latest.Requires != ">=1.1.0" {
 		t.Errorf("latest %+v, %v", latest, err)
+	}
+	mid, err := src.Info(ctx, "v1.1.0")
+	if err != nil || mid.Requires != ">=1.0.0" || string(mid.Rollout) != `{"percent":50}` {
+		t.Errorf("v1.1.0 %+v, %v", mid, err)
+	}
+	// The requires walk: 1.0.0 must step through 1.1.0 to reach 2.0.0.
+	u, err := NewFinder(src, 0, 0).Next(ctx, version.Must(version.NewVersion("1.0.0")))
+	if err != nil || u == nil || u.Version != "1.1.0" || !u.Intermediate || u.Latest != "2.0.0" {
+		t.Errorf("next from 1.0.0: %+v, %v", u, err)
 	}
 	old, err := src.Info(ctx, "v1.0.0")
 	if err != nil || old.Name != "Demo" {
