@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-version"
 
@@ -71,6 +72,26 @@ func (s *staticSource) client(ctx context.Context) (*tufclient.Client, error) {
 	}
 	s.last = c
 	return c, nil
+}
+
+// metadataExpires is when the metadata of the last refresh expires.
+func (s *staticSource) metadataExpires() (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil {
+		return time.Time{}, false
+	}
+	return s.last.Expires(), true
+}
+
+// MetadataExpires is when the release metadata last read expires, for a
+// static repository that was read; ok is false otherwise. Monitoring
+// alerts on it before nodes stop updating.
+func (f *Finder) MetadataExpires() (t time.Time, ok bool) {
+	if s, static := f.src.(*staticSource); static {
+		return s.metadataExpires()
+	}
+	return t, false
 }
 
 func (s *staticSource) Info(ctx context.Context, ref string) (Info, error) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-version"
 
@@ -77,6 +78,10 @@ func TestStaticSource(t *testing.T) {
 	}
 	if _, err := src.Info(ctx, "v9.9.9"); err != ErrNoSuchRelease {
 		t.Errorf("v9.9.9: %v", err)
+	}
+	finder := NewFinder(src, 0, 0)
+	if exp, ok := finder.MetadataExpires(); !ok || time.Until(exp) < 29*24*time.Hour {
+		t.Errorf("metadata expiry %s, %v; want the timestamp's 30 days", exp, ok)
 	}
 	before := requests.Load()
 	if _, err := src.Info(ctx, ""); err != nil {

@@ -69,7 +69,12 @@ var ErrUntrusted = errors.New("release metadata refused")
 type Client struct {
 	opts    Options
 	targets map[string]*metadata.TargetFiles
+	expires time.Time // the earliest expiry of the trusted metadata
 }
+
+// Expires is when the first of the trusted metadata expires: the date a
+// node stops updating unless the publisher refreshes before it.
+func (c *Client) Expires() time.Time { return c.expires }
 
 // Bootstrap makes root, a root.json whose signer the caller checked, the
 // trust anchor in dir.
@@ -126,7 +131,14 @@ func Refresh(ctx context.Context, opts Options) (*Client, error) {
 	if err := up.Refresh(); err != nil {
 		return nil, explain(err, up)
 	}
-	return &Client{opts: opts, targets: up.GetTopLevelTargets()}, nil
+	tm := up.GetTrustedMetadataSet()
+	c := &Client{opts: opts, targets: up.GetTopLevelTargets()}
+	for _, t := range expiries(tm.Root, tm.Timestamp, tm.Snapshot, tm.Targets[metadata.TARGETS]) {
+		if c.expires.IsZero() || t.Before(c.expires) {
+			c.expires = t
+		}
+	}
+	return c, nil
 }
 
 // explain turns go-tuf's failures into what an operator can act on.

@@ -87,6 +87,10 @@ func TestRefreshListsReleasesAndTargets(t *testing.T) {
 	if got := tags(c); got != "v1.0.0 >=1.0.0,v1.1.0 >=1.0.0" {
 		t.Errorf("releases %q", got)
 	}
+	// The timestamp (30 days by default) expires first.
+	if d := time.Until(c.Expires()); d < 29*24*time.Hour || d > 30*24*time.Hour {
+		t.Errorf("metadata expires in %s, want the timestamp's 30 days", d)
+	}
 	tg, err := c.Target("v1.1.0/hoist-release.json")
 	if err != nil {
 		t.Fatal(err)
