@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,7 +75,11 @@ func TestPublish(t *testing.T) {
 	ctx := context.Background()
 	key, out := newKey(t), filepath.Join(t.TempDir(), "repo")
 	opts := Options{Keys: Keys{Key: key}}
-	v1 := tree(t, "1.0.0", map[string]string{"a.txt": "same", "b.txt": "old"})
+	v1 := tree(t, "1.0.0", map[string]string{"a.txt": "same", "b.txt": "old", ".git/HEAD": "ref: main"})
+	// A git work tree's .git is not copied: a fifo there would stop a copy.
+	if err := syscall.Mkfifo(filepath.Join(v1, ".git", "fsmonitor"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	res, err := Publish(ctx, v1, out, opts)
 	if err != nil {
 		t.Fatal(err)
