@@ -313,3 +313,29 @@ func TestStaticResumesAfterFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestStaticTargetsURL: with targets_url, the targets come from there (as
+// from a GitHub release's downloads) and only metadata and objects from
+// the repository.
+func TestStaticTargetsURL(t *testing.T) {
+	site := newStaticSite(t, nil, releaserepo.DefaultReleases()[:1]...)
+	assets := filepath.Join(t.TempDir(), "download")
+	if err := os.Rename(filepath.Join(site.dir, "targets"), assets); err != nil {
+		t.Fatal(err)
+	}
+	downloads := nginx.Start(t, assets, "")
+	f := &fixture{t: t, repo: site.repo, root: filepath.Join(t.TempDir(), "app")}
+	if r := f.exec(nil, "init", f.root, "--repo", site.srv.URL, "--pub", site.repo.PubFile, "--targets-url", downloads.URL+"/"); r.Code != 0 {
+		t.Fatalf("hoist init: %s", r)
+	}
+	f.must("apply", "--to", "v1.0.0")
+	var got []string
+	for _, r := range downloads.Requests() {
+		got = append(got, r.URI)
+	}
+	slices.Sort(got)
+	want := []string{"/v1.0.0/hoist-release.json", "/v1.0.0/hoist-release.json.minisig", "/v1.0.0/objects.json"}
+	if !slices.Equal(got, want) {
+		t.Errorf("requests for targets %v, want %v", got, want)
+	}
+}
