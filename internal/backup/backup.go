@@ -30,6 +30,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hoist-dev/hoist/internal/install"
 	"github.com/hoist-dev/hoist/internal/safefs"
@@ -51,6 +52,10 @@ type Index struct {
 	// Seq orders kept backups, newest highest (see NextSeq).
 	Seq   int            `json:"seq"`
 	Nodes []install.Node `json:"nodes"`
+	// Compared is when the update began comparing the live files with the
+	// release it installed (zero if it did not): each live file of the
+	// release not in Nodes was as the release lists it then.
+	Compared time.Time `json:"compared,omitzero"`
 }
 
 // ErrDamaged means a backup's index is missing, unreadable or not the one

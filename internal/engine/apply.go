@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/hashicorp/go-version"
 
@@ -163,12 +164,13 @@ func (u *update) verify(ctx context.Context) error {
 // backup plans the update and saves what it changes in the undo area.
 func (u *update) backup(ctx context.Context) error {
 	u.st.enter(bandBackup, "Backing up the files the update replaces")
+	compared := time.Now()
 	want, before, err := plan(ctx, u.e.root, u.staging, u.live.manifest, u.m, u.e.cfg.Protect)
 	if err != nil {
 		return fmt.Errorf("plan the update: %w", err)
 	}
 	u.want = want
-	return u.capture(ctx, before)
+	return u.capture(ctx, before, compared)
 }
 
 // put puts every path of the plan into its wanted state.
@@ -231,8 +233,9 @@ func checkRequires(staging *os.Root, live release) error {
 
 // capture journals backup, saves the current state of every path the
 // transaction changes into the undo area, and journals backed-up with the
-// index's sha256.
-func (t *txn) capture(ctx context.Context, before []install.Node) error {
+// index's sha256. compared is when the live files were compared with the
+// release (backup.Index.Compared), if they were.
+func (t *txn) capture(ctx context.Context, before []install.Node, compared time.Time) error {
 	if err := t.step(phaseBackup); err != nil {
 		return err
 	}
@@ -240,7 +243,7 @@ func (t *txn) capture(ctx context.Context, before []install.Node) error {
 	if err != nil {
 		return err
 	}
-	idx := backup.Index{Version: t.begin.From, To: t.begin.To, Seq: seq, Nodes: before}
+	idx := backup.Index{Version: t.begin.From, To: t.begin.To, Seq: seq, Nodes: before, Compared: compared}
 	sum, err := backup.Capture(ctx, t.e.root, undoDir, idx)
 	if err != nil {
 		return fmt.Errorf("back up: %w", err)
