@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"syscall"
+	"io/fs"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
@@ -120,10 +122,12 @@ func (e *Engine) checkRestored(ctx context.Context, idx backup.Index, prev *mani
 	}
 	untouched := &manifest.Manifest{Version: live.manifest.Version}
 	var problems []manifest.Problem
+	tree := install.NewTree(e.root)
+	defer tree.Close()
 	for _, f := range live.manifest.Files {
 		n, ok := restored[f.Path]
 		switch {
-		case !ok && !e.unchangedSince(f, prev, idx.Compared):
+		case !ok && !unchangedSince(tree, f, prev, idx.Compared):
 			untouched.Files = append(untouched.Files, f)
 		case ok && !install.Same(n, nodeOf(f)):
 			problems = append(problems, manifest.Problem{Path: f.Path, Reason: "differed already before the update"})
@@ -143,19 +147,19 @@ func (e *Engine) checkRestored(ctx context.Context, idx backup.Index, prev *mani
 const ctimeSlack = 100 * time.Millisecond
 
 // unchangedSince reports whether the regular file f, listed alike by prev,
-// is a file of f's mode whose inode has not changed since compared: it
-// then still has the content it had when compared with prev's entry.
-func (e *Engine) unchangedSince(f manifest.Entry, prev *manifest.Manifest, compared time.Time) bool {
+// is in the live tree a file of f's mode whose inode has not changed since
+// compared: it then still has the content it had when compared with
+// prev's entry.
+func unchangedSince(live *install.Tree, f manifest.Entry, prev *manifest.Manifest, compared time.Time) bool {
 	if compared.IsZero() || prev == nil || f.IsLink() {
 		return false
 	}
 	if p, ok := prev.Lookup(f.Path); !ok || p != f {
 		return false
 	}
-	fi, err := e.root.Lstat(f.Path)
-	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != f.Perm() {
+	st, err := live.Lstat(f.Path)
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || fs.FileMode(st.Mode&0o7777) != f.Perm() {
 		return false
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && time.Unix(st.Ctim.Unix()).Before(compared.Add(-ctimeSlack))
+	return time.Unix(st.Ctim.Unix()).Before(compared.Add(-ctimeSlack))
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/install"
 	"github.com/hoist-dev/hoist/internal/manifest"
 )
 
@@ -25,7 +26,8 @@ func TestUnchangedSince(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer root.Close()
-	e := &Engine{root: root}
+	live := install.NewTree(root)
+	defer live.Close()
 	file := manifest.Entry{Path: "a.txt", SHA256: "aa", Mode: "0644"}
 	link := manifest.Entry{Path: "l", Link: "a.txt"}
 	prev := &manifest.Manifest{Files: []manifest.Entry{file, link}}
@@ -46,7 +48,7 @@ func TestUnchangedSince(t *testing.T) {
 		{"symlink", link, prev, later, false},
 		{"missing", manifest.Entry{Path: "gone", SHA256: "aa", Mode: "0644"}, &manifest.Manifest{Files: []manifest.Entry{{Path: "gone", SHA256: "aa", Mode: "0644"}}}, later, false},
 	} {
-		if got := e.unchangedSince(tc.f, tc.prev, tc.compared); got != tc.want {
+		if got := unchangedSince(live, tc.f, tc.prev, tc.compared); got != tc.want {
 			t.Errorf("%s: unchangedSince = %v, want %v", tc.name, got, tc.want)
 		}
 	}
