@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -66,7 +67,7 @@ func (e *Engine) Apply(ctx context.Context, opts ApplyOptions) (string, error) {
 	desc, err := t.commit("")
 	if err == nil {
 		e.pruneStore(ctx, tg)
-		e.pruneCache(ctx, m)
+		e.updateCache(ctx, m)
 	}
 	return desc, err
 }
@@ -144,9 +145,7 @@ func (u *update) verify(ctx context.Context) error {
 	e := u.e
 	if u.m == nil {
 		u.st.enter(bandVerify, "Verifying the signature and files of "+u.tag)
-		var err error
-		if u.m, err = e.verifyRelease(ctx, u.begin.Staging, u.begin.To, u.live); err != nil {
-			e.distrustStore()
+		if err := u.verifyClone(ctx); err != nil {
 			return err
 		}
 	}
@@ -154,10 +153,36 @@ func (u *update) verify(ctx context.Context) error {
 		return err
 	}
 	var err error
-	if u.staging, err = e.root.OpenRoot(u.begin.Staging); err != nil {
+	u.staging, err = e.root.OpenRoot(u.begin.Staging)
+	return err
+}
+
+// verifyClone verifies the staging clone just made. One that fails is
+// made and verified once more without the object store and cache, when a
+// cache was there: a cached object may have changed since (a staged file
+// written in place is a link to one), which is no fault of the release.
+func (u *update) verifyClone(ctx context.Context) error {
+	e, dir := u.e, u.begin.Staging
+	_, cached := e.root.Lstat(approot.CacheDir)
+	var err error
+	if u.m, err = e.verifyRelease(ctx, dir, u.begin.To, u.live); err == nil {
+		return nil
+	}
+	e.distrustStore()
+	if cached != nil {
 		return err
 	}
-	e.fillCache(ctx, u.staging, u.m)
+	e.log.WithError(err).Warn("the release staged from the object cache does not verify; downloading it whole")
+	if err := e.root.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := e.clone(ctx, u.tag, dir, io.Discard); err != nil {
+		return fmt.Errorf("download %s: %w", u.tag, err)
+	}
+	if u.m, err = e.verifyRelease(ctx, dir, u.begin.To, u.live); err != nil {
+		e.distrustStore()
+		return err
+	}
 	return nil
 }
 

@@ -3,13 +3,18 @@ package objcache
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
+	"sort"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hoist-dev/hoist/internal/iobuf"
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
@@ -46,12 +51,15 @@ func (c *Cache) Adopt(sha256hex string) error {
 	return c.enter(from, sha256hex)
 }
 
-// Add copies the files of a verified release that the cache lacks into
-// it: files maps each file's path in dir to its sha256, and nobody else may
-// write those files meanwhile. Each object is copied under a temp name,
-// all are flushed at once (syncfs) and only then named by their hash, so a
-// power cut cannot leave a torn object behind a name. Like Place it never
-// links. After an error, the objects already named stay: each is complete.
+// Add copies the files of a release that the cache lacks into it: files
+// maps each file's path in dir to its sha256. Each copy is hashed, and one
+// that does not have its sha256 (the file was changed since it was
+// verified: live files may be written in place) is left out, and reported
+// with ErrMismatch once the others are in. Each object is copied under a
+// temp name, all are flushed at once (syncfs) and only then named by their
+// hash, so a power cut cannot leave a torn object behind a name. Like
+// Place it never links. After any error, the objects already named stay:
+// each is complete.
 func (c *Cache) Add(ctx context.Context, dir *os.Root, files map[string]string) error {
 	todo := map[string]string{} // sha256 → a path with that content
 	for p, sum := range files {
@@ -71,6 +79,7 @@ func (c *Cache) Add(ctx context.Context, dir *os.Root, files map[string]string) 
 			c.d.Remove(tmp) // those not renamed
 		}
 	}()
+	var mismatched []string
 	for sum, p := range todo {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -80,7 +89,14 @@ func (c *Cache) Add(ctx context.Context, dir *os.Root, files map[string]string) 
 			return err
 		}
 		temps[sum] = tmp
-		if err := c.copyIn(tmp, dir, p); err != nil {
+		err = c.copyIn(tmp, dir, p, sum)
+		if errors.Is(err, ErrMismatch) {
+			c.d.Remove(tmp)
+			delete(temps, sum)
+			mismatched = append(mismatched, p)
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("add %s to the object cache: %w", p, err)
 		}
 	}
@@ -93,12 +109,16 @@ func (c *Cache) Add(ctx context.Context, dir *os.Root, files map[string]string) 
 		}
 		delete(temps, sum)
 	}
+	if len(mismatched) > 0 {
+		sort.Strings(mismatched)
+		return fmt.Errorf("%w: %s (and %d more) left out of the object cache", ErrMismatch, mismatched[0], len(mismatched)-1)
+	}
 	return nil
 }
 
 // copyIn writes a copy of dir/name, a regular file, with its mode to the
-// new file tmp of the cache.
-func (c *Cache) copyIn(tmp string, dir *os.Root, name string) error {
+// new file tmp of the cache, and checks that the copy has sha256hex.
+func (c *Cache) copyIn(tmp string, dir *os.Root, name, sha256hex string) error {
 	src, err := openRegular(dir, name)
 	if err != nil {
 		return err
@@ -109,11 +129,29 @@ func (c *Cache) copyIn(tmp string, dir *os.Root, name string) error {
 		return err
 	}
 	mode := fi.Mode().Perm()
-	dst, err := c.d.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	dst, err := c.d.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
 	}
-	return c.fill(dst, src, mode)
+	defer dst.Close()
+	if err := c.copyData(dst, src); err != nil {
+		return err
+	}
+	// The copy is hashed, not the source: what is cached is what was checked.
+	h := sha256.New()
+	if _, err := dst.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if _, err := iobuf.Copy(h, dst); err != nil {
+		return err
+	}
+	if hex.EncodeToString(h.Sum(nil)) != sha256hex {
+		return ErrMismatch
+	}
+	if err := dst.Chmod(mode); err != nil {
+		return err
+	}
+	return dst.Close()
 }
 
 // openRegular opens dir/name if it is a regular file, checked on the open

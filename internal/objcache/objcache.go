@@ -13,9 +13,8 @@
 // is; write bits mean nothing here, where only root can reach.
 //
 // Trust: an object is put here only after its content was checked (Adopt:
-// the downloader hashed it while streaming; Add: a file of a verified
-// release, copied while the engine holds the root's lock), and only root
-// writes here, so Has trusts the name and does not hash. No placed or
+// the downloader hashed it while streaming; Add hashes its copy), and only
+// root writes here, so Has trusts the name and does not hash. No placed or
 // linked file is fsynced (the caller flushes its whole tree at
 // once), but an object is named by its hash only once its data is on disk,
 // so a power cut cannot leave a torn object. Every tree staged from the
@@ -51,8 +50,12 @@ const partialDir = "partial"
 // staged with another mode is then copied, not linked).
 const downloadMode = 0o644
 
-// ErrBadHash means a name is not a lowercase sha256 hex string.
-var ErrBadHash = errors.New("not a sha256 hex digest")
+var (
+	// ErrBadHash means a name is not a lowercase sha256 hex string.
+	ErrBadHash = errors.New("not a sha256 hex digest")
+	// ErrMismatch means a file to add does not have the sha256 given.
+	ErrMismatch = errors.New("content does not match its sha256")
+)
 
 // Cache is an open object cache. Its methods are safe for concurrent use.
 type Cache struct {
@@ -150,4 +153,11 @@ func validHash(s string) bool {
 		}
 	}
 	return true
+}
+
+// Sweep removes the temp files that an interrupted copy left in the cache
+// at dir of root, as Open does, without creating the cache when it is
+// missing: for recovery, which leaves no trace of a run it settles.
+func Sweep(root *os.Root, dir string) error {
+	return safefs.Sweep(root, path.Join(dir, partialDir))
 }
