@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"time"
 
 	"github.com/hashicorp/go-version"
 
@@ -65,7 +67,7 @@ func (e *Engine) Apply(ctx context.Context, opts ApplyOptions) (string, error) {
 	desc, err := t.commit("")
 	if err == nil {
 		e.pruneStore(ctx, tg)
-		e.pruneCache(ctx, m)
+		e.updateCache(ctx, m)
 	}
 	return desc, err
 }
@@ -143,9 +145,7 @@ func (u *update) verify(ctx context.Context) error {
 	e := u.e
 	if u.m == nil {
 		u.st.enter(bandVerify, "Verifying the signature and files of "+u.tag)
-		var err error
-		if u.m, err = e.verifyRelease(ctx, u.begin.Staging, u.begin.To, u.live); err != nil {
-			e.distrustStore()
+		if err := u.verifyClone(ctx); err != nil {
 			return err
 		}
 	}
@@ -153,22 +153,49 @@ func (u *update) verify(ctx context.Context) error {
 		return err
 	}
 	var err error
-	if u.staging, err = e.root.OpenRoot(u.begin.Staging); err != nil {
+	u.staging, err = e.root.OpenRoot(u.begin.Staging)
+	return err
+}
+
+// verifyClone verifies the staging clone just made. One that fails is
+// made and verified once more without the object store and cache, when a
+// cache was there: a cached object may have changed since (a staged file
+// written in place is a link to one), which is no fault of the release.
+func (u *update) verifyClone(ctx context.Context) error {
+	e, dir := u.e, u.begin.Staging
+	_, cached := e.root.Lstat(approot.CacheDir)
+	var err error
+	if u.m, err = e.verifyRelease(ctx, dir, u.begin.To, u.live); err == nil {
+		return nil
+	}
+	e.distrustStore()
+	if cached != nil {
 		return err
 	}
-	e.fillCache(ctx, u.staging, u.m)
+	e.log.WithError(err).Warn("the release staged from the object cache does not verify; downloading it whole")
+	if err := e.root.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := e.clone(ctx, u.tag, dir, io.Discard); err != nil {
+		return fmt.Errorf("download %s: %w", u.tag, err)
+	}
+	if u.m, err = e.verifyRelease(ctx, dir, u.begin.To, u.live); err != nil {
+		e.distrustStore()
+		return err
+	}
 	return nil
 }
 
 // backup plans the update and saves what it changes in the undo area.
 func (u *update) backup(ctx context.Context) error {
 	u.st.enter(bandBackup, "Backing up the files the update replaces")
+	compared := time.Now()
 	want, before, err := plan(ctx, u.e.root, u.staging, u.live.manifest, u.m, u.e.cfg.Protect)
 	if err != nil {
 		return fmt.Errorf("plan the update: %w", err)
 	}
 	u.want = want
-	return u.capture(ctx, before)
+	return u.capture(ctx, before, compared)
 }
 
 // put puts every path of the plan into its wanted state.
@@ -231,8 +258,9 @@ func checkRequires(staging *os.Root, live release) error {
 
 // capture journals backup, saves the current state of every path the
 // transaction changes into the undo area, and journals backed-up with the
-// index's sha256.
-func (t *txn) capture(ctx context.Context, before []install.Node) error {
+// index's sha256. compared is when the live files were compared with the
+// release (backup.Index.Compared), if they were.
+func (t *txn) capture(ctx context.Context, before []install.Node, compared time.Time) error {
 	if err := t.step(phaseBackup); err != nil {
 		return err
 	}
@@ -240,7 +268,7 @@ func (t *txn) capture(ctx context.Context, before []install.Node) error {
 	if err != nil {
 		return err
 	}
-	idx := backup.Index{Version: t.begin.From, To: t.begin.To, Seq: seq, Nodes: before}
+	idx := backup.Index{Version: t.begin.From, To: t.begin.To, Seq: seq, Nodes: before, Compared: compared}
 	sum, err := backup.Capture(ctx, t.e.root, undoDir, idx)
 	if err != nil {
 		return fmt.Errorf("back up: %w", err)

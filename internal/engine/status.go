@@ -19,12 +19,13 @@ type reporter struct {
 	e       *Engine
 	cur     statusfile.Status
 	written time.Time
+	now     func() time.Time // time.Now; tests fix it
 }
 
 // newReporter returns a reporter for an update to updateTo (kept in the
 // status file while the update runs, as the manager wrote it).
 func (e *Engine) newReporter(updateTo string) *reporter {
-	return &reporter{e: e, cur: statusfile.Status{State: statusfile.Installing, UpdateTo: updateTo}}
+	return &reporter{e: e, cur: statusfile.Status{State: statusfile.Installing, UpdateTo: updateTo}, now: time.Now}
 }
 
 // progress sets the bar to pct (never lower than before, below 100) and
@@ -40,7 +41,7 @@ func (r *reporter) progress(pct int, desc string) {
 	// step is written at once.
 	sameStep := desc == r.cur.Description && r.cur.State == statusfile.Installing
 	r.cur.Description = desc
-	if (pct == r.cur.Progress || sameStep) && time.Since(r.written) < statusEvery {
+	if (pct == r.cur.Progress || sameStep) && r.now().Sub(r.written) < statusEvery {
 		if sameStep {
 			r.cur.Progress = pct
 		}
@@ -98,11 +99,11 @@ func (r *reporter) finish(state statusfile.State, desc string) {
 // progress lost to a full disk costs nothing, while a status stuck at
 // installing blocks the manager.
 func (r *reporter) write(final bool) {
-	r.written = time.Now()
 	err := statusfile.Write(r.e.statuses, r.cur)
 	if final && err != nil && r.e.freeStatusRoom(err) {
 		err = statusfile.Write(r.e.statuses, r.cur)
 	}
+	r.written = r.now() // after the write: a slow disk does not eat the interval
 	if err != nil {
 		r.e.log.WithError(err).Warn("could not write the status file")
 		return

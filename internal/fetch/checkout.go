@@ -76,7 +76,9 @@ func manifestHashes(s storer.EncodedObjectStorer, tree *object.Tree) map[string]
 	}
 	hashes := make(map[string]string, len(m.Files))
 	for _, f := range m.Files {
-		if !f.IsLink() {
+		// info.json is read as a file with no other links (infofile), so
+		// that no link can make it alias another file: never link it.
+		if !f.IsLink() && f.Path != approot.InfoFile {
 			hashes[f.Path] = f.SHA256
 		}
 	}
