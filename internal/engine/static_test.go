@@ -177,6 +177,21 @@ func TestStaticRefuses(t *testing.T) {
 			}
 			t.Fatal("no object of v1.1.0 to tamper with")
 		}, "does not match"},
+		{"tampered targets metadata", func(t *testing.T, f *fixture, site *staticSite) {
+			site.publish(t, releaserepo.DefaultReleases()[2]) // targets version 3
+			p := filepath.Join(site.dir, "metadata/3.targets.json")
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tampered := strings.Replace(string(data), "Release 2.0.0", "Release 6.6.6", 1)
+			if tampered == string(data) {
+				t.Fatal("nothing to tamper with in 3.targets.json")
+			}
+			if err := os.WriteFile(p, []byte(tampered), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "targets"},
 		{"expired timestamp", func(t *testing.T, f *fixture, site *staticSite) {
 			site.hoist(t, "release", "refresh", "--key", site.repo.KeyFile, "--out", site.dir, "--expires", "1s")
 			time.Sleep(1100 * time.Millisecond)
