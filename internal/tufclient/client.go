@@ -10,6 +10,7 @@
 package tufclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -77,8 +78,15 @@ type Client struct {
 func (c *Client) Expires() time.Time { return c.expires }
 
 // Bootstrap makes root, a root.json whose signer the caller checked, the
-// trust anchor in dir.
+// trust anchor in dir. The metadata trusted under another root (a root
+// re-initialised for another repository) is dropped: its versions would
+// otherwise count as the new repository's.
 func Bootstrap(dir string, root []byte) error {
+	if old, err := os.ReadFile(filepath.Join(dir, RootFile)); err == nil && !bytes.Equal(old, root) {
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+	}
 	if err := mkdirPrivate(dir); err != nil {
 		return err
 	}

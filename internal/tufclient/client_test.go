@@ -26,8 +26,15 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{out: filepath.Join(t.TempDir(), "repo"), key: newKey(t), node: filepath.Join(t.TempDir(), "tuf")}
-	f.publish(t, "1.0.0", time.Now(), 0)
+	return newFixtureKey(t, newKey(t), time.Now())
+}
+
+// newFixtureKey is newFixture with the minisign key and the time of the
+// first publish given.
+func newFixtureKey(t *testing.T, key string, now time.Time) *fixture {
+	t.Helper()
+	f := &fixture{out: filepath.Join(t.TempDir(), "repo"), key: key, node: filepath.Join(t.TempDir(), "tuf")}
+	f.publish(t, "1.0.0", now, 0)
 	root, err := os.ReadFile(filepath.Join(f.out, "metadata", "root.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -158,6 +165,34 @@ func TestRefreshRefuses(t *testing.T) {
 				t.Error("the trusted root changed")
 			}
 		})
+	}
+}
+
+// TestBootstrapAnotherRepository: pinning the root of another repository
+// drops what was trusted under the old one, whose higher versions would
+// otherwise read as a rollback of the new repository.
+func TestBootstrapAnotherRepository(t *testing.T) {
+	f := newFixture(t)
+	for range 3 {
+		if err := tufrepo.Refresh(f.out, tufrepo.Keys{Key: f.key}, time.Now(), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.refresh(t); err != nil { // trusts timestamp version 4
+		t.Fatal(err)
+	}
+	// The same key, another root (another expiry), timestamp version 1.
+	other := newFixtureKey(t, f.key, time.Now().Add(time.Hour))
+	if err := Bootstrap(f.node, []byte(readFile(t, other.out, "metadata/root.json"))); err != nil {
+		t.Fatal(err)
+	}
+	other.node = f.node
+	c, err := other.refresh(t)
+	if err != nil {
+		t.Fatalf("refresh after pinning another repository: %v", err)
+	}
+	if got := tags(c); got != "v1.0.0 >=1.0.0" {
+		t.Errorf("releases %q", got)
 	}
 }
 
