@@ -167,15 +167,10 @@ func TestStaticRefuses(t *testing.T) {
 		want   string
 	}{
 		{"tampered object", func(t *testing.T, f *fixture, site *staticSite) {
-			sum := sums(t, filepath.Join(site.dir, "targets/v1.1.0/hoist-release.json"))
-			for _, s := range sum {
-				p := filepath.Join(site.dir, "objects", s)
-				if data, _ := os.ReadFile(p); strings.Contains(string(data), "1.1.0") {
-					os.WriteFile(p, []byte(strings.ReplaceAll(string(data), "1.1.0", "6.6.6")), 0o644)
-					return
-				}
-			}
-			t.Fatal("no object of v1.1.0 to tamper with")
+			site.editObject(t, func(data []byte) []byte { return []byte(strings.ReplaceAll(string(data), "1.1.0", "6.6.6")) })
+		}, "does not match"},
+		{"object longer than signed", func(t *testing.T, f *fixture, site *staticSite) {
+			site.editObject(t, func(data []byte) []byte { return append(data, strings.Repeat("x", 1<<20)...) })
 		}, "does not match"},
 		{"tampered targets metadata", func(t *testing.T, f *fixture, site *staticSite) {
 			site.publish(t, releaserepo.DefaultReleases()[2]) // targets version 3
@@ -233,6 +228,28 @@ func TestStaticRefuses(t *testing.T) {
 	}
 }
 
+// editObject changes, on the server, an object v1.1.0 has and v1.0.0
+// lacks, so that updating from v1.0.0 must download it.
+func (s *staticSite) editObject(t *testing.T, edit func([]byte) []byte) {
+	t.Helper()
+	old := sums(t, filepath.Join(s.dir, "targets/v1.0.0/hoist-release.json"))
+	for _, sum := range sums(t, filepath.Join(s.dir, "targets/v1.1.0/hoist-release.json")) {
+		if slices.Contains(old, sum) {
+			continue
+		}
+		p := filepath.Join(s.dir, "objects", sum)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, edit(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Fatal("v1.1.0 has no object v1.0.0 lacks")
+}
+
 // sums returns the sha256 of every regular file of a manifest.
 func sums(t *testing.T, manifestFile string) []string {
 	t.Helper()
@@ -286,8 +303,8 @@ func TestStaticToken(t *testing.T) {
 }
 
 // TestStaticResumesAfterFailure: an apply that fails on one object keeps
-// the objects it finished, so the next apply requests only what is left,
-// and the root stays as it was meanwhile.
+// the objects it finished, so the next apply, from a server without Range
+// support, requests only what is left; the root stays as it was meanwhile.
 func TestStaticResumesAfterFailure(t *testing.T) {
 	site := newStaticSite(t, nil, releaserepo.DefaultReleases()[:1]...)
 	sum := sums(t, filepath.Join(site.dir, "targets/v1.0.0/hoist-release.json"))
@@ -315,10 +332,11 @@ func TestStaticResumesAfterFailure(t *testing.T) {
 		t.Fatal("the failing server sent no object whole: nothing to resume from")
 	}
 
-	f.editConfig(func(c *config.Config) { c.Repo = site.srv.URL })
-	n := len(site.srv.Requests())
+	noRange := nginx.Start(t, site.dir, "max_ranges 0;")
+	f.editConfig(func(c *config.Config) { c.Repo = noRange.URL })
 	f.must("apply", "--to", "v1.0.0")
-	got := site.objects(n)
+	site.srv = noRange
+	got := site.objects(0)
 	if !slices.Contains(got, broken) {
 		t.Errorf("the second apply did not fetch the failed object: %v", got)
 	}
