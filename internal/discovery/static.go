@@ -39,16 +39,66 @@ func OpenStatic(opts tufclient.Options, store httpcache.Store) Source {
 // Detect opens rawURL as OpenStore does, unless it serves TUF metadata:
 // then as a static repository, trusting the root it serves. That is for
 // advisory readers (the manager's --releases): the engine verifies what it
-// installs against the root `hoist init` pinned.
-func Detect(ctx context.Context, rawURL, token string, store httpcache.Store) (Source, error) {
-	if !strings.Contains(rawURL, "{ref}") {
-		root, static, err := tufclient.Detect(ctx, rawURL, token)
-		if err == nil && static {
-			opts := tufclient.Options{URL: rawURL, Root: root, Token: token, Retries: 2}
-			return OpenStatic(opts, store), nil
-		}
+// installs against the root `hoist init` pinned. Which kind rawURL is gets
+// settled by the first read that reaches the server, so a manager started
+// before its network is up does not take a static repository for git.
+func Detect(rawURL, token string, store httpcache.Store) (Source, error) {
+	src, err := OpenStore(rawURL, token, store)
+	if err != nil || strings.Contains(rawURL, "{ref}") {
+		return src, err
 	}
-	return OpenStore(rawURL, token, store)
+	return &detecting{url: rawURL, token: token, store: store, other: src}, nil
+}
+
+// detecting is a Source that probes, until it has an answer, whether its
+// URL is a static repository or other.
+type detecting struct {
+	url, token string
+	store      httpcache.Store
+	other      Source
+
+	mu  sync.Mutex
+	src Source // nil until settled
+}
+
+func (d *detecting) source(ctx context.Context) (Source, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.src != nil {
+		return d.src, nil
+	}
+	root, static, err := tufclient.Detect(ctx, d.url, d.token)
+	if err != nil {
+		return nil, fetchError("the release repository", err)
+	}
+	d.src = d.other
+	if static {
+		d.src = OpenStatic(tufclient.Options{URL: d.url, Root: root, Token: d.token, Retries: 2}, d.store)
+	}
+	return d.src, nil
+}
+
+// settled is the source once known, nil before.
+func (d *detecting) settled() Source {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.src
+}
+
+func (d *detecting) Info(ctx context.Context, ref string) (Info, error) {
+	src, err := d.source(ctx)
+	if err != nil {
+		return Info{}, err
+	}
+	return src.Info(ctx, ref)
+}
+
+func (d *detecting) Tags(ctx context.Context) ([]*version.Version, error) {
+	src, err := d.source(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return src.Tags(ctx)
 }
 
 // client returns the refreshed targets, refreshing only when
@@ -88,7 +138,11 @@ func (s *staticSource) metadataExpires() (time.Time, bool) {
 // static repository that was read; ok is false otherwise. Monitoring
 // alerts on it before nodes stop updating.
 func (f *Finder) MetadataExpires() (t time.Time, ok bool) {
-	if s, static := f.src.(*staticSource); static {
+	src := f.src
+	if d, detect := src.(*detecting); detect {
+		src = d.settled()
+	}
+	if s, static := src.(*staticSource); static {
 		return s.metadataExpires()
 	}
 	return t, false

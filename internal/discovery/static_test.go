@@ -40,24 +40,37 @@ func TestStaticSource(t *testing.T) {
 		}
 	}
 	var requests atomic.Int64
+	var down atomic.Bool // the server answers 503 to everything
+	down.Store(true)
 	files := http.FileServer(http.Dir(out))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
+		if down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		files.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
 
 	ctx := context.Background()
-	src, err := Detect(ctx, srv.URL, "", httpcache.NewMemory())
+	src, err := Detect(srv.URL, "", httpcache.NewMemory())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := src.(*staticSource); !ok {
-		t.Fatalf("Detect gave %T, want the static source", src)
+	// A server that cannot answer yet leaves the kind open.
+	if _, err := src.Tags(ctx); err == nil {
+		t.Fatal("tags from a server answering 503")
 	}
+	down.Store(false)
 	tags, err := src.Tags(ctx)
 	if err != nil || len(tags) != 3 || tags[2].String() != "2.0.0" {
 		t.Fatalf("tags %v, %v", tags, err)
+	}
+	if s := src.(*detecting).settled(); s == nil {
+		t.Fatal("the kind of repository is still open")
+	} else if _, ok := s.(*staticSource); !ok {
+		t.Fatalf("settled on %T, want the static source", s)
 	}
 	latest, err := src.Info(ctx, "")
 	if err != nil || latest.Version != "2.0.0" || latest.Requires != ">=1.1.0" {

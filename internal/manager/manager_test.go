@@ -66,7 +66,7 @@ func newServer(t testing.TB, root, releases string) *Server {
 
 func newServerOpt(t testing.TB, root, releases string, opt options) (*Server, *syncbuf.Buffer) {
 	t.Helper()
-	src, err := discovery.Detect(context.Background(), releases, "", httpcache.NewMemory())
+	src, err := discovery.Detect(releases, "", httpcache.NewMemory())
 	if err != nil {
 		t.Fatal(err)
 	}
