@@ -196,6 +196,28 @@ func readTimestamp(t *testing.T, out string) string {
 	return string(data)
 }
 
+// TestPublishAfterInterruptedFirst: a first publish stopped after the
+// root was written (here: its other metadata removed) leaves a repository
+// the next publish completes.
+func TestPublishAfterInterruptedFirst(t *testing.T) {
+	key, out := newKey(t), filepath.Join(t.TempDir(), "repo")
+	opts := Options{Keys: Keys{Key: key}}
+	if _, err := Publish(context.Background(), tree(t, "1.0.0", map[string]string{}), out, opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"timestamp.json", "1.snapshot.json", "1.targets.json"} {
+		if err := os.Remove(filepath.Join(out, MetadataDir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Publish(context.Background(), tree(t, "1.0.0", map[string]string{}), out, opts); err != nil {
+		t.Fatalf("publish after an interrupted first one: %v", err)
+	}
+	if _, ok := trusted(t, out).Targets[metadata.TARGETS].Signed.Targets[Target("v1.0.0", ManifestName)]; !ok {
+		t.Error("v1.0.0 is not published")
+	}
+}
+
 func TestPublishTarball(t *testing.T) {
 	key, out := newKey(t), filepath.Join(t.TempDir(), "repo")
 	if _, err := Publish(context.Background(), tree(t, "1.0.0", map[string]string{"a/b.txt": "b"}), out, Options{Keys: Keys{Key: key}, Tarball: true}); err != nil {
