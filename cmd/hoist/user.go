@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
 
@@ -13,10 +14,13 @@ import (
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/httpcache"
 	"github.com/hoist-dev/hoist/internal/nodeid"
 	"github.com/hoist-dev/hoist/internal/request"
+	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/tag"
+	"github.com/hoist-dev/hoist/internal/tufclient"
 )
 
 // The user commands (CONTRACT §8). They ask for updates exactly as the
@@ -139,7 +143,7 @@ func openReleases(root *os.Root) (*discovery.Finder, *version.Version, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	src, err := discovery.Open(cfg.Repo, token)
+	src, err := openSource(root, cfg, token)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -148,6 +152,20 @@ func openReleases(root *os.Root) (*discovery.Finder, *version.Version, error) {
 		return nil, nil, err
 	}
 	return discovery.NewFinder(src, 0, 0), installed, nil
+}
+
+// openSource opens the release repository of cfg; a static one through
+// the root `hoist init` pinned.
+func openSource(root *os.Root, cfg config.Config, token string) (discovery.Source, error) {
+	if !cfg.Static() {
+		return discovery.Open(cfg.Repo, token)
+	}
+	pinned, err := safefs.ReadFile(root, path.Join(tufclient.StateDir, tufclient.RootFile), tufclient.MaxRoot)
+	if err != nil {
+		return nil, fmt.Errorf("trusted release metadata: %w", err)
+	}
+	opts := tufclient.Options{URL: cfg.Repo, TargetsURL: cfg.TargetsURL, Root: pinned, Token: token, Retries: cfg.FetchRetries()}
+	return discovery.OpenStatic(opts, httpcache.NewMemory()), nil
 }
 
 // printJSON prints v as one line of JSON, without HTML escaping, as the

@@ -25,6 +25,9 @@ const (
 	// ObjectsDir keeps the git objects of the releases fetched, so that an
 	// update downloads only what changed.
 	ObjectsDir = ".hoist/objects"
+	// CacheDir is the file cache (package objcache): files by sha256, from
+	// which a release is staged, so that only new files are fetched.
+	CacheDir = ".hoist/cache"
 	// LastFailureLog is the report of the last failed run, kept until the next success.
 	LastFailureLog = ".hoist/logs/last-failure.log"
 	// StatusInfoCopy and StatusFailureCopy are the copies the engine writes

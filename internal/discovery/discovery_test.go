@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/go-version"
 
+	"github.com/hoist-dev/hoist/internal/httpcache"
 	"github.com/hoist-dev/hoist/internal/infofile"
 	"github.com/hoist-dev/hoist/internal/manager/managertest"
 	"github.com/hoist-dev/hoist/internal/tag"
@@ -331,7 +332,7 @@ func TestCacheCallerCancel(t *testing.T) {
 func TestCloneLimit(t *testing.T) {
 	big := strings.Repeat("x", 64<<10)
 	repo := releaserepo.New(t, releaserepo.Release{Version: "1.0.0", Files: map[string]releaserepo.File{"big.txt": {Content: big}}})
-	src := remoteSource{url: repo.ServeHTTP(t), limit: 16 << 10}
+	src := remoteSource{url: repo.ServeHTTP(t), limit: 16 << 10, store: httpcache.NewMemory()}
 	_, err := src.Info(context.Background(), "")
 	if !errors.Is(err, errTooLarge) {
 		t.Errorf("err = %v, want errTooLarge", err)
@@ -415,7 +416,7 @@ func TestCloneLimitBeforeInflating(t *testing.T) {
 	for _, transport := range []string{"http", "git"} {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		_, err := remoteSource{url: urls[transport], limit: maxClone}.Info(context.Background(), "")
+		_, err := remoteSource{url: urls[transport], limit: maxClone, store: httpcache.NewMemory()}.Info(context.Background(), "")
 		runtime.ReadMemStats(&after)
 		if !errors.Is(err, errTooLarge) {
 			t.Errorf("%s: err = %v, want errTooLarge", transport, err)

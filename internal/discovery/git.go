@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-version"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/httpcache"
 	"github.com/hoist-dev/hoist/internal/infofile"
 	"github.com/hoist-dev/hoist/internal/packguard"
 	"github.com/hoist-dev/hoist/internal/tag"
@@ -82,14 +83,39 @@ func (s localSource) Tags(ctx context.Context) ([]*version.Version, error) {
 }
 
 // remoteSource reads a repository over the network: tags with ls-remote,
-// an info.json with a depth-1 single-ref clone into memory.
+// an info.json with a depth-1 single-ref clone into memory. Each Info starts
+// with one ref advertisement; when the ref's commit is one whose info.json
+// store remembers, that advertisement is all it costs (see polite.go).
 type remoteSource struct {
 	url   string
 	auth  transport.AuthMethod // nil: anonymous
 	limit int64                // bytes of objects one clone may hold
+	store httpcache.Store      // info.json by commit hash
 }
 
 func (s remoteSource) Info(ctx context.Context, ref string) (Info, error) {
+	refs, err := s.list(ctx)
+	if err != nil {
+		return Info{}, fetchError(refName(ref), err)
+	}
+	hash, ok := advertised(refs, ref)
+	if !ok && ref != "" {
+		return Info{}, fmt.Errorf("%s: %w", ref, ErrNoSuchRelease)
+	}
+	if e, hit := s.store.Load(infoKey(hash)); ok && hit {
+		return parseAt(ref, e.Body)
+	}
+	data, err := s.clone(ctx, ref)
+	if err != nil {
+		return Info{}, err
+	}
+	return parseAt(ref, data)
+}
+
+// clone reads ref's info.json with a depth-1 clone and remembers it by the
+// cloned commit's hash, which is what the next advertisement will show if
+// ref has not moved.
+func (s remoteSource) clone(ctx context.Context, ref string) ([]byte, error) {
 	name := plumbing.HEAD
 	if ref != "" {
 		name = plumbing.NewTagReferenceName(ref)
@@ -104,21 +130,31 @@ func (s remoteSource) Info(ctx context.Context, ref string) (Info, error) {
 		Tags:          git.NoTags,
 	})
 	if ref != "" && errors.Is(err, git.NoMatchingRefSpecError{}) {
-		return Info{}, fmt.Errorf("%s: %w", ref, ErrNoSuchRelease)
+		return nil, fmt.Errorf("%s: %w", ref, ErrNoSuchRelease)
 	}
 	if err != nil {
-		return Info{}, fetchError(refName(ref), err)
+		return nil, fetchError(refName(ref), err)
 	}
 	head, err := repo.Head()
 	if err != nil {
-		return Info{}, fetchError(refName(ref), err)
+		return nil, fetchError(refName(ref), err)
 	}
-	return infoAt(repo, head.Hash(), ref)
+	data, err := infoBytesAt(repo, head.Hash(), ref)
+	if err != nil {
+		return nil, err
+	}
+	// A cache that cannot remember costs a clone next time, not an answer.
+	_ = s.store.Save(infoKey(head.Hash()), httpcache.Entry{Body: data})
+	return data, nil
+}
+
+func (s remoteSource) list(ctx context.Context) ([]*plumbing.Reference, error) {
+	rem := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{s.url}})
+	return rem.ListContext(ctx, &git.ListOptions{Auth: s.auth, PeelingOption: git.AppendPeeled})
 }
 
 func (s remoteSource) Tags(ctx context.Context) ([]*version.Version, error) {
-	rem := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{s.url}})
-	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: s.auth})
+	refs, err := s.list(ctx)
 	if err != nil {
 		return nil, fetchError("tags", err)
 	}
@@ -129,30 +165,39 @@ func (s remoteSource) Tags(ctx context.Context) ([]*version.Version, error) {
 	return releaseVersions(names), nil
 }
 
-// infoAt reads info.json from the commit hash.
+// infoAt reads and parses info.json from the commit hash.
 func infoAt(repo *git.Repository, hash plumbing.Hash, ref string) (Info, error) {
+	data, err := infoBytesAt(repo, hash, ref)
+	if err != nil {
+		return Info{}, err
+	}
+	return parseAt(ref, data)
+}
+
+// infoBytesAt reads info.json from the commit hash.
+func infoBytesAt(repo *git.Repository, hash plumbing.Hash, ref string) ([]byte, error) {
 	what := refName(ref)
 	commit, err := repo.CommitObject(hash)
 	if err != nil {
-		return Info{}, fetchError(what, err)
+		return nil, fetchError(what, err)
 	}
 	f, err := commit.File(approot.InfoFile)
 	if err != nil {
-		return Info{}, fetchError(what, fmt.Errorf("%w: %v", ErrBadInfo, err))
+		return nil, fetchError(what, fmt.Errorf("%w: %v", ErrBadInfo, err))
 	}
 	if f.Size > infofile.MaxSize {
-		return Info{}, fetchError(what, fmt.Errorf("%w: info.json is %d bytes", errTooLarge, f.Size))
+		return nil, fetchError(what, fmt.Errorf("%w: info.json is %d bytes", errTooLarge, f.Size))
 	}
 	r, err := f.Reader()
 	if err != nil {
-		return Info{}, fetchError(what, err)
+		return nil, fetchError(what, err)
 	}
 	defer r.Close()
 	data, err := infofile.Read(r, approot.InfoFile)
 	if err != nil {
-		return Info{}, fetchError(what, err)
+		return nil, fetchError(what, err)
 	}
-	return parseAt(ref, data)
+	return data, nil
 }
 
 // parseAt parses the info.json read at ref; at a tag it must describe the

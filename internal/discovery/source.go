@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/hashicorp/go-version"
 
+	"github.com/hoist-dev/hoist/internal/httpcache"
 	"github.com/hoist-dev/hoist/internal/redact"
 	"github.com/hoist-dev/hoist/internal/repoauth"
 	"github.com/hoist-dev/hoist/internal/safefs"
@@ -85,13 +86,20 @@ func refName(ref string) string {
 	return ref
 }
 
-// Open returns the Source for a --releases value or a config repo URL: an
-// http(s) URL containing "{ref}" is a template, anything else a git URL
-// (file://, http(s)://, ssh://, git://, user@host:path). token, if not
-// empty, is sent as HTTP auth (package repoauth).
+// Open is OpenStore with answers remembered in memory, for a process that
+// checks repeatedly.
 func Open(rawURL, token string) (Source, error) {
+	return OpenStore(rawURL, token, httpcache.NewMemory())
+}
+
+// OpenStore returns the Source for a --releases value or a config repo URL:
+// an http(s) URL containing "{ref}" is a template, anything else a git URL
+// (file://, http(s)://, ssh://, git://, user@host:path). token, if not
+// empty, is sent as HTTP auth (package repoauth). store remembers answers so
+// that the next check is conditional (see polite.go).
+func OpenStore(rawURL, token string, store httpcache.Store) (Source, error) {
 	if strings.Contains(rawURL, "{ref}") {
-		return newTemplateSource(rawURL, token)
+		return newTemplateSource(rawURL, token, store)
 	}
 	ep, err := transport.NewEndpoint(rawURL)
 	if err != nil {
@@ -100,5 +108,5 @@ func Open(rawURL, token string) (Source, error) {
 	if ep.Protocol == "file" {
 		return localSource{path: ep.Path}, nil
 	}
-	return remoteSource{url: rawURL, auth: repoauth.Git(rawURL, token), limit: maxClone}, nil
+	return remoteSource{url: rawURL, auth: repoauth.Git(rawURL, token), limit: maxClone, store: store}, nil
 }

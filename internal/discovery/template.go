@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,7 +10,7 @@ import (
 
 	"github.com/hashicorp/go-version"
 
-	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/httpcache"
 	"github.com/hoist-dev/hoist/internal/infofile"
 	"github.com/hoist-dev/hoist/internal/redact"
 	"github.com/hoist-dev/hoist/internal/repoauth"
@@ -19,19 +20,20 @@ import (
 // https://raw.githubusercontent.com/o/r/{ref}/info.json. The default branch
 // is the ref "HEAD", which raw file hosts like GitHub's resolve. A template
 // cannot list tags, so the requires walk steps to the constraint's own lower
-// bound (as Umbrel does).
+// bound (as Umbrel does). Requests are conditional (package httpcache): an
+// unchanged info.json costs a 304.
 type templateSource struct {
 	tmpl   string
 	token  string // sent as a bearer token when set
-	client *http.Client
+	client *httpcache.Client
 }
 
-func newTemplateSource(tmpl, token string) (templateSource, error) {
+func newTemplateSource(tmpl, token string, store httpcache.Store) (templateSource, error) {
 	u, err := url.Parse(strings.ReplaceAll(tmpl, "{ref}", "HEAD"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return templateSource{}, fmt.Errorf("release URL template %q: want an http(s) URL containing {ref}", redact.URL(tmpl))
 	}
-	return templateSource{tmpl: tmpl, token: token, client: &http.Client{}}, nil
+	return templateSource{tmpl: tmpl, token: token, client: httpcache.New(&http.Client{}, store, infofile.MaxSize)}, nil
 }
 
 func (s templateSource) Info(ctx context.Context, ref string) (Info, error) {
@@ -40,28 +42,19 @@ func (s templateSource) Info(ctx context.Context, ref string) (Info, error) {
 	if r == "" {
 		r = "HEAD"
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.ReplaceAll(s.tmpl, "{ref}", url.PathEscape(r)), nil)
-	if err != nil {
-		return Info{}, fetchError(what, err)
-	}
+	req := &http.Request{Header: http.Header{}}
 	repoauth.Request(req, s.token)
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return Info{}, fetchError(what, err)
-	}
-	defer resp.Body.Close()
+	resp, err := s.client.Get(ctx, strings.ReplaceAll(s.tmpl, "{ref}", url.PathEscape(r)), req.Header)
+	var se *httpcache.StatusError
 	switch {
-	case resp.StatusCode == http.StatusNotFound && ref != "":
+	case errors.As(err, &se) && se.Code == http.StatusNotFound && ref != "":
 		return Info{}, fmt.Errorf("%s: %w", ref, ErrNoSuchRelease)
-	case resp.StatusCode != http.StatusOK:
-		err := fmt.Errorf("HTTP %s", resp.Status)
-		return Info{}, &FetchError{Reason: fmt.Sprintf("reading %s: the release server answered %s", what, resp.Status), Err: err}
-	}
-	data, err := infofile.Read(resp.Body, approot.InfoFile)
-	if err != nil {
+	case errors.As(err, &se):
+		return Info{}, &FetchError{Reason: fmt.Sprintf("reading %s: the release server answered %s", what, se.Status), Err: err}
+	case err != nil:
 		return Info{}, fetchError(what, err)
 	}
-	return parseAt(ref, data)
+	return parseAt(ref, resp.Body)
 }
 
 func (templateSource) Tags(context.Context) ([]*version.Version, error) {

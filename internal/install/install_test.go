@@ -122,6 +122,30 @@ func TestApplyCopy(t *testing.T) {
 	}
 }
 
+// TestApplyCopyShared links sources with one link and copies those with
+// others (a staged file linked from the object cache).
+func TestApplyCopyShared(t *testing.T) {
+	dir, root, want := setup(t, nil)
+	shared, single := filepath.Join(dir, "src/a/b/c.txt"), filepath.Join(dir, "src/a/run.sh")
+	if err := os.Link(shared, filepath.Join(dir, "object")); err != nil {
+		t.Fatal(err)
+	}
+	if err := Apply(context.Background(), root, want, Options{From: "src", CopyShared: true}); err != nil {
+		t.Fatal(err)
+	}
+	checkSame(t, root, want)
+	for _, tc := range []struct {
+		src, dst string
+		linked   bool
+	}{{shared, "a/b/c.txt", false}, {single, "a/run.sh", true}} {
+		a, _ := os.Stat(filepath.Join(dir, tc.dst))
+		b, _ := os.Stat(tc.src)
+		if os.SameFile(a, b) != tc.linked {
+			t.Errorf("%s: linked to its source %v, want %v", tc.dst, !tc.linked, tc.linked)
+		}
+	}
+}
+
 // TestTypeChanges turns a directory into a file, a file into a directory
 // and a symlink into a directory, and removes what is wanted absent.
 func TestTypeChanges(t *testing.T) {
@@ -387,5 +411,24 @@ func TestFifoRefused(t *testing.T) {
 	}
 	if err := Apply(context.Background(), root, []Node{n}, Options{From: "src"}); !errors.Is(err, ErrSource) {
 		t.Errorf("Apply from a fifo: %v", err)
+	}
+}
+
+// TestTreeLstat stats without reading, and never through a symlink.
+func TestTreeLstat(t *testing.T) {
+	dir := t.TempDir()
+	tree(t, dir, map[string]string{"a/f": "x", "l": "-> a"})
+	tr := NewTree(open(t, dir))
+	defer tr.Close()
+	for p, want := range map[string]uint32{"a/f": syscall.S_IFREG, "a": syscall.S_IFDIR, "l": syscall.S_IFLNK} {
+		st, err := tr.Lstat(p)
+		if err != nil || st.Mode&syscall.S_IFMT != want {
+			t.Errorf("Lstat(%s) = %o, %v; want type %o", p, st.Mode, err, want)
+		}
+	}
+	for _, p := range []string{"l/f", "a/missing", "a/f/below"} {
+		if _, err := tr.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Lstat(%s) = %v, want ErrNotExist", p, err)
+		}
 	}
 }
