@@ -97,6 +97,23 @@ make_token() {
 	token=$(<"$work/token")
 }
 
+# set_password ROOT gives the manager of ROOT a random sign-in password,
+# $password, as `hoist-manager passwd` does for an owner.
+set_password() {
+	password=$(head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	printf '%s\n' "$password" | hoist-manager passwd --root "$1" 2>/dev/null
+}
+
+# sign_in URL signs in with $password as the page does, then reads the
+# history with the session cookie instead of the token.
+sign_in() {
+	say "Signing in as the owner: POST /v1/account/login, then GET /v1/system/history with its cookie"
+	curl -fsS -c "$work/cookies" -o /dev/null -w 'login: HTTP %{http_code}\n' \
+		-H 'Content-Type: application/json' --data "{\"password\":\"$password\"}" "$1/v1/account/login"
+	curl -fsS -b "$work/cookies" "$1/v1/system/history"
+	echo
+}
+
 # start_supervisor ROOT runs hoist-supervisor in the background.
 start_supervisor() {
 	hoist-supervisor --root "$1" >"$work/supervisor.log" 2>&1 &
@@ -136,13 +153,17 @@ update_and_watch() {
 	succeeded=1
 	say "Installed now (GET /v1/system/info)"
 	api "$url/v1/system/info"
+	echo
 }
 
 # show_page URL prints where the web page is and, when interactive (or
 # DEMO_EXIT=0), waits for Ctrl-C.
 show_page() {
 	say "Web page: $1/"
-	echo "API token: $token"
+	if [[ -n ${password:-} ]]; then
+		echo "Sign in with the password: $password"
+	fi
+	echo "API token (for scripts, or the page before a password is set): $token"
 	local interactive=0
 	[[ -t 0 ]] && interactive=1
 	if [[ ${DEMO_EXIT:-$((1 - interactive))} == 1 ]]; then

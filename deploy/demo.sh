@@ -37,6 +37,7 @@ say "Starting hoist-supervisor and hoist-manager"
 port=$(free_port "${DEMO_PORT:-3006}")
 url=http://127.0.0.1:$port
 make_token
+set_password "$root"
 start_supervisor "$root"
 hoist-manager --root "$root" --listen "127.0.0.1:$port" --releases "$releases" \
 	--token-file "$work/token" --check-interval 0 >"$work/manager.log" 2>&1 &
@@ -48,4 +49,5 @@ update_and_watch "$url" "$root"
 cat "$root/app/hello.txt"
 say "The history of the runs (also GET /v1/system/history)"
 hoist history --root "$root"
+sign_in "$url"
 show_page "$url"
