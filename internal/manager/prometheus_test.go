@@ -52,18 +52,23 @@ func TestPromtool(t *testing.T) {
 func TestRulesUseServedMetrics(t *testing.T) {
 	served := map[string]bool{}
 	metricType := regexp.MustCompile(`(?m)^# TYPE (\S+) `)
-	// One node inside the rollout (behind), one outside (held), one whose
-	// update failed: together they show every metric.
-	for _, inside := range []bool{true, false} {
-		root, _ := rootOn1(t, inside)
-		managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Failed, Description: "boom"})
-		s := start(t, root, phasedRepo(t).FileURL(), options{})
+	// One node inside the rollout (behind), one outside (held), both with a
+	// failed update, and one on a static repository (its metadata's
+	// expiry): together they show every metric.
+	scrape := func(root, releases string) {
+		s := start(t, root, releases, options{})
 		call(t, "GET", s.url+"/v1/system/get-update", testToken, "")
 		_, _, body := call(t, "GET", s.url+"/metrics", testToken, "")
 		for _, m := range metricType.FindAllStringSubmatch(body, -1) {
 			served[m[1]] = true
 		}
 	}
+	for _, inside := range []bool{true, false} {
+		root, _ := rootOn1(t, inside)
+		managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Failed, Description: "boom"})
+		scrape(root, phasedRepo(t).FileURL())
+	}
+	scrape(managertest.NewRoot(t, "1.0.0"), staticSite(t))
 	used := regexp.MustCompile(`\bhoist_manager_[a-z_]+`)
 	for _, name := range []string{"hoist-rules.yml", "grafana-dashboard.json"} {
 		data, err := os.ReadFile(filepath.Join(promDir, name))

@@ -14,6 +14,20 @@ import (
 // TestStaticRepoMetadataExpiry: a manager reading a static repository
 // finds its update and exports when the repository's metadata expires.
 func TestStaticRepoMetadataExpiry(t *testing.T) {
+	s := start(t, managertest.NewRoot(t, "1.0.0"), staticSite(t), options{})
+	if code, _, body := call(t, "GET", s.url+"/v1/system/get-update", testToken, ""); code != 200 || !strings.Contains(body, `"version":"1.1.0"`) {
+		t.Fatalf("get-update: %d %s", code, body)
+	}
+	_, _, body := call(t, "GET", s.url+"/metrics", testToken, "")
+	if !strings.Contains(body, "\nhoist_manager_release_metadata_expiry_timestamp_seconds ") {
+		t.Errorf("no metadata expiry in /metrics:\n%s", body)
+	}
+}
+
+// staticSite publishes releases 1.0.0 and 1.1.0 into a static repository
+// and returns its file:// URL.
+func staticSite(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	key := filepath.Join(dir, "k")
 	if err := release.GenerateKey(key, ""); err != nil {
@@ -27,12 +41,5 @@ func TestStaticRepoMetadataExpiry(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := start(t, managertest.NewRoot(t, "1.0.0"), "file://"+site, options{})
-	if code, _, body := call(t, "GET", s.url+"/v1/system/get-update", testToken, ""); code != 200 || !strings.Contains(body, `"version":"1.1.0"`) {
-		t.Fatalf("get-update: %d %s", code, body)
-	}
-	_, _, body := call(t, "GET", s.url+"/metrics", testToken, "")
-	if !strings.Contains(body, "\nhoist_manager_release_metadata_expiry_timestamp_seconds ") {
-		t.Errorf("no metadata expiry in /metrics:\n%s", body)
-	}
+	return "file://" + site
 }
