@@ -63,6 +63,7 @@ type Cache struct {
 	dir     string   // relative to the app root
 	d       *os.Root // the cache directory
 	noClone atomic.Bool
+	seq     atomic.Uint64 // numbers temp names
 }
 
 // Open opens the cache at dir of root (a path relative to it), creating it
