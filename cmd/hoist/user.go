@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/config"
 	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/httpcache"
 	"github.com/hoist-dev/hoist/internal/nodeid"
 	"github.com/hoist-dev/hoist/internal/request"
 	"github.com/hoist-dev/hoist/internal/statusfile"
@@ -67,6 +70,7 @@ func runCheck(ctx context.Context, s streams, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer finder.Close()
 	u, err := finder.Next(ctx, installed)
 	if err != nil {
 		return err
@@ -114,6 +118,7 @@ func runUpdate(ctx context.Context, s streams, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer finder.Close()
 	target, err := finder.Target(ctx, installed, *to)
 	if err != nil {
 		return err
@@ -128,27 +133,58 @@ func runUpdate(ctx context.Context, s streams, args []string) error {
 	return watchUpdate(ctx, s, dirs.Statuses)
 }
 
-// openReleases returns a Finder for the repository in root's config and the
-// installed version (nil when none).
-func openReleases(root *os.Root) (*discovery.Finder, *version.Version, error) {
+// releases is a Finder for the repository in a root's config, with the
+// store of what it read: Close it.
+type releases struct {
+	*discovery.Finder
+	close func() error
+}
+
+func (r releases) Close() error { return r.close() }
+
+// openReleases returns the releases of the repository in root's config and
+// the installed version (nil when none).
+func openReleases(root *os.Root) (releases, *version.Version, error) {
 	cfg, err := config.Load(root)
 	if err != nil {
-		return nil, nil, err
+		return releases{}, nil, err
 	}
 	token, err := cfg.Token()
 	if err != nil {
-		return nil, nil, err
+		return releases{}, nil, err
 	}
-	src, err := discovery.Open(cfg.Repo, token)
+	store, closeStore := checkStore(root)
+	src, err := discovery.OpenStore(cfg.Repo, token, store)
 	if err != nil {
-		return nil, nil, err
+		closeStore()
+		return releases{}, nil, err
 	}
 	installed, err := discovery.InstalledVersion(root)
 	if err != nil {
-		return nil, nil, err
+		closeStore()
+		return releases{}, nil, err
 	}
-	return discovery.NewFinder(src, 0, 0), installed, nil
+	return releases{discovery.NewFinder(src, 0, 0), closeStore}, installed, nil
 }
+
+// checkStore keeps what checks read under .hoist/, so that the next run's
+// requests are conditional too (issue 16 §3). A user who cannot write there
+// (not root) checks with a store in memory: unconditional, but as correct.
+func checkStore(root *os.Root) (httpcache.Store, func() error) {
+	memory := func() (httpcache.Store, func() error) { return httpcache.NewMemory(), func() error { return nil } }
+	if err := root.Mkdir(approot.CheckCacheDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return memory()
+	}
+	dir, err := root.OpenRoot(approot.CheckCacheDir)
+	if err != nil {
+		return memory()
+	}
+	return httpcache.NewDir(dir, checkCacheBody), dir.Close
+}
+
+// checkCacheBody caps one remembered answer: an info.json or a static
+// repository's timestamp.json, both small.
+const checkCacheBody = 1 << 20
 
 // printJSON prints v as one line of JSON, without HTML escaping, as the
 // manager answers it.

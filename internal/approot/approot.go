@@ -25,6 +25,9 @@ const (
 	// ObjectsDir keeps the git objects of the releases fetched, so that an
 	// update downloads only what changed.
 	ObjectsDir = ".hoist/objects"
+	// CheckCacheDir keeps what `hoist check` last read of the release
+	// repository, so that the next check sends conditional requests.
+	CheckCacheDir = ".hoist/check-cache"
 	// LastFailureLog is the report of the last failed run, kept until the next success.
 	LastFailureLog = ".hoist/logs/last-failure.log"
 	// StatusInfoCopy and StatusFailureCopy are the copies the engine writes
