@@ -23,6 +23,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/cli"
 	"github.com/hoist-dev/hoist/internal/discovery"
 	"github.com/hoist-dev/hoist/internal/exitcode"
+	"github.com/hoist-dev/hoist/internal/httpcache"
 	"github.com/hoist-dev/hoist/internal/logging"
 	"github.com/hoist-dev/hoist/internal/manager"
 	"github.com/hoist-dev/hoist/internal/redact"
@@ -72,7 +73,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	src, err := discovery.Open(*releases, releasesToken)
+	src, err := discovery.Detect(ctx, *releases, releasesToken, httpcache.NewMemory())
 	if err != nil {
 		return fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
 	}

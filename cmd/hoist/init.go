@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"aead.dev/minisign"
@@ -13,6 +14,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/manifest"
 	"github.com/hoist-dev/hoist/internal/nodeid"
 	"github.com/hoist-dev/hoist/internal/redact"
+	"github.com/hoist-dev/hoist/internal/tufclient"
 )
 
 func runInit(ctx context.Context, s streams, args []string) error {
@@ -23,6 +25,7 @@ func runInit(ctx context.Context, s streams, args []string) error {
 	uid := fs.Int("manager-uid", 1000, "uid owning events/signals/ and statuses/")
 	gid := fs.Int("manager-gid", 1000, "gid owning events/signals/ and statuses/")
 	protect := fs.String("protect", "data/", "comma-separated `paths`, relative to ROOT, that no update writes or deletes")
+	targetsURL := fs.String("targets-url", "", "static repositories: base URL of the targets, instead of URL/targets/")
 	if err := fs.parse(args, 0, 1); err != nil {
 		return err
 	}
@@ -53,6 +56,11 @@ func runInit(ctx context.Context, s streams, args []string) error {
 	cfg := config.Default(*repo, pubkeys)
 	cfg.App = *app
 	cfg.Protect = strings.Split(*protect, ",")
+	cfg.TargetsURL = *targetsURL
+	rootJSON, err := detectStatic(ctx, s, &cfg)
+	if err != nil {
+		return err
+	}
 	if err := cfg.Validate(); err != nil {
 		return usageError(err.Error())
 	}
@@ -64,9 +72,32 @@ func runInit(ctx context.Context, s streams, args []string) error {
 	if _, err := nodeid.Ensure(root, nodeid.HostID()); err != nil {
 		return err
 	}
+	if rootJSON != nil {
+		if err := tufclient.Bootstrap(filepath.Join(dir, tufclient.StateDir), rootJSON); err != nil {
+			return err
+		}
+	}
 	if err := config.Save(root, cfg); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.out, "initialised app root %s (releases from %s)\n", dir, redact.URL(*repo))
 	return nil
+}
+
+// detectStatic sets cfg.Kind: static when cfg.Repo serves TUF metadata,
+// whose root must then be signed by a pinned key (no trust on first use);
+// it returns that root. A repository that cannot be probed is git's.
+func detectStatic(ctx context.Context, s streams, cfg *config.Config) ([]byte, error) {
+	rootJSON, static, err := tufclient.Detect(ctx, cfg.Repo, "")
+	if err != nil {
+		fmt.Fprintf(s.err, "note: %v; recording %s as a git repository\n", err, redact.URL(cfg.Repo))
+	}
+	if !static {
+		return nil, nil // kind absent: git
+	}
+	if err := tufclient.CheckRoot(rootJSON, cfg.Pubkeys); err != nil {
+		return nil, fmt.Errorf("static release repository %s: %w", redact.URL(cfg.Repo), err)
+	}
+	cfg.Kind = config.KindStatic
+	return rootJSON, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
 
@@ -18,8 +19,10 @@ import (
 	"github.com/hoist-dev/hoist/internal/httpcache"
 	"github.com/hoist-dev/hoist/internal/nodeid"
 	"github.com/hoist-dev/hoist/internal/request"
+	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/tag"
+	"github.com/hoist-dev/hoist/internal/tufclient"
 )
 
 // The user commands (CONTRACT §8). They ask for updates exactly as the
@@ -154,7 +157,7 @@ func openReleases(root *os.Root) (releases, *version.Version, error) {
 		return releases{}, nil, err
 	}
 	store, closeStore := checkStore(root)
-	src, err := discovery.OpenStore(cfg.Repo, token, store)
+	src, err := openSource(root, cfg, token, store)
 	if err != nil {
 		closeStore()
 		return releases{}, nil, err
@@ -185,6 +188,20 @@ func checkStore(root *os.Root) (httpcache.Store, func() error) {
 // checkCacheBody caps one remembered answer: an info.json or a static
 // repository's timestamp.json, both small.
 const checkCacheBody = 1 << 20
+
+// openSource opens the release repository of cfg, remembering answers in
+// store; a static one through the root `hoist init` pinned.
+func openSource(root *os.Root, cfg config.Config, token string, store httpcache.Store) (discovery.Source, error) {
+	if !cfg.Static() {
+		return discovery.OpenStore(cfg.Repo, token, store)
+	}
+	pinned, err := safefs.ReadFile(root, path.Join(tufclient.StateDir, tufclient.RootFile), tufclient.MaxRoot)
+	if err != nil {
+		return nil, fmt.Errorf("trusted release metadata: %w", err)
+	}
+	opts := tufclient.Options{URL: cfg.Repo, TargetsURL: cfg.TargetsURL, Root: pinned, Token: token, Retries: cfg.Retries()}
+	return discovery.OpenStatic(opts, store), nil
+}
 
 // printJSON prints v as one line of JSON, without HTML escaping, as the
 // manager answers it.

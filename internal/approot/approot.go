@@ -28,6 +28,9 @@ const (
 	// CheckCacheDir keeps what `hoist check` last read of the release
 	// repository, so that the next check sends conditional requests.
 	CheckCacheDir = ".hoist/check-cache"
+	// CacheDir is the file cache (package objcache): files by sha256, from
+	// which a release is staged, so that only new files are fetched.
+	CacheDir = ".hoist/cache"
 	// LastFailureLog is the report of the last failed run, kept until the next success.
 	LastFailureLog = ".hoist/logs/last-failure.log"
 	// StatusInfoCopy and StatusFailureCopy are the copies the engine writes

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,39 @@ type Config struct {
 	// TokenFile, optional, is the absolute path of a root-only file whose
 	// content is sent as HTTP auth to the release repository (see token.go).
 	TokenFile string `json:"token_file,omitempty"`
+	// Kind is the kind of release repository: KindGit (also when empty)
+	// or KindStatic, a TUF-secured static repository (hoist init detects it).
+	Kind string `json:"kind,omitempty"`
+	// TargetsURL, optional, replaces REPO/targets/ as the base of a static
+	// repository's targets (e.g. a GitHub release's download URL).
+	TargetsURL string `json:"targets_url,omitempty"`
+	// DownloadRetries, optional, bounds the retries of a transient download
+	// failure (absent: DefaultDownloadRetries). A pointer, so "0" is zero.
+	DownloadRetries *int `json:"download_retries,omitempty"`
+}
+
+// Kinds of release repository.
+const (
+	KindGit    = "git"
+	KindStatic = "static"
+)
+
+// DefaultDownloadRetries is download_retries when the config sets none;
+// MaxDownloadRetries bounds it, so a dead server ends an update.
+const (
+	DefaultDownloadRetries = 5
+	MaxDownloadRetries     = 100
+)
+
+// Static reports whether the release repository is a static one.
+func (c Config) Static() bool { return c.Kind == KindStatic }
+
+// Retries is the download retry bound.
+func (c Config) Retries() int {
+	if c.DownloadRetries == nil {
+		return DefaultDownloadRetries
+	}
+	return *c.DownloadRetries
 }
 
 // Bounds of stall_timeout: shorter would abort a slow but live server,
@@ -126,10 +160,32 @@ func (c Config) Validate() error {
 	case c.MaxReleaseBytes != nil && *c.MaxReleaseBytes <= 0:
 		return fmt.Errorf("config: max_release_bytes is %d, must be positive", *c.MaxReleaseBytes)
 	}
+	if err := c.validateStatic(); err != nil {
+		return err
+	}
 	if c.TokenFile != "" && !filepath.IsAbs(c.TokenFile) {
 		return fmt.Errorf("config: token_file %q must be an absolute path", c.TokenFile)
 	}
 	return validateProtect(c.Protect)
+}
+
+// validateStatic checks the keys of static repositories.
+func (c Config) validateStatic() error {
+	switch {
+	case c.Kind != "" && c.Kind != KindGit && c.Kind != KindStatic:
+		return fmt.Errorf("config: kind %q, must be %q or %q", c.Kind, KindGit, KindStatic)
+	case c.TargetsURL != "" && !c.Static():
+		return errors.New("config: targets_url needs kind \"static\"")
+	case c.DownloadRetries != nil && (*c.DownloadRetries < 0 || *c.DownloadRetries > MaxDownloadRetries):
+		return fmt.Errorf("config: download_retries is %d, must be between 0 and %d", *c.DownloadRetries, MaxDownloadRetries)
+	}
+	if c.TargetsURL != "" {
+		u, err := url.Parse(c.TargetsURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "file") || u.User != nil {
+			return fmt.Errorf("config: targets_url %q must be an http(s) URL without credentials", c.TargetsURL)
+		}
+	}
+	return nil
 }
 
 // Duration is a time.Duration written as a string such as "30m".

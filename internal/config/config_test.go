@@ -44,6 +44,12 @@ func TestValidate(t *testing.T) {
 		func(c *Config) { c.ScriptTimeout = 0 },
 		func(c *Config) { c.App = "My App" },
 		func(c *Config) { c.App = "-x" },
+		func(c *Config) { c.Kind = "tuf" },
+		func(c *Config) { c.TargetsURL = "https://example.com/dl/" }, // git repo
+		func(c *Config) { c.Kind, c.TargetsURL = KindStatic, "ftp://example.com/" },
+		func(c *Config) { c.Kind, c.TargetsURL = KindStatic, "https://user:pw@example.com/" },
+		func(c *Config) { n := -1; c.DownloadRetries = &n },
+		func(c *Config) { n := MaxDownloadRetries + 1; c.DownloadRetries = &n },
 	}
 	for _, p := range []string{"/data/", "", " ", "../data/", "data/../../etc", ".", "./"} {
 		bad = append(bad, func(c *Config) { c.Protect = []string{"data/", p} })
@@ -54,6 +60,18 @@ func TestValidate(t *testing.T) {
 		if c.Validate() == nil {
 			t.Errorf("case %d: invalid config accepted: %+v", i, c)
 		}
+	}
+}
+
+func TestStaticKeys(t *testing.T) {
+	c := Default("https://example.com/releases/", []string{"k"})
+	if c.Static() || c.Retries() != DefaultDownloadRetries {
+		t.Errorf("default config: static %v, retries %d", c.Static(), c.Retries())
+	}
+	zero := 0
+	c.Kind, c.TargetsURL, c.DownloadRetries = KindStatic, "https://github.com/o/r/releases/download/", &zero
+	if err := c.Validate(); err != nil || !c.Static() || c.Retries() != 0 {
+		t.Errorf("static config: %v, static %v, retries %d", err, c.Static(), c.Retries())
 	}
 }
 

@@ -65,6 +65,10 @@ type Options struct {
 	// Copy copies content; by default a file is hard-linked from its source
 	// (no space, no time), falling back to a copy where links fail.
 	Copy bool
+	// CopyShared copies a source that has other hard links and links only
+	// the rest: a staged file linked from the object cache (objcache.Link)
+	// must never become a live file, which the app may write in place.
+	CopyShared bool
 	// Trusted skips hashing the sources: the caller hashed them just now
 	// (backup.Capture, whose source is the live file it just read).
 	Trusted bool
@@ -266,7 +270,7 @@ func (t *Tree) putFile(n Node, dst entry, cur *unix.Stat_t, opts Options) error 
 			return fmt.Errorf("%w: %s has sha256 %s, want %s", ErrSource, src.path, sum[:12], n.SHA256[:min(12, len(n.SHA256))])
 		}
 	}
-	if !opts.Copy && nodeMode(&fi) == n.Mode {
+	if !opts.Copy && !(opts.CopyShared && fi.Nlink > 1) && nodeMode(&fi) == n.Mode {
 		tmp := dst.temp()
 		err := link(src, tmp)
 		if err == nil {

@@ -122,6 +122,30 @@ func TestApplyCopy(t *testing.T) {
 	}
 }
 
+// TestApplyCopyShared links sources with one link and copies those with
+// others (a staged file linked from the object cache).
+func TestApplyCopyShared(t *testing.T) {
+	dir, root, want := setup(t, nil)
+	shared, single := filepath.Join(dir, "src/a/b/c.txt"), filepath.Join(dir, "src/a/run.sh")
+	if err := os.Link(shared, filepath.Join(dir, "object")); err != nil {
+		t.Fatal(err)
+	}
+	if err := Apply(context.Background(), root, want, Options{From: "src", CopyShared: true}); err != nil {
+		t.Fatal(err)
+	}
+	checkSame(t, root, want)
+	for _, tc := range []struct {
+		src, dst string
+		linked   bool
+	}{{shared, "a/b/c.txt", false}, {single, "a/run.sh", true}} {
+		a, _ := os.Stat(filepath.Join(dir, tc.dst))
+		b, _ := os.Stat(tc.src)
+		if os.SameFile(a, b) != tc.linked {
+			t.Errorf("%s: linked to its source %v, want %v", tc.dst, !tc.linked, tc.linked)
+		}
+	}
+}
+
 // TestTypeChanges turns a directory into a file, a file into a directory
 // and a symlink into a directory, and removes what is wanted absent.
 func TestTypeChanges(t *testing.T) {

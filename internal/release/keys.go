@@ -115,9 +115,9 @@ func ReadPublicKeyFile(path string) (string, error) {
 	return key.String(), nil
 }
 
-// loadPrivateKey reads a minisign secret key file, decrypting it with the
+// LoadPrivateKey reads a minisign secret key file, decrypting it with the
 // password in passwordFile when it is encrypted.
-func loadPrivateKey(keyFile, passwordFile string) (minisign.PrivateKey, error) {
+func LoadPrivateKey(keyFile, passwordFile string) (minisign.PrivateKey, error) {
 	data, err := readCapped(keyFile)
 	if err != nil {
 		return minisign.PrivateKey{}, err

@@ -231,7 +231,7 @@ func resign(t *testing.T, dir, key, version, infoVersion string) {
 // writeSigned writes data as the manifest, signed by keyFile for b.
 func writeSigned(t *testing.T, dir, keyFile string, data []byte, b binding) {
 	t.Helper()
-	key, err := loadPrivateKey(keyFile, "")
+	key, err := LoadPrivateKey(keyFile, "")
 	if err != nil {
 		t.Fatal(err)
 	}

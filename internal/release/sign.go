@@ -124,7 +124,7 @@ func loadPrivateKeys(files []string, passwordFile string) ([]minisign.PrivateKey
 	keys := make([]minisign.PrivateKey, 0, len(files))
 	seen := map[uint64]bool{}
 	for _, f := range files {
-		key, err := loadPrivateKey(f, passwordFile)
+		key, err := LoadPrivateKey(f, passwordFile)
 		if err != nil {
 			return nil, err
 		}

@@ -80,7 +80,7 @@ func TestVerifyBinding(t *testing.T) {
 		{"signed for another version", signAs(binding{"demo", "9.0.0"}), `is for app "demo" version "9.0.0"`},
 		{"comment without binding", func(t *testing.T, dir string) {
 			data, _ := os.ReadFile(filepath.Join(dir, "hoist-release.json"))
-			k, _ := loadPrivateKey(key, "")
+			k, _ := LoadPrivateKey(key, "")
 			os.WriteFile(filepath.Join(dir, "hoist-release.json.minisig"), signData(k, data, "timestamp:1\tfile:hoist-release.json\thashed"), 0o644)
 		}, "names no app and version"},
 		{"manifest without app", func(t *testing.T, dir string) {
@@ -228,12 +228,12 @@ func TestAdopt(t *testing.T) {
 		{name: "revoke every key", keys: []string{keyA}, revoke: []string{pubA}, reason: "revokes every trusted key"},
 		{name: "signed by a second trusted key only", keys: []string{keyC}, add: []string{pubB}, trusted: []string{pubA, pubC}, want: []string{pubA, pubC, pubB}},
 		{name: "key change not by a trusted key", keys: []string{keyA}, add: []string{pubC}, spoil: func(dir string) {
-			k, _ := loadPrivateKey(keyC, "")
+			k, _ := LoadPrivateKey(keyC, "")
 			data, _ := os.ReadFile(filepath.Join(dir, KeysFile))
 			os.WriteFile(filepath.Join(dir, KeysSignatureFile), signData(k, data, binding{"demo", "1.2.0"}.comment(KeysFile, time.Now())), 0o644)
 		}, reason: "which is not a trusted key"},
 		{name: "key change signed for another version", keys: []string{keyA}, add: []string{pubB}, spoil: func(dir string) {
-			k, _ := loadPrivateKey(keyA, "")
+			k, _ := LoadPrivateKey(keyA, "")
 			data, _ := os.ReadFile(filepath.Join(dir, KeysFile))
 			os.WriteFile(filepath.Join(dir, KeysSignatureFile), signData(k, data, binding{"demo", "1.0.0"}.comment(KeysFile, time.Now())), 0o644)
 		}, reason: `the signature of hoist-keys.json is for app "demo" version "1.0.0"`},

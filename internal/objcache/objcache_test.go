@@ -1,0 +1,287 @@
+package objcache_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/hoist-dev/hoist/internal/objcache"
+)
+
+const cacheDir = ".hoist/cache"
+
+func sum(data string) string {
+	h := sha256.Sum256([]byte(data))
+	return hex.EncodeToString(h[:])
+}
+
+// setup opens a cache in a new app root and a release directory "rel"
+// beside it; it returns the root's path, the root and the cache.
+func setup(t *testing.T) (string, *os.Root, *objcache.Cache) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "rel"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	c, err := objcache.Open(root, cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return dir, root, c
+}
+
+func openDir(t *testing.T, dir string) *os.Root {
+	t.Helper()
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// download writes data as a finished download of its object and adopts it.
+func download(t *testing.T, dir string, c *objcache.Cache, data string) string {
+	t.Helper()
+	h := sum(data)
+	if err := os.WriteFile(filepath.Join(dir, c.PartialPath(h)), []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Adopt(h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestOpenMakesPrivateDirs(t *testing.T) {
+	dir, _, _ := setup(t)
+	for _, p := range []string{cacheDir, cacheDir + "/partial"} {
+		fi, err := os.Stat(filepath.Join(dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: mode %v, want 0700", p, fi.Mode().Perm())
+		}
+	}
+}
+
+func TestAdoptThenPlace(t *testing.T) {
+	ctx := context.Background()
+	dir, _, c := setup(t)
+	h := download(t, dir, c, "hello\n")
+	if !c.Has(h) {
+		t.Fatal("Has is false after Adopt")
+	}
+	fi, err := os.Stat(filepath.Join(dir, cacheDir, h))
+	if err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("cached object: %v, %v; want mode 0644", fi, err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, c.PartialPath(h))); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("partial file still there after Adopt: %v", err)
+	}
+
+	rel := openDir(t, filepath.Join(dir, "rel"))
+	for _, mode := range []fs.FileMode{0o644, 0o755} {
+		name := "f" + mode.String()
+		if err := c.Place(ctx, h, rel, name, mode); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, "rel", name)
+		got, err := os.ReadFile(p)
+		if err != nil || string(got) != "hello\n" {
+			t.Fatalf("placed %s: %q, %v", name, got, err)
+		}
+		fi, _ := os.Stat(p)
+		if fi.Mode().Perm() != mode {
+			t.Errorf("placed %s: mode %v, want %v", name, fi.Mode().Perm(), mode)
+		}
+		if n := fi.Sys().(*syscall.Stat_t).Nlink; n != 1 {
+			t.Errorf("placed %s shares its inode (%d links)", name, n)
+		}
+	}
+	// Writing a placed file in place must not change the object.
+	if err := os.WriteFile(filepath.Join(dir, "rel", "f-rw-r--r--"), []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, cacheDir, h)); string(got) != "hello\n" {
+		t.Errorf("object changed with the placed file: %q", got)
+	}
+}
+
+func TestPlaceRefusesExistingName(t *testing.T) {
+	dir, _, c := setup(t)
+	h := download(t, dir, c, "x")
+	if err := os.WriteFile(filepath.Join(dir, "rel", "f"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Place(context.Background(), h, openDir(t, filepath.Join(dir, "rel")), "f", 0o644); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("Place over an existing file: %v, want ErrExist", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "rel", "f")); string(got) != "mine" {
+		t.Errorf("existing file changed: %q", got)
+	}
+}
+
+func TestBadHashes(t *testing.T) {
+	dir, _, c := setup(t)
+	rel := openDir(t, filepath.Join(dir, "rel"))
+	for _, h := range []string{"", "..", "partial", strings.Repeat("A", 64), strings.Repeat("a", 63), "../" + strings.Repeat("a", 61)} {
+		if c.Has(h) {
+			t.Errorf("Has(%q) = true", h)
+		}
+		if err := c.Adopt(h); !errors.Is(err, objcache.ErrBadHash) {
+			t.Errorf("Adopt(%q) = %v, want ErrBadHash", h, err)
+		}
+		if err := c.Place(context.Background(), h, rel, "f", 0o644); !errors.Is(err, objcache.ErrBadHash) {
+			t.Errorf("Place(%q) = %v, want ErrBadHash", h, err)
+		}
+		if err := c.Add(context.Background(), rel, map[string]string{"f": h}); !errors.Is(err, objcache.ErrBadHash) {
+			t.Errorf("Add(%q) = %v, want ErrBadHash", h, err)
+		}
+	}
+}
+
+func TestLinkSharesOnlyWithTheSameMode(t *testing.T) {
+	ctx := context.Background()
+	dir, _, c := setup(t)
+	h := download(t, dir, c, "#!/bin/sh\n") // a download is 0644
+	d, err := os.Open(filepath.Join(dir, "rel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	obj, _ := os.Stat(filepath.Join(dir, cacheDir, h))
+	for _, tc := range []struct {
+		name   string
+		mode   fs.FileMode
+		shared bool
+	}{{"plain", 0o644, true}, {"exec", 0o755, false}} {
+		if err := c.Link(ctx, h, d, tc.name, tc.mode); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		fi, err := os.Lstat(filepath.Join(dir, "rel", tc.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(dir, "rel", tc.name)); string(got) != "#!/bin/sh\n" {
+			t.Errorf("%s: content %q", tc.name, got)
+		}
+		if fi.Mode().Perm() != tc.mode {
+			t.Errorf("%s: mode %v, want %v", tc.name, fi.Mode().Perm(), tc.mode)
+		}
+		if os.SameFile(fi, obj) != tc.shared {
+			t.Errorf("%s: shares the object's inode: %v, want %v", tc.name, !tc.shared, tc.shared)
+		}
+	}
+	if err := c.Link(ctx, h, d, "plain", 0o644); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Link over an existing name: %v, want ErrExist", err)
+	}
+}
+
+func TestAddCopiesNeverLinks(t *testing.T) {
+	ctx := context.Background()
+	dir, _, c := setup(t)
+	live := filepath.Join(dir, "rel", "app.conf")
+	if err := os.WriteFile(live, []byte("v1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := sum("v1")
+	rel := openDir(t, filepath.Join(dir, "rel"))
+	if err := c.Add(ctx, rel, map[string]string{"app.conf": h}); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Has(h) {
+		t.Fatal("Has is false after Add")
+	}
+	if fi, err := os.Stat(filepath.Join(dir, cacheDir, h)); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Fatalf("added object: %v, %v; want the file's mode 0755", fi, err)
+	}
+	if err := os.WriteFile(live, []byte("v2"), 0o644); err != nil { // in place, as an app may
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, cacheDir, h)); string(got) != "v1" {
+		t.Errorf("object follows the live file: %q", got)
+	}
+	if err := os.Symlink("app.conf", filepath.Join(dir, "rel", "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Add(ctx, rel, map[string]string{"link": sum("v2")}); err == nil {
+		t.Error("Add followed a symlink")
+	}
+	if c.Has(sum("v2")) {
+		t.Error("a failed Add left an object")
+	}
+	if leftovers, _ := os.ReadDir(filepath.Join(dir, cacheDir, "partial")); len(leftovers) != 0 {
+		t.Errorf("a failed Add left %d temp files", len(leftovers))
+	}
+}
+
+func TestKeepDropsTheRest(t *testing.T) {
+	ctx := context.Background()
+	dir, root, c := setup(t)
+	a, b := download(t, dir, c, "a"), download(t, dir, c, "b")
+	stale := sum("torn")
+	if err := os.WriteFile(filepath.Join(dir, c.PartialPath(stale)), []byte("to"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Keep(ctx, map[string]bool{a: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Has(a) || c.Has(b) {
+		t.Errorf("after Keep(a): Has(a)=%v Has(b)=%v", c.Has(a), c.Has(b))
+	}
+	if _, err := os.Lstat(filepath.Join(dir, c.PartialPath(stale))); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("partial download kept: %v", err)
+	}
+	// The cache still works after Keep, and reopens.
+	download(t, dir, c, "c")
+	c2, err := objcache.Open(root, cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if !c2.Has(a) || !c2.Has(sum("c")) {
+		t.Error("reopened cache lost objects")
+	}
+}
+
+func TestOpenKeepsPartialsAndSweepsTemps(t *testing.T) {
+	dir, root, c := setup(t)
+	h := sum("resume me")
+	partial := filepath.Join(dir, c.PartialPath(h))
+	if err := os.WriteFile(partial, []byte("resume"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	temp := filepath.Join(dir, cacheDir, "partial", ".hoist-tmp-"+h+"-0011223344556677")
+	if err := os.WriteFile(temp, []byte("half a copy"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := objcache.Open(root, cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if got, err := os.ReadFile(partial); err != nil || string(got) != "resume" {
+		t.Errorf("partial download after reopen: %q, %v", got, err)
+	}
+	if _, err := os.Lstat(temp); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("temp copy left after reopen: %v", err)
+	}
+	if c2.Has(h) {
+		t.Error("a partial download counts as cached")
+	}
+}

@@ -1,0 +1,311 @@
+package objfetch
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/iobuf"
+	"github.com/hoist-dev/hoist/internal/repoauth"
+)
+
+// download is one Get: the partial file and what it holds so far.
+type download struct {
+	c    *Client
+	url  string
+	size int64
+	want []byte
+	f    *os.File
+
+	h hash.Hash // sha256 of the file's first n bytes
+	n int64
+	// spliced: the file's bytes did not all come from one response. A
+	// wrong hash over them may be a torn write of an earlier run rather
+	// than the server's fault, so it earns one download from byte 0 before
+	// it is called a mismatch.
+	spliced bool
+	noRange bool // the server answered a Range request wrongly
+}
+
+// run resumes what the file holds, then attempts the download until it
+// succeeds, fails for good, or has used up the retries.
+func (d *download) run(ctx context.Context) error {
+	if err := d.resume(); err != nil {
+		return err
+	}
+	for failures := 0; ; {
+		err := d.attempt(ctx)
+		if err == nil {
+			return d.f.Sync()
+		}
+		if errors.Is(err, errRestart) {
+			continue // bounded: a restart clears spliced or sets noRange
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var p permanent
+		if errors.As(err, &p) || failures >= d.c.retries {
+			return err
+		}
+		failures++
+		wait := d.c.backoff(failures, err)
+		d.c.log.WithError(err).Warnf("objfetch: retry %d of %d in %s", failures, d.c.retries, wait.Round(time.Millisecond))
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// errRestart asks for an immediate new attempt from byte 0.
+var errRestart = errors.New("restart from the first byte")
+
+// permanent marks an error that no retry can cure.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// resume hashes what an earlier run left in the file, or empties a file
+// longer than the object.
+func (d *download) resume() error {
+	d.h = sha256.New()
+	fi, err := d.f.Stat()
+	if err != nil {
+		return permanent{err}
+	}
+	if fi.Size() > d.size {
+		return d.truncate()
+	}
+	n, err := iobuf.Copy(d.h, d.f)
+	if err != nil {
+		return permanent{fmt.Errorf("read partial file: %w", err)}
+	}
+	d.n = n
+	if n > 0 {
+		d.spliced = true
+		d.c.progress(n)
+	}
+	return nil
+}
+
+// truncate empties the file, to download the object from its first byte.
+func (d *download) truncate() error {
+	if err := d.f.Truncate(0); err != nil {
+		return permanent{err}
+	}
+	if _, err := d.f.Seek(0, io.SeekStart); err != nil {
+		return permanent{err}
+	}
+	if d.n > 0 {
+		d.c.progress(-d.n)
+	}
+	d.h.Reset()
+	d.n, d.spliced = 0, false
+	return nil
+}
+
+// attempt makes one request and streams its body into the file.
+func (d *download) attempt(ctx context.Context) error {
+	if d.n == d.size {
+		return d.check()
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stall := time.AfterFunc(d.c.stall, func() {
+		cancel(fmt.Errorf("%w: nothing received for %s", ErrStalled, d.c.stall))
+	})
+	defer stall.Stop()
+
+	start := d.rangeStart()
+	resp, err := d.c.do(ctx, d.url, start)
+	if err != nil {
+		return causeOf(ctx, err)
+	}
+	defer resp.Body.Close()
+	if err := d.accept(resp, start >= 0); err != nil {
+		return err
+	}
+	d.spliced = d.spliced || d.n > 0
+	body := &stallReader{r: io.LimitReader(resp.Body, d.size-d.n+1), timer: stall, limit: d.c.stall}
+	if _, err := iobuf.Copy(sink{d}, body); err != nil {
+		return causeOf(ctx, err)
+	}
+	if d.n < d.size {
+		return fmt.Errorf("%w: connection ended after %d of %d bytes", io.ErrUnexpectedEOF, d.n, d.size)
+	}
+	return d.check()
+}
+
+// rangeStart is the offset to ask for, -1 for the whole object.
+func (d *download) rangeStart() int64 {
+	if d.n == 0 || d.noRange {
+		return -1
+	}
+	return d.n
+}
+
+// accept checks the answer's status and announced length and makes the
+// file ready for its body: emptied if the server sends the whole object.
+// A wrong answer to a Range request (ranged) makes the next attempt ask for
+// the whole object.
+func (d *download) accept(resp *http.Response, ranged bool) error {
+	switch resp.StatusCode {
+	case http.StatusOK:
+		if err := d.truncate(); err != nil { // Range ignored, or not asked
+			return err
+		}
+	case http.StatusPartialContent:
+		start, total, ok := parseContentRange(resp.Header.Get("Content-Range"))
+		if ok && total >= 0 && total != d.size {
+			return permanent{fmt.Errorf("%w: server has %d bytes, want %d", ErrMismatch, total, d.size)}
+		}
+		if (!ok || start != d.n) && ranged {
+			d.noRange = true
+			if err := d.truncate(); err != nil {
+				return err
+			}
+			return errRestart
+		}
+		if !ok || start != d.n {
+			return permanent{fmt.Errorf("invalid Content-Range %q", resp.Header.Get("Content-Range"))}
+		}
+	case http.StatusRequestedRangeNotSatisfiable:
+		if !ranged {
+			return statusError(resp)
+		}
+		// The server's object is shorter than what we hold: start again,
+		// and let the length check say what is wrong.
+		d.noRange = true
+		if err := d.truncate(); err != nil {
+			return err
+		}
+		return errRestart
+	default:
+		return statusError(resp)
+	}
+	if resp.ContentLength >= 0 && resp.ContentLength != d.size-d.n {
+		return permanent{fmt.Errorf("%w: server announces %d bytes from offset %d, want %d", ErrMismatch, resp.ContentLength, d.n, d.size-d.n)}
+	}
+	return nil
+}
+
+// check compares the hash of the complete file with the signed one.
+func (d *download) check() error {
+	if string(d.h.Sum(nil)) == string(d.want) {
+		return nil
+	}
+	if d.spliced {
+		if err := d.truncate(); err != nil {
+			return err
+		}
+		return errRestart
+	}
+	return permanent{fmt.Errorf("%w: sha256 %x, want %x", ErrMismatch, d.h.Sum(nil), d.want)}
+}
+
+// discard reports the bytes of a removed file as gone.
+func (d *download) discard() {
+	if d.n > 0 {
+		d.c.progress(-d.n)
+		d.n = 0
+	}
+}
+
+// sink writes to the file and the hash, refusing anything past the size.
+type sink struct{ d *download }
+
+func (s sink) Write(p []byte) (int, error) {
+	d := s.d
+	if int64(len(p)) > d.size-d.n {
+		return 0, permanent{fmt.Errorf("%w: server sent more than %d bytes", ErrMismatch, d.size)}
+	}
+	n, err := d.f.Write(p)
+	d.h.Write(p[:n])
+	d.n += int64(n)
+	d.c.progress(int64(n))
+	if err != nil {
+		return n, permanent{fmt.Errorf("write partial file: %w", err)}
+	}
+	return n, nil
+}
+
+// parseContentRange parses "bytes START-END/TOTAL" (TOTAL -1 for "*").
+func parseContentRange(v string) (start, total int64, ok bool) {
+	rest, found := strings.CutPrefix(v, "bytes ")
+	if !found {
+		return 0, 0, false
+	}
+	span, size, found := strings.Cut(rest, "/")
+	first, _, found2 := strings.Cut(span, "-")
+	if !found || !found2 {
+		return 0, 0, false
+	}
+	start, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || start < 0 {
+		return 0, 0, false
+	}
+	if size == "*" {
+		return start, -1, true
+	}
+	total, err = strconv.ParseInt(size, 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	return start, total, true
+}
+
+// do sends a GET of rawURL, from offset start if start >= 0.
+func (c *Client) do(ctx context.Context, rawURL string, start int64) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, permanent{err}
+	}
+	// identity: the length and hash are of the bytes as stored, and
+	// net/http would otherwise ask for gzip and inflate it unbounded.
+	req.Header.Set("Accept-Encoding", "identity")
+	if start >= 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", start))
+	}
+	if c.token != "" {
+		req.SetBasicAuth(repoauth.User, c.token)
+	}
+	return c.http.Do(req)
+}
+
+// causeOf returns why ctx was cancelled if it was (a stall), else err
+// without net/http's *url.Error wrapper, which names the URL unredacted.
+func causeOf(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrStalled) {
+		return cause
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// stallReader restarts the stall timer whenever bytes arrive.
+type stallReader struct {
+	r     io.Reader
+	timer *time.Timer
+	limit time.Duration
+}
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if n > 0 {
+		s.timer.Reset(s.limit)
+	}
+	return n, err
+}

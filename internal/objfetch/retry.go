@@ -1,0 +1,104 @@
+package objfetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/clip"
+)
+
+const (
+	// maxBackoff caps the doubling wait between retries.
+	maxBackoff = 30 * time.Second
+	// maxRetryAfter caps a server's Retry-After: an update holds the
+	// node's lock while it waits, and retries are bounded anyway.
+	maxRetryAfter = time.Minute
+	// maxErrorBody bounds what is read of an error answer for its message.
+	maxErrorBody = 512
+)
+
+// StatusError is an HTTP answer other than 200, 206 (or 416 to a resumed
+// request).
+type StatusError struct {
+	Code int
+	// RetryAfter is the server's Retry-After, capped; 0 if absent.
+	RetryAfter time.Duration
+	Body       string // the start of the answer's body, for the message
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("server answered %d %s", e.Code, http.StatusText(e.Code))
+	if e.Body != "" {
+		msg += fmt.Sprintf(": %q", e.Body)
+	}
+	return msg
+}
+
+// Transient reports whether a later attempt may succeed: a timeout, too
+// many requests, or a server error.
+func (e *StatusError) Transient() bool {
+	return e.Code == http.StatusRequestTimeout || e.Code == http.StatusTooManyRequests || e.Code >= 500
+}
+
+// statusError describes resp, permanent unless it is transient.
+func statusError(resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	e := &StatusError{
+		Code:       resp.StatusCode,
+		RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		Body:       clip.String(strings.TrimSpace(string(body))),
+	}
+	if e.Transient() {
+		return e
+	}
+	return permanent{e}
+}
+
+// retryAfter parses a Retry-After value, seconds or an HTTP date, capped at
+// maxRetryAfter; 0 if absent or invalid.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		d = time.Duration(min(max(secs, 0), int64(maxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}
+
+// backoff is the wait before retry number n (1-based): the server's
+// Retry-After if it gave one, else MinBackoff doubled n-1 times, capped,
+// with the upper half jittered so that many nodes do not retry in step.
+func (c *Client) backoff(n int, err error) time.Duration {
+	var se *StatusError
+	if errors.As(err, &se) && se.RetryAfter > 0 {
+		return se.RetryAfter
+	}
+	d := c.minBackoff << min(n-1, 20)
+	if d <= 0 || d > maxBackoff {
+		d = maxBackoff
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

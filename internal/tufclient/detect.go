@@ -1,0 +1,104 @@
+package tufclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/hoist-dev/hoist/internal/repoauth"
+	"github.com/hoist-dev/hoist/internal/tufkey"
+)
+
+// StateDir is where the engine keeps the trusted metadata, in the app root.
+const StateDir = ".hoist/tuf"
+
+// MaxRoot caps a root.json read (go-tuf's default RootMaxLength).
+const MaxRoot = 512000
+
+// Detect reports whether repo is a static release repository: whether
+// repo/metadata/root.json is a TUF root. It returns that root's bytes.
+// URLs other than http(s) and file are git repositories.
+func Detect(ctx context.Context, repo, token string) ([]byte, bool, error) {
+	u, err := url.Parse(repo)
+	if err != nil || !slices.Contains([]string{"http", "https", "file"}, strings.ToLower(u.Scheme)) {
+		return nil, false, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metadataURL(repo)+"root.json", nil)
+	if err != nil {
+		return nil, false, err
+	}
+	repoauth.Request(req, token)
+	res, err := NewHTTPClient(DefaultTimeout).Do(req)
+	if err != nil {
+		return nil, false, fmt.Errorf("probe for a static repository: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, false, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(res.Body, MaxRoot+1))
+	if err != nil || len(data) > MaxRoot {
+		return nil, false, err
+	}
+	if _, err := metadata.Root().FromBytes(data); err != nil {
+		return nil, false, nil
+	}
+	return data, true, nil
+}
+
+// ErrUntrustedRoot means no pinned key is a root key that signed a root.
+var ErrUntrustedRoot = errors.New("the repository's root.json is not signed by a pinned root key")
+
+// CheckRoot checks that root is a valid root (signed by its own root
+// keys), and that one of pubkeys (minisign public key lines) is among its
+// root keys and signed it: pinning the minisign key pins the repository,
+// with no trust on first use.
+func CheckRoot(root []byte, pubkeys []string) error {
+	r, err := metadata.Root().FromBytes(root)
+	if err != nil {
+		return fmt.Errorf("root.json: %w", err)
+	}
+	if err := r.VerifyDelegate(metadata.ROOT, r); err != nil {
+		return fmt.Errorf("root.json: %w", err)
+	}
+	if r.Signed.IsExpired(time.Now()) {
+		return fmt.Errorf("root.json: %w on %s", ErrExpired, r.Signed.Expires.Format(time.RFC3339))
+	}
+	for _, pub := range pubkeys {
+		key, err := tufkey.ParsePublic(pub)
+		if err != nil {
+			return err
+		}
+		id, err := key.ID()
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(r.Signed.Roles[metadata.ROOT].KeyIDs, id) {
+			continue
+		}
+		pinned := metadata.Root()
+		if err := pinned.Signed.AddKey(key, metadata.ROOT); err != nil {
+			return err
+		}
+		if pinned.VerifyDelegate(metadata.ROOT, r) == nil {
+			return nil
+		}
+	}
+	return ErrUntrustedRoot
+}
+
+// NewHTTPClient is the client of every metadata request: a timeout per
+// request, and file:// served like a web server (tests, local mirrors).
+func NewHTTPClient(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.RegisterProtocol("file", http.NewFileTransport(http.Dir("/")))
+	return &http.Client{Timeout: timeout, Transport: t}
+}
