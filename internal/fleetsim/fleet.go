@@ -45,51 +45,9 @@ func (o *Options) defaults() {
 		o.Phase = Interval * 5 / 4
 	}
 	if o.ReadyLimit == 0 {
-		o.ReadyLimit = 2 * time.Minute
+		o.ReadyLimit = 3 * time.Minute
 	}
 }
-
-// Result is what the server saw.
-type Result struct {
-	Nodes int
-	// Steady is the traffic while nothing was new, over SteadyHours, in
-	// which the nodes started Checks checks.
-	Steady      Window
-	SteadyHours float64
-	Checks      int
-	// CheckWall is the mean wall-clock time of those checks: how far a
-	// busy machine let the nodes fall behind the compressed clock.
-	CheckWall time.Duration
-	// Phase is the traffic after publishing a release with percent 10
-	// (static only), and Downloaded the nodes that fetched it.
-	Phase      Window
-	Downloaded int
-	// Baseline is the bytes of one naive check: an unconditional GET of
-	// timestamp.json (static), one `git ls-remote` (git).
-	Baseline  int64
-	Failures  int64
-	LastError error // of a failed check
-	Wall      time.Duration
-}
-
-// RequestsPerNodeHour and BytesPerNodeHour are Steady's rates.
-func (r Result) RequestsPerNodeHour() float64 {
-	return float64(r.Steady.Requests) / (float64(r.Nodes) * r.SteadyHours)
-}
-
-func (r Result) BytesPerNodeHour() float64 {
-	return float64(r.Steady.Bytes) / (float64(r.Nodes) * r.SteadyHours)
-}
-
-// RequestsPerCheck and BytesPerCheck are Steady's traffic per check: per
-// node-hour when nodes check hourly, whether or not a loaded server slowed
-// the checks down in simulated time.
-func (r Result) RequestsPerCheck() float64 { return float64(r.Steady.Requests) / float64(r.Checks) }
-
-func (r Result) BytesPerCheck() float64 { return float64(r.Steady.Bytes) / float64(r.Checks) }
-
-// PeakPerSecond is the busiest simulated minute of Steady, per second.
-func (r Result) PeakPerSecond() float64 { return float64(r.Steady.PeakPerMinute) / 60 }
 
 // Static simulates nodes checking a static (TUF) repository served by
 // nginx: a steady window with nothing new, then a release with
@@ -157,7 +115,7 @@ func Static(ctx context.Context, opts Options) (Result, error) {
 		return res, err
 	}
 	res.Steady, res.SteadyHours = window(hits, f.clock, steadyFrom, steadyTo), steadyTo.Sub(steadyFrom).Hours()
-	res.Checks, res.CheckWall = f.checksIn(steadyFrom, steadyTo)
+	res.setChecks(f.checksIn(steadyFrom, steadyTo))
 	res.Phase = window(hits, f.clock, phaseFrom, phaseTo)
 	res.Downloaded = res.Phase.count("/" + tufrepo.TargetsDir + "/v1.1.0/" + tufrepo.ManifestName)
 	return res, nil
@@ -207,7 +165,7 @@ func Git(ctx context.Context, opts Options) (Result, error) {
 	}
 	srv.stop() // records the connections it closes
 	res.Steady, res.SteadyHours = window(srv.hits(), f.clock, from, to), to.Sub(from).Hours()
-	res.Checks, res.CheckWall = f.checksIn(from, to)
+	res.setChecks(f.checksIn(from, to))
 	return res, nil
 }
 

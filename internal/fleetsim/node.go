@@ -39,23 +39,41 @@ type fleet struct {
 	checks     []checkRun // each successful check
 }
 
-// checkRun is one successful check: its simulated start, its wall-clock
-// duration.
+// checkRun is one successful check: its simulated start and end, its
+// wall-clock duration.
 type checkRun struct {
-	at   time.Time
-	wall time.Duration
+	start, end time.Time
+	wall       time.Duration
 }
 
-// start runs n nodes on 1.0.0 until ctx ends; wait waits for them.
+// checkTimeout bounds one check of a simulated node: generous, because
+// on a loaded machine requests queue, and a timeout would make the node
+// retry and load the server more.
+const checkTimeout = 2 * time.Minute
+
+// prewarmWorkers bound the nodes checking at once while the fleet warms up.
+const prewarmWorkers = 4
+
+// start runs n nodes on 1.0.0 until ctx ends; wait waits for them. Each
+// node first checks once outside the compressed clock, a few at a time:
+// the fleet has been running for a while, and its first full reads (a
+// clone, a TUF refresh per node) would otherwise arrive in the first
+// simulated hour, 3.6 s.
 func (f *fleet) start(ctx context.Context, n int, seed uint64) (wait func(), err error) {
-	var wg sync.WaitGroup
+	nodes := make([]*node, n)
 	installed := version.Must(version.NewVersion("1.0.0"))
-	for i := range n {
+	for i := range nodes {
 		src, err := f.open(i)
 		if err != nil {
-			return wg.Wait, err
+			return func() {}, err
 		}
-		nd := &node{f: f, id: newNodeID(), finder: discovery.NewFinder(src, 0, 0), installed: installed, round: -1}
+		nodes[i] = &node{f: f, id: newNodeID(), finder: discovery.NewFinder(src, 0, checkTimeout), installed: installed, round: -1}
+	}
+	if err := f.prewarm(ctx, nodes); err != nil {
+		return func() {}, err
+	}
+	var wg sync.WaitGroup
+	for i, nd := range nodes {
 		loop := checkloop.Loop{
 			Schedule: checkloop.Schedule{Interval: Interval, Rand: mrand.New(mrand.NewPCG(seed, uint64(i)))},
 			Clock:    f.clock,
@@ -64,6 +82,28 @@ func (f *fleet) start(ctx context.Context, n int, seed uint64) (wait func(), err
 		wg.Go(func() { loop.Run(ctx) })
 	}
 	return wg.Wait, nil
+}
+
+// prewarm runs each node's first check, prewarmWorkers at a time.
+func (f *fleet) prewarm(ctx context.Context, nodes []*node) error {
+	next := make(chan *node)
+	var wg sync.WaitGroup
+	for range prewarmWorkers {
+		wg.Go(func() {
+			for nd := range next {
+				nd.check(ctx)
+			}
+		})
+	}
+	for _, nd := range nodes {
+		next <- nd
+	}
+	close(next)
+	wg.Wait()
+	if f.failures.Load() > 0 {
+		return fmt.Errorf("warming up: %d of %d first checks failed (last: %v)", f.failures.Load(), len(nodes), f.err())
+	}
+	return nil
 }
 
 // node is one simulated node: its id, what it runs, its Finder.
@@ -95,7 +135,7 @@ func (n *node) check(ctx context.Context) error {
 		n.f.caughtUp.Add(1)
 	}
 	n.f.mu.Lock()
-	n.f.checks = append(n.f.checks, checkRun{at, time.Since(start)})
+	n.f.checks = append(n.f.checks, checkRun{at, n.f.clock.Now(), time.Since(start)})
 	n.f.mu.Unlock()
 	return nil
 }
@@ -120,22 +160,39 @@ func (f *fleet) err() error {
 	return f.lastErr
 }
 
-// checksIn counts the successful checks started in [from, to) and
-// returns their mean wall-clock duration.
-func (f *fleet) checksIn(from, to time.Time) (n int, mean time.Duration) {
+// checkStats describes the successful checks of a window.
+type checkStats struct {
+	n    int           // that ended in the window
+	wall time.Duration // their mean wall-clock duration
+	// peakStarts is the most checks started in one simulated minute of
+	// the window: what the schedule asks of the server, however slowly a
+	// loaded machine answered.
+	peakStarts int
+}
+
+// checksIn describes the successful checks of [from, to).
+func (f *fleet) checksIn(from, to time.Time) checkStats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	var st checkStats
 	var sum time.Duration
+	perMinute := map[int64]int{}
+	in := func(t time.Time) bool { return !t.Before(from) && t.Before(to) }
 	for _, c := range f.checks {
-		if !c.at.Before(from) && c.at.Before(to) {
-			n++
+		if in(c.end) {
+			st.n++
 			sum += c.wall
 		}
+		if in(c.start) {
+			m := int64(c.start.Sub(from) / time.Minute)
+			perMinute[m]++
+			st.peakStarts = max(st.peakStarts, perMinute[m])
+		}
 	}
-	if n == 0 {
-		return 0, 0
+	if st.n > 0 {
+		st.wall = sum / time.Duration(st.n)
 	}
-	return n, sum / time.Duration(n)
+	return st
 }
 
 // changed starts a new round: call it once the repository changed.
