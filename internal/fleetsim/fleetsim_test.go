@@ -59,3 +59,14 @@ func TestGitFleet(t *testing.T) {
 		t.Errorf("%d failed checks", res.Failures)
 	}
 }
+
+// Ten thousand nodes checking hourly on checkloop's schedule: the busiest
+// minute stays near the mean of 167 checks (2.8/s), far from the 10,000
+// at once of a fleet started together on a fixed interval.
+func TestSchedulePeak(t *testing.T) {
+	checks, perSecond := SchedulePeak(10000, time.Hour, 3*time.Hour, 1)
+	t.Logf("busiest minute: %d checks, %.2f/s", checks, perSecond)
+	if checks < 167 || perSecond > 3.5 {
+		t.Errorf("busiest minute: %d checks, %.2f/s; want 167-210", checks, perSecond)
+	}
+}

@@ -39,11 +39,11 @@ type fleet struct {
 	checks     []checkRun // each successful check
 }
 
-// checkRun is one successful check: its simulated start and end, its
-// wall-clock duration.
+// checkRun is one successful check: its simulated end, its wall-clock
+// duration.
 type checkRun struct {
-	start, end time.Time
-	wall       time.Duration
+	end  time.Time
+	wall time.Duration
 }
 
 // checkTimeout bounds one check of a simulated node: generous, because
@@ -118,7 +118,7 @@ type node struct {
 // check is what the manager's automatic check does with auto-update on:
 // ask for the next release, respect its rollout, install it.
 func (n *node) check(ctx context.Context) error {
-	round, at, start := n.f.round.Load(), n.f.clock.Now(), time.Now()
+	round, start := n.f.round.Load(), time.Now()
 	err := n.update(ctx)
 	if err != nil && ctx.Err() != nil {
 		return err // the simulation ended
@@ -135,7 +135,7 @@ func (n *node) check(ctx context.Context) error {
 		n.f.caughtUp.Add(1)
 	}
 	n.f.mu.Lock()
-	n.f.checks = append(n.f.checks, checkRun{at, n.f.clock.Now(), time.Since(start)})
+	n.f.checks = append(n.f.checks, checkRun{n.f.clock.Now(), time.Since(start)})
 	n.f.mu.Unlock()
 	return nil
 }
@@ -164,10 +164,6 @@ func (f *fleet) err() error {
 type checkStats struct {
 	n    int           // that ended in the window
 	wall time.Duration // their mean wall-clock duration
-	// peakStarts is the most checks started in one simulated minute of
-	// the window: what the schedule asks of the server, however slowly a
-	// loaded machine answered.
-	peakStarts int
 }
 
 // checksIn describes the successful checks of [from, to).
@@ -176,17 +172,10 @@ func (f *fleet) checksIn(from, to time.Time) checkStats {
 	defer f.mu.Unlock()
 	var st checkStats
 	var sum time.Duration
-	perMinute := map[int64]int{}
-	in := func(t time.Time) bool { return !t.Before(from) && t.Before(to) }
 	for _, c := range f.checks {
-		if in(c.end) {
+		if !c.end.Before(from) && c.end.Before(to) {
 			st.n++
 			sum += c.wall
-		}
-		if in(c.start) {
-			m := int64(c.start.Sub(from) / time.Minute)
-			perMinute[m]++
-			st.peakStarts = max(st.peakStarts, perMinute[m])
 		}
 	}
 	if st.n > 0 {

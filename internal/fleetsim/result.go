@@ -13,9 +13,6 @@ type Result struct {
 	// CheckWall is the mean wall-clock time of those checks: how far a
 	// busy machine let the nodes fall behind the compressed clock.
 	CheckWall time.Duration
-	// PeakStarts is the most checks the schedule started in one
-	// simulated minute of Steady.
-	PeakStarts int
 	// Phase is the traffic after publishing a release with percent 10
 	// (static only), and Downloaded the nodes that fetched it.
 	Phase      Window
@@ -48,13 +45,6 @@ func (r Result) BytesPerCheck() float64 { return float64(r.Steady.Bytes) / float
 // per second.
 func (r Result) PeakPerSecond() float64 { return float64(r.Steady.PeakPerMinute) / 60 }
 
-// ScheduledPeakPerSecond is the requests per second of the simulated
-// minute in which the schedule started the most checks: the server's
-// peak when it answers at once.
-func (r Result) ScheduledPeakPerSecond() float64 {
-	return float64(r.PeakStarts) / 60 * r.RequestsPerCheck()
-}
-
 // ChecksPerNodeHour is how often the nodes managed to check: 1 when the
 // machine kept up with the compressed clock.
 func (r Result) ChecksPerNodeHour() float64 {
@@ -62,5 +52,5 @@ func (r Result) ChecksPerNodeHour() float64 {
 }
 
 func (r *Result) setChecks(st checkStats) {
-	r.Checks, r.CheckWall, r.PeakStarts = st.n, st.wall, st.peakStarts
+	r.Checks, r.CheckWall = st.n, st.wall
 }

@@ -39,8 +39,14 @@ func (b *suite) fleetBench(ctx context.Context) ([]bench.Row, error) {
 				Hoist: res.ChecksPerNodeHour(), Base: math.NaN()},
 		)
 		if n >= 10000 {
-			rows = append(rows, bench.Row{Group: "9", Measure: "same: peak requests/s (busiest simulated minute of the schedule)", Unit: bench.ReqPerSec,
-				Hoist: res.ScheduledPeakPerSecond(), Base: math.NaN(), Goal: bench.AtMost(3.5, bench.ReqPerSec)})
+			// The schedule's busiest minute (fleetsim.SchedulePeak) times the
+			// requests a check made: the server's peak when it keeps up.
+			_, perSecond := fleetsim.SchedulePeak(n, fleetsim.Interval, 3*fleetsim.Interval, uint64(i+1))
+			rows = append(rows,
+				bench.Row{Group: "9", Measure: "same: peak requests/s (busiest minute of the schedule × requests per check)", Unit: bench.ReqPerSec,
+					Hoist: perSecond * res.RequestsPerCheck(), Base: math.NaN(), Goal: bench.AtMost(3.5, bench.ReqPerSec)},
+				bench.Row{Group: "9", Measure: "same: peak requests/s measured at nginx (moves with the machine's load)", Unit: bench.ReqPerSec,
+					Hoist: res.PeakPerSecond(), Base: math.NaN()})
 		}
 		share := 100 * float64(res.Downloaded) / float64(n)
 		rows = append(rows,
