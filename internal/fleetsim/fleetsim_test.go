@@ -41,7 +41,7 @@ func TestGitFleet(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
 	}
-	res, err := Git(context.Background(), Options{Nodes: 20, Work: t.TempDir(), Factor: 1000, Steady: time.Hour, Seed: 2})
+	res, err := Git(context.Background(), Options{Nodes: 10, Work: t.TempDir(), Factor: 2000, Steady: time.Hour, Seed: 2})
 	if err != nil {
 		t.Fatalf("%v (%+v)", err, res)
 	}
