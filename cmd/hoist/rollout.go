@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -18,12 +19,17 @@ import (
 // branch's rollout counts, so widening or halting is one small commit.
 func runReleaseRollout(ctx context.Context, s streams, args []string) error {
 	fs := newFlags(s, "release rollout", "--percent N | --start TIME --days D | --halt  DIR")
-	percent := fs.Float64("percent", -1, "roll out to `N` % of the nodes (0-100; 100 finishes the rollout)")
+	percent := fs.Float64("percent", 0, "roll out to `N` % of the nodes (0-100; 100 finishes the rollout)")
 	start := fs.String("start", "", "grow from 0 % at `TIME` (RFC 3339, or \"now\") ...")
 	days := fs.Float64("days", 0, "... linearly to 100 % after `D` days")
 	halt := fs.Bool("halt", false, "stop the rollout where it is: percent 0 (nodes that updated stay)")
 	if err := fs.parse(args, 1, 1); err != nil {
 		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["percent"] {
+		*percent = -1
 	}
 	r, err := rolloutFlags(*percent, *start, *days, *halt, time.Now())
 	if err != nil {
@@ -60,8 +66,8 @@ func runReleaseRollout(ctx context.Context, s streams, args []string) error {
 	return nil
 }
 
-// rolloutFlags turns the flags into a rollout: exactly one of --percent,
-// --start with --days, or --halt.
+// rolloutFlags turns the flags into a rollout: exactly one of --percent
+// (percent < 0: not given), --start with --days, or --halt.
 func rolloutFlags(percent float64, start string, days float64, halt bool, now time.Time) (discovery.Rollout, error) {
 	forms := 0
 	for _, set := range []bool{percent >= 0, start != "" || days != 0, halt} {
