@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	src, err := discovery.Detect(ctx, *releases, releasesToken, httpcache.NewMemory())
+	src, err := discovery.Detect(*releases, releasesToken, httpcache.NewMemory())
 	if err != nil {
 		return fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
 	}

@@ -12,10 +12,11 @@ import (
 )
 
 func runReleasePublish(ctx context.Context, s streams, args []string) error {
-	fs := newFlags(s, "release publish", "--key KEY --out DIR [--expires 30d] [--root-key KEY] [--app ID] [--password-file F] SRC")
+	fs := newFlags(s, "release publish", "--key KEY --out DIR [--expires 30d] [--tarball] [--root-key KEY] [--app ID] [--password-file F] SRC")
 	out, keys, expires := repoFlags(fs)
 	rootKey := fs.String("root-key", "", "separate root key (default: --key); needed to create DIR and to renew its root")
 	app := fs.String("app", "", `app id of the release (default: "app" of info.json)`)
+	withTarball := fs.Bool("tarball", false, "also write the release as one target vX.Y.Z/APP.tar.gz (for a GitHub or Gitea release)")
 	if err := fs.parse(args, 1, 1); err != nil {
 		return err
 	}
@@ -24,7 +25,7 @@ func runReleasePublish(ctx context.Context, s streams, args []string) error {
 		return err
 	}
 	keys.RootKey = *rootKey
-	res, err := tufrepo.Publish(ctx, fs.positional[0], *out, tufrepo.Options{Keys: *keys, App: *app, Expires: d})
+	res, err := tufrepo.Publish(ctx, fs.positional[0], *out, tufrepo.Options{Keys: *keys, App: *app, Expires: d, Tarball: *withTarball})
 	if err != nil {
 		return err
 	}
@@ -37,8 +38,9 @@ func runReleasePublish(ctx context.Context, s streams, args []string) error {
 }
 
 func runReleaseRefresh(ctx context.Context, s streams, args []string) error {
-	fs := newFlags(s, "release refresh", "--key KEY --out DIR [--expires 30d] [--password-file F]")
+	fs := newFlags(s, "release refresh", "--key KEY --out DIR [--expires 30d] [--root-key KEY] [--password-file F]")
 	out, keys, expires := repoFlags(fs)
+	fs.StringVar(&keys.RootKey, "root-key", "", "separate root key (default: --key), to renew a root that ends within 90 days")
 	if err := fs.parse(args, 0, 0); err != nil {
 		return err
 	}
@@ -49,7 +51,7 @@ func runReleaseRefresh(ctx context.Context, s streams, args []string) error {
 	if err := tufrepo.Refresh(*out, *keys, time.Now(), d); err != nil {
 		return err
 	}
-	fmt.Fprintf(s.out, "re-signed %s/metadata/timestamp.json\n", *out)
+	fmt.Fprintf(s.out, "re-signed the metadata of %s\n", *out)
 	return nil
 }
 
@@ -96,4 +98,28 @@ func parseExpiry(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("must be positive")
 	}
 	return d, nil
+}
+
+func runReleaseRotateRoot(ctx context.Context, s streams, args []string) error {
+	fs := newFlags(s, "release rotate-root", "--key ROOT_KEY --new-key KEY [--new-root-key KEY] --out DIR [--expires 30d] [--password-file F]")
+	out, keys, expires := repoFlags(fs)
+	newKeys := tufrepo.Keys{}
+	fs.StringVar(&newKeys.Key, "new-key", "", "the new targets, snapshot and timestamp key (and root key, unless --new-root-key)")
+	fs.StringVar(&newKeys.RootKey, "new-root-key", "", "the new root key")
+	if err := fs.parse(args, 0, 0); err != nil {
+		return err
+	}
+	d, err := checkRepoFlags(fs, *out, keys.Key, *expires)
+	if err != nil {
+		return err
+	}
+	if err := fs.require("new-key", newKeys.Key); err != nil {
+		return err
+	}
+	newKeys.PasswordFile = keys.PasswordFile
+	if err := tufrepo.RotateRoot(*out, keys.Key, newKeys, time.Now(), d); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out, "rotated the root of %s: nodes follow it on their next refresh\n", *out)
+	return nil
 }

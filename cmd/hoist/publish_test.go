@@ -63,4 +63,13 @@ func TestPublishThenInit(t *testing.T) {
 	if !bytes.Equal(pinned, served) {
 		t.Error("the pinned root is not the repository's")
 	}
+
+	// rotate-root: the old key no longer publishes, the new one does.
+	hoistCmd(0, "release", "rotate-root", "--key", filepath.Join(dir, "k.key"), "--new-key", filepath.Join(dir, "other.key"), "--out", repo)
+	os.WriteFile(filepath.Join(src, "info.json"), []byte(`{"version":"1.1.0","app":"demo"}`), 0o644)
+	hoistCmd(1, "release", "publish", "--key", filepath.Join(dir, "k.key"), "--out", repo, src)
+	hoistCmd(0, "release", "publish", "--key", filepath.Join(dir, "other.key"), "--out", repo, src)
+	if _, err := os.Stat(filepath.Join(repo, "metadata", "2.root.json")); err != nil {
+		t.Errorf("no root version 2: %v", err)
+	}
 }

@@ -199,7 +199,7 @@ func openSource(root *os.Root, cfg config.Config, token string, store httpcache.
 	if err != nil {
 		return nil, fmt.Errorf("trusted release metadata: %w", err)
 	}
-	opts := tufclient.Options{URL: cfg.Repo, TargetsURL: cfg.TargetsURL, Root: pinned, Token: token, Retries: cfg.Retries()}
+	opts := tufclient.Options{URL: cfg.Repo, TargetsURL: cfg.TargetsURL, Root: pinned, Token: token, Retries: cfg.FetchRetries()}
 	return discovery.OpenStatic(opts, store), nil
 }
 

@@ -30,6 +30,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hoist-dev/hoist/internal/install"
 	"github.com/hoist-dev/hoist/internal/safefs"
@@ -51,6 +52,13 @@ type Index struct {
 	// Seq orders kept backups, newest highest (see NextSeq).
 	Seq   int            `json:"seq"`
 	Nodes []install.Node `json:"nodes"`
+	// Compared is when the update began comparing the live files with the
+	// release it installed: each live file of the release not in Nodes was
+	// as the release lists it then. It is kept as the index file's
+	// modification time, not in its content, which stays a function of the
+	// states alone (journaled by sha256, compared byte for byte by tests).
+	// An index written without it carries its write time, a little later.
+	Compared time.Time `json:"-"`
 }
 
 // ErrDamaged means a backup's index is missing, unreadable or not the one
@@ -83,8 +91,15 @@ func Capture(ctx context.Context, root *os.Root, dir string, idx Index) (string,
 	if err != nil {
 		return "", err
 	}
-	if err := safefs.WriteFile(root, path.Join(dir, indexName), data, 0o600); err != nil {
+	index := path.Join(dir, indexName)
+	if err := safefs.WriteFile(root, index, data, 0o600); err != nil {
 		return "", fmt.Errorf("write backup index: %w", err)
+	}
+	if !idx.Compared.IsZero() {
+		// Durable with the commit's syncfs, before the backup is kept.
+		if err := root.Chtimes(index, idx.Compared, idx.Compared); err != nil {
+			return "", fmt.Errorf("date backup index: %w", err)
+		}
 	}
 	return digest(data), nil
 }
@@ -107,6 +122,9 @@ func Load(root *os.Root, dir, wantSHA string) (Index, error) {
 	var idx Index
 	if err := json.Unmarshal(data, &idx); err != nil {
 		return Index{}, fmt.Errorf("%w: %s: %v", ErrDamaged, dir, err)
+	}
+	if fi, err := root.Lstat(path.Join(dir, indexName)); err == nil {
+		idx.Compared = fi.ModTime()
 	}
 	return idx, nil
 }

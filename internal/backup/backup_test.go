@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hoist-dev/hoist/internal/install"
 )
@@ -141,5 +142,31 @@ func TestKeepListPrune(t *testing.T) {
 	kept, damaged, _ = List(root, ".hoist/backups")
 	if len(kept) != 2 || kept[1].Index.Version != "1.0.0" || len(damaged) != 0 {
 		t.Fatalf("after prune: %+v %v", kept, damaged)
+	}
+}
+
+// TestCompared: the time of the comparison comes back from the index, and
+// does not change its content (its sha256 is journaled).
+func TestCompared(t *testing.T) {
+	_, root := setup(t)
+	before := stat(t, root, "a/x")
+	compared := time.Now().Add(-time.Hour).Truncate(time.Second)
+	plain, err := Capture(context.Background(), root, "undo1", Index{Version: "1.0.0", To: "1.1.0", Nodes: before})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dated, err := Capture(context.Background(), root, "undo2", Index{Version: "1.0.0", To: "1.1.0", Nodes: before, Compared: compared})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain != dated {
+		t.Errorf("the comparison time changed the index: %s, %s", plain, dated)
+	}
+	idx, err := Load(root, "undo2", dated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !idx.Compared.Equal(compared) {
+		t.Errorf("Compared = %v, want %v", idx.Compared, compared)
 	}
 }

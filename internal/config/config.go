@@ -57,7 +57,8 @@ const (
 	KindStatic = "static"
 )
 
-// DefaultDownloadRetries is download_retries when the config sets none;
+// DefaultDownloadRetries is download_retries when the config sets none
+// (objfetch.DefaultRetries);
 // MaxDownloadRetries bounds it, so a dead server ends an update.
 const (
 	DefaultDownloadRetries = 5
@@ -67,10 +68,14 @@ const (
 // Static reports whether the release repository is a static one.
 func (c Config) Static() bool { return c.Kind == KindStatic }
 
-// Retries is the download retry bound.
-func (c Config) Retries() int {
-	if c.DownloadRetries == nil {
-		return DefaultDownloadRetries
+// FetchRetries is the retry bound to give objfetch: 0, its default
+// (DefaultDownloadRetries), when the config sets none; -1 for "0".
+func (c Config) FetchRetries() int {
+	switch {
+	case c.DownloadRetries == nil:
+		return 0
+	case *c.DownloadRetries == 0:
+		return -1
 	}
 	return *c.DownloadRetries
 }

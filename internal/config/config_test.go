@@ -65,13 +65,16 @@ func TestValidate(t *testing.T) {
 
 func TestStaticKeys(t *testing.T) {
 	c := Default("https://example.com/releases/", []string{"k"})
-	if c.Static() || c.Retries() != DefaultDownloadRetries {
-		t.Errorf("default config: static %v, retries %d", c.Static(), c.Retries())
+	if c.Static() || c.FetchRetries() != 0 {
+		t.Errorf("default config: static %v, retries %d", c.Static(), c.FetchRetries())
 	}
-	zero := 0
+	zero, three := 0, 3
 	c.Kind, c.TargetsURL, c.DownloadRetries = KindStatic, "https://github.com/o/r/releases/download/", &zero
-	if err := c.Validate(); err != nil || !c.Static() || c.Retries() != 0 {
-		t.Errorf("static config: %v, static %v, retries %d", err, c.Static(), c.Retries())
+	if err := c.Validate(); err != nil || !c.Static() || c.FetchRetries() != -1 {
+		t.Errorf("static config: %v, static %v, retries %d", err, c.Static(), c.FetchRetries())
+	}
+	if c.DownloadRetries = &three; c.FetchRetries() != 3 {
+		t.Errorf("download_retries 3: %d", c.FetchRetries())
 	}
 }
 

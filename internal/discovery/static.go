@@ -6,11 +6,11 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-version"
 
 	"github.com/hoist-dev/hoist/internal/httpcache"
-	"github.com/hoist-dev/hoist/internal/repoauth"
 	"github.com/hoist-dev/hoist/internal/tufclient"
 	"github.com/hoist-dev/hoist/internal/tufrepo"
 )
@@ -39,16 +39,66 @@ func OpenStatic(opts tufclient.Options, store httpcache.Store) Source {
 // Detect opens rawURL as OpenStore does, unless it serves TUF metadata:
 // then as a static repository, trusting the root it serves. That is for
 // advisory readers (the manager's --releases): the engine verifies what it
-// installs against the root `hoist init` pinned.
-func Detect(ctx context.Context, rawURL, token string, store httpcache.Store) (Source, error) {
-	if !strings.Contains(rawURL, "{ref}") {
-		root, static, err := tufclient.Detect(ctx, rawURL, token)
-		if err == nil && static {
-			opts := tufclient.Options{URL: rawURL, Root: root, Token: token, Retries: 2}
-			return OpenStatic(opts, store), nil
-		}
+// installs against the root `hoist init` pinned. Which kind rawURL is gets
+// settled by the first read that reaches the server, so a manager started
+// before its network is up does not take a static repository for git.
+func Detect(rawURL, token string, store httpcache.Store) (Source, error) {
+	src, err := OpenStore(rawURL, token, store)
+	if err != nil || strings.Contains(rawURL, "{ref}") {
+		return src, err
 	}
-	return OpenStore(rawURL, token, store)
+	return &detecting{url: rawURL, token: token, store: store, other: src}, nil
+}
+
+// detecting is a Source that probes, until it has an answer, whether its
+// URL is a static repository or other.
+type detecting struct {
+	url, token string
+	store      httpcache.Store
+	other      Source
+
+	mu  sync.Mutex
+	src Source // nil until settled
+}
+
+func (d *detecting) source(ctx context.Context) (Source, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.src != nil {
+		return d.src, nil
+	}
+	root, static, err := tufclient.Detect(ctx, d.url, d.token)
+	if err != nil {
+		return nil, fetchError("the release repository", err)
+	}
+	d.src = d.other
+	if static {
+		d.src = OpenStatic(tufclient.Options{URL: d.url, Root: root, Token: d.token, Retries: 2}, d.store)
+	}
+	return d.src, nil
+}
+
+// settled is the source once known, nil before.
+func (d *detecting) settled() Source {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.src
+}
+
+func (d *detecting) Info(ctx context.Context, ref string) (Info, error) {
+	src, err := d.source(ctx)
+	if err != nil {
+		return Info{}, err
+	}
+	return src.Info(ctx, ref)
+}
+
+func (d *detecting) Tags(ctx context.Context) ([]*version.Version, error) {
+	src, err := d.source(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return src.Tags(ctx)
 }
 
 // client returns the refreshed targets, refreshing only when
@@ -57,10 +107,7 @@ func (s *staticSource) client(ctx context.Context) (*tufclient.Client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	header := http.Header{}
-	if s.opts.Token != "" {
-		req := &http.Request{Header: header}
-		repoauth.Request(req, s.opts.Token)
-	}
+	tufclient.Authorize(&http.Request{Header: header}, s.opts.Token)
 	url := strings.TrimSuffix(s.opts.URL, "/") + "/" + tufrepo.MetadataDir + "/timestamp.json"
 	res, err := s.probe.Get(ctx, url, header)
 	if err != nil {
@@ -75,6 +122,30 @@ func (s *staticSource) client(ctx context.Context) (*tufclient.Client, error) {
 	}
 	s.last = c
 	return c, nil
+}
+
+// metadataExpires is when the metadata of the last refresh expires.
+func (s *staticSource) metadataExpires() (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil {
+		return time.Time{}, false
+	}
+	return s.last.Expires(), true
+}
+
+// MetadataExpires is when the release metadata last read expires, for a
+// static repository that was read; ok is false otherwise. Monitoring
+// alerts on it before nodes stop updating.
+func (f *Finder) MetadataExpires() (t time.Time, ok bool) {
+	src := f.src
+	if d, detect := src.(*detecting); detect {
+		src = d.settled()
+	}
+	if s, static := src.(*staticSource); static {
+		return s.metadataExpires()
+	}
+	return t, false
 }
 
 func (s *staticSource) Info(ctx context.Context, ref string) (Info, error) {

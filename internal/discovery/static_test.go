@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/go-version"
 
 	"github.com/hoist-dev/hoist/internal/httpcache"
 	"github.com/hoist-dev/hoist/internal/release"
@@ -26,6 +29,7 @@ func TestStaticSource(t *testing.T) {
 	for _, info := range []string{
 		`{"version":"1.0.0","app":"demo","name":"Demo"}`,
 		`{"version":"1.1.0","app":"demo","requires":">=1.0.0","rollout":{"percent":50}}`,
+		`{"version":"2.0.0","app":"demo","requires":">=1.1.0"}`,
 	} {
 		src := t.TempDir()
 		if err := os.WriteFile(filepath.Join(src, "info.json"), []byte(info), 0o644); err != nil {
@@ -36,28 +40,50 @@ func TestStaticSource(t *testing.T) {
 		}
 	}
 	var requests atomic.Int64
+	var down atomic.Bool // the server answers 503 to everything
+	down.Store(true)
 	files := http.FileServer(http.Dir(out))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
+		if down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		files.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
 
 	ctx := context.Background()
-	src, err := Detect(ctx, srv.URL, "", httpcache.NewMemory())
+	src, err := Detect(srv.URL, "", httpcache.NewMemory())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := src.(*staticSource); !ok {
-		t.Fatalf("Detect gave %T, want the static source", src)
+	// A server that cannot answer yet leaves the kind open.
+	if _, err := src.Tags(ctx); err == nil {
+		t.Fatal("tags from a server answering 503")
 	}
+	down.Store(false)
 	tags, err := src.Tags(ctx)
-	if err != nil || len(tags) != 2 || tags[1].String() != "1.1.0" {
+	if err != nil || len(tags) != 3 || tags[2].String() != "2.0.0" {
 		t.Fatalf("tags %v, %v", tags, err)
 	}
+	if s := src.(*detecting).settled(); s == nil {
+		t.Fatal("the kind of repository is still open")
+	} else if _, ok := s.(*staticSource); !ok {
+		t.Fatalf("settled on %T, want the static source", s)
+	}
 	latest, err := src.Info(ctx, "")
-	if err != nil || latest.Version != "1.1.0" || latest.Requires != ">=1.0.0" || string(latest.Rollout) != `{"percent":50}` {
+	if err != nil || latest.Version != "2.0.0" || latest.Requires != ">=1.1.0" {
 		t.Errorf("latest %+v, %v", latest, err)
+	}
+	mid, err := src.Info(ctx, "v1.1.0")
+	if err != nil || mid.Requires != ">=1.0.0" || string(mid.Rollout) != `{"percent":50}` {
+		t.Errorf("v1.1.0 %+v, %v", mid, err)
+	}
+	// The requires walk: 1.0.0 must step through 1.1.0 to reach 2.0.0.
+	u, err := NewFinder(src, 0, 0).Next(ctx, version.Must(version.NewVersion("1.0.0")))
+	if err != nil || u == nil || u.Version != "1.1.0" || !u.Intermediate || u.Latest != "2.0.0" {
+		t.Errorf("next from 1.0.0: %+v, %v", u, err)
 	}
 	old, err := src.Info(ctx, "v1.0.0")
 	if err != nil || old.Name != "Demo" {
@@ -65,6 +91,10 @@ func TestStaticSource(t *testing.T) {
 	}
 	if _, err := src.Info(ctx, "v9.9.9"); err != ErrNoSuchRelease {
 		t.Errorf("v9.9.9: %v", err)
+	}
+	finder := NewFinder(src, 0, 0)
+	if exp, ok := finder.MetadataExpires(); !ok || time.Until(exp) < 29*24*time.Hour {
+		t.Errorf("metadata expiry %s, %v; want the timestamp's 30 days", exp, ok)
 	}
 	before := requests.Load()
 	if _, err := src.Info(ctx, ""); err != nil {

@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"time"
 
 	"github.com/hashicorp/go-version"
 
@@ -58,22 +60,24 @@ func (e *Engine) Apply(ctx context.Context, opts ApplyOptions) (string, error) {
 	}
 	defer t.close()
 	st.enter(bandStart, "Preparing the update to "+tg)
-	if err := t.apply(ctx, live); err != nil {
+	m, err := t.apply(ctx, live)
+	if err != nil {
 		return "", t.abort(ctx, err)
 	}
 	desc, err := t.commit("")
 	if err == nil {
 		e.pruneStore(ctx, tg)
+		e.updateCache(ctx, m)
 	}
 	return desc, err
 }
 
 // apply runs the steps of an update after begin, in the order doc.go lists
-// them; each journals its steps.
-func (t *txn) apply(ctx context.Context, live release) error {
+// them; each journals its steps. It returns the verified manifest.
+func (t *txn) apply(ctx context.Context, live release) (*manifest.Manifest, error) {
 	u := &update{txn: t, live: live, tag: "v" + t.begin.To}
 	defer u.closeStaging()
-	return steps(ctx,
+	err := steps(ctx,
 		u.fetch,  // fetched
 		u.verify, // verified
 		t.script(0, t.begin.Staging, bandScript00.span()), // from the staging clone
@@ -83,6 +87,7 @@ func (t *txn) apply(ctx context.Context, live release) error {
 		t.script(2, "", bandScript02.span()),
 		t.script(3, "", bandScript03.span()),
 	)
+	return u.m, err
 }
 
 // steps runs each step in turn, up to the first that fails.
@@ -140,9 +145,7 @@ func (u *update) verify(ctx context.Context) error {
 	e := u.e
 	if u.m == nil {
 		u.st.enter(bandVerify, "Verifying the signature and files of "+u.tag)
-		var err error
-		if u.m, err = e.verifyRelease(ctx, u.begin.Staging, u.begin.To, u.live); err != nil {
-			e.distrustStore()
+		if err := u.verifyClone(ctx); err != nil {
 			return err
 		}
 	}
@@ -154,20 +157,51 @@ func (u *update) verify(ctx context.Context) error {
 	return err
 }
 
+// verifyClone verifies the staging clone just made. One that fails is
+// made and verified once more without the object store and cache, when a
+// cache was there: a cached object may have changed since (a staged file
+// written in place is a link to one), which is no fault of the release.
+func (u *update) verifyClone(ctx context.Context) error {
+	e, dir := u.e, u.begin.Staging
+	_, cached := e.root.Lstat(approot.CacheDir)
+	var err error
+	if u.m, err = e.verifyRelease(ctx, dir, u.begin.To, u.live); err == nil {
+		return nil
+	}
+	e.distrustStore()
+	if cached != nil {
+		return err
+	}
+	e.log.WithError(err).Warn("the release staged from the object cache does not verify; downloading it whole")
+	if err := e.root.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := e.clone(ctx, u.tag, dir, io.Discard); err != nil {
+		return fmt.Errorf("download %s: %w", u.tag, err)
+	}
+	if u.m, err = e.verifyRelease(ctx, dir, u.begin.To, u.live); err != nil {
+		e.distrustStore()
+		return err
+	}
+	return nil
+}
+
 // backup plans the update and saves what it changes in the undo area.
 func (u *update) backup(ctx context.Context) error {
 	u.st.enter(bandBackup, "Backing up the files the update replaces")
+	compared := time.Now()
 	want, before, err := plan(ctx, u.e.root, u.staging, u.live.manifest, u.m, u.e.cfg.Protect)
 	if err != nil {
 		return fmt.Errorf("plan the update: %w", err)
 	}
 	u.want = want
-	return u.capture(ctx, before)
+	return u.capture(ctx, before, compared)
 }
 
 // put puts every path of the plan into its wanted state.
 func (u *update) put(ctx context.Context, progress func(done, total int)) error {
-	opts := install.Options{From: u.begin.Staging, Progress: progress}
+	// CopyShared: files linked from the object cache must not go live.
+	opts := install.Options{From: u.begin.Staging, Progress: progress, CopyShared: true}
 	if err := install.Apply(ctx, u.e.root, u.want, opts); err != nil {
 		return fmt.Errorf("install %s: %w", u.tag, err)
 	}
@@ -224,8 +258,9 @@ func checkRequires(staging *os.Root, live release) error {
 
 // capture journals backup, saves the current state of every path the
 // transaction changes into the undo area, and journals backed-up with the
-// index's sha256.
-func (t *txn) capture(ctx context.Context, before []install.Node) error {
+// index's sha256. compared is when the live files were compared with the
+// release (backup.Index.Compared), if they were.
+func (t *txn) capture(ctx context.Context, before []install.Node, compared time.Time) error {
 	if err := t.step(phaseBackup); err != nil {
 		return err
 	}
@@ -233,7 +268,7 @@ func (t *txn) capture(ctx context.Context, before []install.Node) error {
 	if err != nil {
 		return err
 	}
-	idx := backup.Index{Version: t.begin.From, To: t.begin.To, Seq: seq, Nodes: before}
+	idx := backup.Index{Version: t.begin.From, To: t.begin.To, Seq: seq, Nodes: before, Compared: compared}
 	sum, err := backup.Capture(ctx, t.e.root, undoDir, idx)
 	if err != nil {
 		return fmt.Errorf("back up: %w", err)

@@ -96,7 +96,8 @@
 //   - script.go: running an update script and its log; report.go: the
 //     failure report;
 //   - request.go: what to install and refusing a request; plan.go: what
-//     an update changes; store.go: downloads; verify.go: hoist verify.
+//     an update changes; store.go: downloads; cache.go: the object cache;
+//     verify.go: hoist verify.
 //
 // # Hard links
 //
@@ -109,15 +110,19 @@
 // names, so an inode shared by the live root and a backup never changes.
 // Content is hashed before it is put in place, so a shared inode changed by
 // someone else is an error, not a silent corruption. Where a link is
-// impossible (another filesystem), the file is copied.
+// impossible (another filesystem), the file is copied. The one exception:
+// a staged file linked from the object cache is copied into the live root
+// (install.Options.CopyShared), so that no live file is a cache object.
 //
 // # Decisions
 //
 //   - Releases are downloaded through the object store .hoist/objects
-//     (fetch.Options.Store), so an update downloads only what changed. It
-//     is a cache: a release that fails to verify removes it (the fault may
-//     be a torn object), and after a successful apply it is pruned to the
-//     live release, once the status says success.
+//     (fetch.Options.Store), so an update downloads only what changed, and
+//     staged from the object cache .hoist/cache (cache.go), so it writes
+//     only what changed. Both are caches: a release that fails to verify
+//     removes them (the fault may be a torn object), and after a
+//     successful apply they are pruned to the live release, once the
+//     status says success.
 //   - A bad --to is a usage error (exit 2) and touches nothing. A bad
 //     updateTo in the status file — not a tag, or a status file that is a
 //     symlink or hard link — is a rejected request (exit 4), reported in
@@ -150,7 +155,8 @@
 //     from its manifest are logged, after the status says success and
 //     done is journaled, since this only logs. The restored paths are
 //     compared by the kept backup's index, whose content Restore just
-//     checked; only the files the update never touched are hashed.
+//     checked; of the files the update never touched, only those whose
+//     inode changed since the update compared them are hashed.
 //   - verify --fix restores from the staging clone of the live release or a
 //     kept backup with the same content, and else downloads and verifies
 //     the live release; it copies (never links) so kept backups stay

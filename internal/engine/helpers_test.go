@@ -120,9 +120,10 @@ func (f *fixture) read(rel string) string {
 
 // liveSkip leaves out of root snapshots what changes with every run
 // without being part of the installed state: the journal, logs, the lock,
-// the status reserve, the object store (a download cache), the status
+// the status reserve, the object store and the object cache (download
+// caches), the status
 // files and the scripts' run log (checked on its own).
-var liveSkip = []string{".hoist/journal", ".hoist/logs", ".hoist/lock", ".hoist/status-reserve", ".hoist/objects", "statuses", releaserepo.ScriptLog}
+var liveSkip = []string{".hoist/journal", ".hoist/logs", ".hoist/lock", ".hoist/status-reserve", ".hoist/objects", ".hoist/cache", "statuses", releaserepo.ScriptLog}
 
 // snap is the snapshot of the live root, without liveSkip and extra.
 func (f *fixture) snap(extra ...string) treesnap.Tree {

@@ -11,6 +11,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/backup"
 	"github.com/hoist-dev/hoist/internal/clip"
 	"github.com/hoist-dev/hoist/internal/lock"
+	"github.com/hoist-dev/hoist/internal/objcache"
 	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/statusfile"
 )
@@ -73,11 +74,15 @@ func (e *Engine) lockSettled(ctx context.Context) (*lock.Lock, error) {
 func (e *Engine) recoverOpen(ctx context.Context) (string, error) {
 	// Temp files of writes a crash cut short: the journal's, the reports',
 	// the status file's and its companions' (a manager's request in flight
-	// may lose its temp file too; it then fails and can be repeated).
+	// may lose its temp file too; it then fails and can be repeated), and
+	// the object cache's.
 	for _, dir := range []string{approot.StateDir, approot.LogsDir, approot.StatusesDir} {
 		if err := safefs.Sweep(e.root, dir); err != nil {
 			return "", err
 		}
+	}
+	if err := objcache.Sweep(e.root, approot.CacheDir); err != nil {
+		return "", err
 	}
 	if err := e.emptyTrash(); err != nil {
 		return "", err

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
@@ -60,7 +64,7 @@ func (e *Engine) Rollback(ctx context.Context) (string, error) {
 	if err == nil {
 		// It only logs, so it waits until the status says success and
 		// the journal is closed.
-		e.checkRestored(ctx, b.Index)
+		e.checkRestored(ctx, b.Index, live.manifest)
 	}
 	return desc, err
 }
@@ -89,7 +93,7 @@ func (r *rollbackRun) backup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return r.capture(ctx, before)
+	return r.capture(ctx, before, time.Time{})
 }
 
 // restore puts the kept backup's paths back.
@@ -101,9 +105,12 @@ func (r *rollbackRun) restore(ctx context.Context, progress func(done, total int
 // its manifest. The paths the update had changed were just restored from
 // idx, whose content Restore checked, so they are compared by the index
 // alone: a difference there was already on disk when the update saved
-// them. Only the files the update never touched are hashed: someone may
-// have changed them since.
-func (e *Engine) checkRestored(ctx context.Context, idx backup.Index) {
+// them. The files the update never touched are hashed, as someone may
+// have changed them since, except those provably unchanged: listed alike
+// by prev, the manifest of the release rolled back from, and with an
+// inode last changed before the update compared them (idx.Compared) and
+// found them as listed.
+func (e *Engine) checkRestored(ctx context.Context, idx backup.Index, prev *manifest.Manifest) {
 	live, err := e.installed()
 	if err != nil || live.manifest == nil || live.version.String() != idx.Version {
 		e.log.WithError(err).Warnf("the restored release is not v%s as expected", idx.Version)
@@ -115,12 +122,14 @@ func (e *Engine) checkRestored(ctx context.Context, idx backup.Index) {
 	}
 	untouched := &manifest.Manifest{Version: live.manifest.Version}
 	var problems []manifest.Problem
+	tree := install.NewTree(e.root)
+	defer tree.Close()
 	for _, f := range live.manifest.Files {
 		n, ok := restored[f.Path]
 		switch {
-		case !ok:
+		case !ok && !unchangedSince(tree, f, prev, idx.Compared):
 			untouched.Files = append(untouched.Files, f)
-		case !install.Same(n, nodeOf(f)):
+		case ok && !install.Same(n, nodeOf(f)):
 			problems = append(problems, manifest.Problem{Path: f.Path, Reason: "differed already before the update"})
 		}
 	}
@@ -131,4 +140,26 @@ func (e *Engine) checkRestored(ctx context.Context, idx backup.Index) {
 	for _, p := range append(problems, changed...) {
 		e.log.Warnf("restored release differs from its manifest: %s", p)
 	}
+}
+
+// ctimeSlack covers the coarse clock that stamps inode change times (one
+// kernel tick, at most 10 ms) many times over.
+const ctimeSlack = 100 * time.Millisecond
+
+// unchangedSince reports whether the regular file f, listed alike by prev,
+// is in the live tree a file of f's mode whose inode has not changed since
+// compared: it then still has the content it had when compared with
+// prev's entry.
+func unchangedSince(live *install.Tree, f manifest.Entry, prev *manifest.Manifest, compared time.Time) bool {
+	if compared.IsZero() || prev == nil || f.IsLink() {
+		return false
+	}
+	if p, ok := prev.Lookup(f.Path); !ok || p != f {
+		return false
+	}
+	st, err := live.Lstat(f.Path)
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || fs.FileMode(st.Mode&0o7777) != f.Perm() {
+		return false
+	}
+	return time.Unix(st.Ctim.Unix()).Before(compared.Add(-ctimeSlack))
 }

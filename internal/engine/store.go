@@ -13,30 +13,41 @@ import (
 )
 
 // clone downloads release tg into the staging dir, through the object store
-// of the releases fetched before, so that only what changed is downloaded.
+// of the releases fetched before, so that only what changed is downloaded,
+// and links the files the object cache has (cache.go).
 // A release over max_release_bytes is a rejection.
 func (e *Engine) clone(ctx context.Context, tg, staging string, progress io.Writer) error {
+	if e.cfg.Static() {
+		return e.stageStatic(ctx, tg, staging, progress)
+	}
 	token, err := e.cfg.Token()
 	if err != nil {
 		return err
 	}
-	err = fetch.Clone(ctx, fetch.Options{
+	o := fetch.Options{
 		URL: e.cfg.Repo, Tag: tg, Dir: filepath.Join(e.dir, staging), Progress: progress,
 		Store: filepath.Join(e.dir, approot.ObjectsDir), StallTimeout: e.cfg.FetchStallTimeout(),
 		MaxBytes: e.cfg.FetchMaxBytes(), Token: token,
-	})
+	}
+	if c := e.openCache(); c != nil {
+		defer c.Close()
+		o.Cache = c
+	}
+	err = fetch.Clone(ctx, o)
 	if errors.Is(err, fetch.ErrTooLarge) {
 		return rejectf("%s rejected: release exceeds max_release_bytes: %v", tg, err)
 	}
 	return err
 }
 
-// distrustStore removes the object store after a clone out of it failed
-// to verify: the fault may be the store's (a torn object), and the next
-// attempt must not get the same tree from it.
+// distrustStore removes the object store and the object cache after a
+// clone out of them failed to verify: the fault may be theirs (a torn
+// object), and the next attempt must not get the same tree from them.
 func (e *Engine) distrustStore() {
-	if err := e.discard(approot.ObjectsDir); err != nil {
-		e.log.WithError(err).Warn("could not remove the object store")
+	for _, dir := range []string{approot.ObjectsDir, approot.CacheDir} {
+		if err := e.discard(dir); err != nil {
+			e.log.WithError(err).Warnf("could not remove %s", dir)
+		}
 	}
 }
 

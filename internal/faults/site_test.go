@@ -104,7 +104,7 @@ var recorders = []string{"ping", "app", "repo"}
 // on its own) and what changes with every run without being part of the
 // installed state: the journal, logs, locks, the object store (a download
 // cache) and the manager's statuses/ and events/signals/.
-var liveSkip = []string{"data", ".hoist/journal", ".hoist/logs", ".hoist/lock", ".hoist/supervisor.lock", ".hoist/objects", "statuses", "events/signals"}
+var liveSkip = []string{"data", ".hoist/journal", ".hoist/logs", ".hoist/lock", ".hoist/supervisor.lock", ".hoist/objects", ".hoist/cache", "statuses", "events/signals"}
 
 // scriptLog is the scripts' run log, in data/ so that updates keep it: the
 // only file of the protected data an update writes (its scripts do).

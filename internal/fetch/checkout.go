@@ -16,7 +16,9 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/iobuf"
+	"github.com/hoist-dev/hoist/internal/manifest"
 )
 
 // maxLink caps a symlink target read from the repository.
@@ -25,8 +27,9 @@ const maxLink = 4096
 // checkout writes the tree the tag points to into dir: the tree walk makes
 // the directories and symlinks, then one worker per CPU writes the files,
 // each reading objects through its own reader. Most of a checkout is the
-// kernel creating files, which runs in parallel across directories.
-func (src *source) checkout(ctx context.Context, dir string) error {
+// kernel creating files, which runs in parallel across directories. With
+// a cache, the files it has are linked from it instead (see Options.Cache).
+func (src *source) checkout(ctx context.Context, dir string, cache Cache) error {
 	tree, _, err := peel(src.objects, src.ref, nil)
 	if err != nil {
 		return err
@@ -37,10 +40,49 @@ func (src *source) checkout(ctx context.Context, dir string) error {
 	}
 	w := &walk{s: src.objects, dirs: []*os.Root{root}}
 	defer w.closeDirs()
+	if cache != nil {
+		w.cache, w.hashes, w.open = cache, manifestHashes(src.objects, tree), map[*os.Root]*os.File{}
+	}
 	if err := w.tree(ctx, tree, root, "."); err != nil {
 		return err
 	}
-	return src.writeFiles(ctx, w.files)
+	return src.writeFiles(ctx, w.files, cache)
+}
+
+// manifestHashes maps each regular file the tree's manifest lists to its
+// sha256. It is only a hint of where the cache may help: a manifest that
+// is missing, too large or invalid gives none, and the caller verifies
+// the tree checked out against the signed manifest anyway.
+func manifestHashes(s storer.EncodedObjectStorer, tree *object.Tree) map[string]string {
+	e, err := tree.FindEntry(approot.ManifestFile)
+	if err != nil || (e.Mode != filemode.Regular && e.Mode != filemode.Deprecated) {
+		return nil
+	}
+	blob, r, err := openBlob(s, e.Hash, approot.ManifestFile)
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
+	if blob.Size > manifest.MaxSize {
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(r, manifest.MaxSize))
+	if err != nil {
+		return nil
+	}
+	m, err := manifest.Parse(data)
+	if err != nil {
+		return nil
+	}
+	hashes := make(map[string]string, len(m.Files))
+	for _, f := range m.Files {
+		// info.json is read as a file with no other links (infofile), so
+		// that no link can make it alias another file: never link it.
+		if !f.IsLink() && f.Path != approot.InfoFile {
+			hashes[f.Path] = f.SHA256
+		}
+	}
+	return hashes
 }
 
 // walk makes the directories and symlinks of a tree and lists its files.
@@ -51,17 +93,22 @@ func (src *source) checkout(ctx context.Context, dir string) error {
 // entries are created by their single names: resolving the whole path for
 // every file through the root cost one openat per component.
 type walk struct {
-	s     storer.EncodedObjectStorer
-	dirs  []*os.Root // open until the files are written
-	files []fileEntry
+	s      storer.EncodedObjectStorer
+	dirs   []*os.Root // open until the files are written
+	files  []fileEntry
+	cache  Cache                 // nil: every file comes from git
+	hashes map[string]string     // path → sha256, from the manifest
+	open   map[*os.Root]*os.File // directories files are linked into
 }
 
 // fileEntry is a file to write: the entry name of dir, path p of the
-// checkout.
+// checkout; from the cache object cached (and into dirf) if that is set.
 type fileEntry struct {
 	dir     *os.Root
+	dirf    *os.File
 	name, p string
 	blob    plumbing.Hash
+	cached  string
 	perm    os.FileMode
 }
 
@@ -69,6 +116,27 @@ func (w *walk) closeDirs() {
 	for _, d := range w.dirs {
 		d.Close()
 	}
+	for _, d := range w.open {
+		d.Close()
+	}
+}
+
+// file lists the file name of dir (path p) to write, from the cache if it
+// has the content the manifest names.
+func (w *walk) file(dir *os.Root, name, p string, blob plumbing.Hash, perm os.FileMode) error {
+	f := fileEntry{dir: dir, name: name, p: p, blob: blob, perm: perm}
+	if sum, ok := w.hashes[p]; ok && w.cache.Has(sum) {
+		f.cached = sum
+		if f.dirf = w.open[dir]; f.dirf == nil {
+			d, err := dir.Open(".")
+			if err != nil {
+				return err
+			}
+			w.open[dir], f.dirf = d, d
+		}
+	}
+	w.files = append(w.files, f)
+	return nil
 }
 
 func (w *walk) tree(ctx context.Context, tree *object.Tree, dir *os.Root, p string) error {
@@ -85,9 +153,9 @@ func (w *walk) tree(ctx context.Context, tree *object.Tree, dir *os.Root, p stri
 		case filemode.Dir:
 			err = w.dir(ctx, e.Hash, dir, e.Name, ep)
 		case filemode.Regular, filemode.Deprecated:
-			w.files = append(w.files, fileEntry{dir, e.Name, ep, e.Hash, 0o644})
+			err = w.file(dir, e.Name, ep, e.Hash, 0o644)
 		case filemode.Executable:
-			w.files = append(w.files, fileEntry{dir, e.Name, ep, e.Hash, 0o755})
+			err = w.file(dir, e.Name, ep, e.Hash, 0o755)
 		case filemode.Symlink:
 			err = checkoutLink(w.s, e.Hash, dir, e.Name, ep)
 		default:
@@ -120,10 +188,11 @@ func (w *walk) dir(ctx context.Context, h plumbing.Hash, parent *os.Root, name, 
 }
 
 // writeFiles writes files on one worker per CPU, each file through one of
-// as many readers. After the first error no further file starts, and that
-// error is returned. A file that would take the files' sizes past
-// src.maxBytes is ErrTooLarge before it is read.
-func (src *source) writeFiles(ctx context.Context, files []fileEntry) error {
+// as many readers, or links it from cache. After the first error no
+// further file starts, and that error is returned. A file that would take
+// the files' sizes past src.maxBytes is ErrTooLarge before it is read;
+// files linked from the cache take no space and do not count.
+func (src *source) writeFiles(ctx context.Context, files []fileEntry, cache Cache) error {
 	n := min(runtime.NumCPU(), len(files))
 	readers := make(chan storer.EncodedObjectStorer, n)
 	for range n {
@@ -143,6 +212,9 @@ func (src *source) writeFiles(ctx context.Context, files []fileEntry) error {
 			break
 		}
 		g.Go(func() error {
+			if f.cached != "" {
+				return cache.Link(gctx, f.cached, f.dirf, f.name, f.perm)
+			}
 			s := <-readers // one is free: no more than n files are written at once
 			defer func() { readers <- s }()
 			return f.write(s, &left)

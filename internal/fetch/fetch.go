@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,9 +68,22 @@ type Options struct {
 	// serialise every use of a store, and call PruneStore once they know
 	// which tag they keep.
 	Store string
+	// Cache, if set, supplies files by content: a file that the release's
+	// manifest (its hoist-release.json, read from the tag's tree first)
+	// lists with a sha256 the cache has is linked from the cache instead
+	// of being read out of git objects. The manifest is not verified here;
+	// like every file, what the cache gives is checked by the caller's
+	// verification of the whole tree.
+	Cache Cache
 	// Token, if set, is sent as HTTP auth to an http(s) URL (package
 	// repoauth); it never appears in a message.
 	Token string
+}
+
+// Cache is the object cache as a checkout uses it (package objcache).
+type Cache interface {
+	Has(sha256hex string) bool
+	Link(ctx context.Context, sha256hex string, dir *os.File, name string, mode fs.FileMode) error
 }
 
 // DefaultStallTimeout is how long an HTTP(S) transfer may receive nothing.
@@ -148,7 +162,7 @@ func cloneInto(ctx context.Context, o Options, tmp string) error {
 	if err != nil {
 		return err
 	}
-	err = src.checkout(ctx, tmp)
+	err = src.checkout(ctx, tmp, o.Cache)
 	if closeErr := src.close(); err == nil {
 		err = closeErr
 	}

@@ -2,6 +2,8 @@ package fetch
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net"
 	"os"
@@ -16,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/hoist-dev/hoist/internal/objcache"
 	"github.com/hoist-dev/hoist/internal/release"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
@@ -277,6 +280,62 @@ func TestCloneRefusesAReleaseOverMaxBytes(t *testing.T) {
 		o.MaxBytes = 96 << 10
 		if err := Clone(context.Background(), o); err != nil {
 			t.Errorf("%s, within the limit: %v", tt.name, err)
+		}
+	}
+}
+
+// TestCloneLinksCachedFiles clones with an object cache: the files whose
+// manifest hash the cache has are its objects, linked; the rest come from
+// git. The tree verifies either way.
+func TestCloneLinksCachedFiles(t *testing.T) {
+	r := releaserepo.New(t, releaserepo.DefaultReleases()[:2]...)
+	parent := t.TempDir()
+	first := filepath.Join(parent, "first")
+	if err := Clone(context.Background(), Options{URL: r.FileURL(), Tag: "v1.1.0", Dir: first}); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	cache, err := objcache.Open(root, "cache")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	firstRoot, err := root.OpenRoot("first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer firstRoot.Close()
+	cached := map[string]string{}
+	for _, p := range []string{"app/bin/app", "scripts/update/00-run.sh"} {
+		data, err := os.ReadFile(filepath.Join(first, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		cached[p] = hex.EncodeToString(sum[:])
+	}
+	if err := cache.Add(context.Background(), firstRoot, cached); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := filepath.Join(parent, ".app-v1.1.0")
+	if err := Clone(context.Background(), Options{URL: r.FileURL(), Tag: "v1.1.0", Dir: dir, Cache: cache}); err != nil {
+		t.Fatal(err)
+	}
+	verify(t, r, dir, "1.1.0")
+	for _, p := range []string{"app/bin/app", "scripts/update/00-run.sh", "app/config.yml", "scripts/update/01-run.sh"} {
+		fi, err := os.Stat(filepath.Join(dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj, err := os.Stat(filepath.Join(parent, "cache", cached[p]))
+		linked := err == nil && os.SameFile(fi, obj)
+		if _, want := cached[p]; linked != want {
+			t.Errorf("%s: linked from the cache %v, want %v", p, linked, want)
 		}
 	}
 }

@@ -413,3 +413,22 @@ func TestFifoRefused(t *testing.T) {
 		t.Errorf("Apply from a fifo: %v", err)
 	}
 }
+
+// TestTreeLstat stats without reading, and never through a symlink.
+func TestTreeLstat(t *testing.T) {
+	dir := t.TempDir()
+	tree(t, dir, map[string]string{"a/f": "x", "l": "-> a"})
+	tr := NewTree(open(t, dir))
+	defer tr.Close()
+	for p, want := range map[string]uint32{"a/f": syscall.S_IFREG, "a": syscall.S_IFDIR, "l": syscall.S_IFLNK} {
+		st, err := tr.Lstat(p)
+		if err != nil || st.Mode&syscall.S_IFMT != want {
+			t.Errorf("Lstat(%s) = %o, %v; want type %o", p, st.Mode, err, want)
+		}
+	}
+	for _, p := range []string{"l/f", "a/missing", "a/f/below"} {
+		if _, err := tr.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Lstat(%s) = %v, want ErrNotExist", p, err)
+		}
+	}
+}

@@ -60,6 +60,20 @@ func Stat(root *os.Root, p string) (Node, error) {
 	return t.Stat(p)
 }
 
+// Lstat returns lstat(2) of p through t's open directories, without
+// reading it; a path below anything but a real directory does not exist.
+func (t *Tree) Lstat(p string) (unix.Stat_t, error) {
+	t.trim()
+	e, err := t.at(p, false)
+	if errors.Is(err, errNoDir) {
+		return unix.Stat_t{}, &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrNotExist}
+	}
+	if err != nil {
+		return unix.Stat_t{}, err
+	}
+	return e.lstat()
+}
+
 // Stat returns the current state of p like the package's Stat, through t's
 // open directories.
 func (t *Tree) Stat(p string) (Node, error) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/httpcache"
 	"github.com/hoist-dev/hoist/internal/logging"
 	"github.com/hoist-dev/hoist/internal/manager/managertest"
 	"github.com/hoist-dev/hoist/internal/rollbackfile"
@@ -65,7 +66,7 @@ func newServer(t testing.TB, root, releases string) *Server {
 
 func newServerOpt(t testing.TB, root, releases string, opt options) (*Server, *syncbuf.Buffer) {
 	t.Helper()
-	src, err := discovery.Open(releases, "")
+	src, err := discovery.Detect(releases, "", httpcache.NewMemory())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,7 @@ func newMetrics(s *Server) *metrics {
 	reg.MustRegister(m.requests, m.lastCheck, m.checkOK, m.available, statusCollector{s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(m.fleet.collectors()...)
+	reg.MustRegister(metadataExpiry{s.cfg.Finder})
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return m
 }

@@ -13,9 +13,8 @@
 // is; write bits mean nothing here, where only root can reach.
 //
 // Trust: an object is put here only after its content was checked (Adopt:
-// the downloader hashed it while streaming; Add: a file of a verified
-// release, copied while the engine holds the root's lock), and only root
-// writes here, so Has trusts the name and does not hash. No placed or
+// the downloader hashed it while streaming; Add hashes its copy), and only
+// root writes here, so Has trusts the name and does not hash. No placed or
 // linked file is fsynced (the caller flushes its whole tree at
 // once), but an object is named by its hash only once its data is on disk,
 // so a power cut cannot leave a torn object. Every tree staged from the
@@ -33,8 +32,6 @@ package objcache
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -42,8 +39,6 @@ import (
 	"os"
 	"path"
 	"sync/atomic"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
@@ -55,8 +50,12 @@ const partialDir = "partial"
 // staged with another mode is then copied, not linked).
 const downloadMode = 0o644
 
-// ErrBadHash means a name is not a lowercase sha256 hex string.
-var ErrBadHash = errors.New("not a sha256 hex digest")
+var (
+	// ErrBadHash means a name is not a lowercase sha256 hex string.
+	ErrBadHash = errors.New("not a sha256 hex digest")
+	// ErrMismatch means a file to add does not have the sha256 given.
+	ErrMismatch = errors.New("content does not match its sha256")
+)
 
 // Cache is an open object cache. Its methods are safe for concurrent use.
 type Cache struct {
@@ -102,264 +101,6 @@ func (c *Cache) Has(sha256hex string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// Place creates dir/name, which must not exist, with the object's content
-// and mode: a clone or a copy, never a link to the cached file. It is not
-// fsynced; the caller makes the tree it fills durable at once (syncfs).
-func (c *Cache) Place(ctx context.Context, sha256hex string, dir *os.Root, name string, mode fs.FileMode) error {
-	src, err := c.open(ctx, sha256hex)
-	if err != nil {
-		return fmt.Errorf("place %s: %w", name, err)
-	}
-	defer src.Close()
-	dst, err := dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return fmt.Errorf("place %s: %w", name, err)
-	}
-	if err := c.fill(dst, src, mode); err != nil {
-		dir.Remove(name)
-		return fmt.Errorf("place %s: %w", name, err)
-	}
-	return nil
-}
-
-// Link creates the entry name of the open directory dir, which must not
-// exist, as a hard link to the object when the object has mode (a link
-// cannot change it), else as Place does. It is for a staging tree whose
-// installer copies, rather than links, every file that has other links
-// (install.Options.CopyShared), so that no live file ever shares the
-// cache's inode; a file that is staged but not installed costs no copy.
-func (c *Cache) Link(ctx context.Context, sha256hex string, dir *os.File, name string, mode fs.FileMode) error {
-	src, err := c.open(ctx, sha256hex)
-	if err != nil {
-		return fmt.Errorf("link %s: %w", name, err)
-	}
-	defer src.Close()
-	fi, err := src.Stat()
-	if err != nil {
-		return fmt.Errorf("link %s: %w", name, err)
-	}
-	if fi.Mode().Perm() == mode {
-		err := safefs.Control(src, func(sfd int) error {
-			return safefs.Control(dir, func(dfd int) error {
-				// The object's own descriptor, so the inode linked is the
-				// one opened and checked.
-				return unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", sfd), dfd, name, unix.AT_SYMLINK_FOLLOW)
-			})
-		})
-		if err == nil || !linkUnsupported(err) {
-			return wrap("link "+name, err)
-		}
-	}
-	dst, err := safefs.OpenAt(dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW)
-	if err != nil {
-		return fmt.Errorf("link %s: %w", name, err)
-	}
-	if err := c.fill(dst, src, mode); err != nil {
-		safefs.Control(dir, func(dfd int) error { return unix.Unlinkat(dfd, name, 0) })
-		return fmt.Errorf("link %s: %w", name, err)
-	}
-	return nil
-}
-
-// linkUnsupported reports errors after which copying still works: another
-// filesystem, no hard links, a full link count, no /proc.
-func linkUnsupported(err error) bool {
-	return errors.Is(err, unix.EXDEV) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EMLINK) ||
-		errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOENT)
-}
-
-func wrap(what string, err error) error {
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
-}
-
-// open opens the object for reading.
-func (c *Cache) open(ctx context.Context, sha256hex string) (*os.File, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if !validHash(sha256hex) {
-		return nil, fmt.Errorf("%w: %q", ErrBadHash, sha256hex)
-	}
-	return openRegular(c.d, sha256hex)
-}
-
-// fill writes src's content to the new file dst with mode (set explicitly,
-// whatever the umask) and closes dst.
-func (c *Cache) fill(dst, src *os.File, mode fs.FileMode) error {
-	err := c.copyData(dst, src)
-	if err == nil {
-		err = dst.Chmod(mode)
-	}
-	if cerr := dst.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// copyData fills the new file dst with src's content: a clone of its
-// extents where the filesystem can (remembered when it cannot), else an
-// in-kernel copy (io.Copy between files uses copy_file_range).
-func (c *Cache) copyData(dst, src *os.File) error {
-	if !c.noClone.Load() {
-		err := safefs.Control(dst, func(dfd int) error {
-			return safefs.Control(src, func(sfd int) error { return unix.IoctlFileClone(dfd, sfd) })
-		})
-		if err == nil {
-			return nil
-		}
-		if !cannotClone(err) {
-			return fmt.Errorf("clone: %w", err)
-		}
-		c.noClone.Store(true)
-	}
-	_, err := io.Copy(dst, src)
-	return err
-}
-
-// cannotClone reports whether a FICLONE error means "not here" (another
-// filesystem, one without shared extents) rather than a failure.
-func cannotClone(err error) bool {
-	return errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOTTY) ||
-		errors.Is(err, unix.EXDEV) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS)
-}
-
-// PartialPath is where a download of the object in progress lives,
-// relative to the app root given to Open. It survives kill -9 and a
-// reboot, so a download can resume from its length; Adopt moves it into
-// the cache once complete and verified.
-func (c *Cache) PartialPath(sha256hex string) string {
-	return path.Join(c.dir, partialDir, sha256hex)
-}
-
-// Adopt moves the complete download of the object, whose content the
-// caller has checked against sha256hex, from PartialPath into the cache,
-// once it is on disk (fsync).
-func (c *Cache) Adopt(sha256hex string) error {
-	if !validHash(sha256hex) {
-		return fmt.Errorf("adopt: %w: %q", ErrBadHash, sha256hex)
-	}
-	from := path.Join(partialDir, sha256hex)
-	f, err := c.d.OpenFile(from, os.O_RDONLY|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return fmt.Errorf("object cache: %w", err)
-	}
-	err = f.Chmod(downloadMode)
-	if err == nil {
-		err = f.Sync() // durable before it is named: no torn object after a power cut
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("object cache: adopt %s: %w", sha256hex, err)
-	}
-	return c.enter(from, sha256hex)
-}
-
-// Add copies the files of a verified release that the cache lacks into
-// it: files maps each file's path in dir to its sha256, and nobody else may
-// write those files meanwhile. Each object is copied under a temp name,
-// all are flushed at once (syncfs) and only then named by their hash, so a
-// power cut cannot leave a torn object behind a name. Like Place it never
-// links. After an error, the objects already named stay: each is complete.
-func (c *Cache) Add(ctx context.Context, dir *os.Root, files map[string]string) error {
-	todo := map[string]string{} // sha256 → a path with that content
-	for p, sum := range files {
-		if !validHash(sum) {
-			return fmt.Errorf("add %s: %w: %q", p, ErrBadHash, sum)
-		}
-		if _, ok := todo[sum]; !ok && !c.Has(sum) {
-			todo[sum] = p
-		}
-	}
-	if len(todo) == 0 {
-		return nil
-	}
-	temps := make(map[string]string, len(todo)) // sha256 → temp name
-	defer func() {
-		for _, tmp := range temps {
-			c.d.Remove(tmp) // those not renamed
-		}
-	}()
-	for sum, p := range todo {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		tmp, err := tempName(sum)
-		if err != nil {
-			return err
-		}
-		temps[sum] = tmp
-		if err := c.copyIn(tmp, dir, p); err != nil {
-			return fmt.Errorf("add %s to the object cache: %w", p, err)
-		}
-	}
-	if err := safefs.SyncFS(c.d); err != nil {
-		return fmt.Errorf("object cache: %w", err)
-	}
-	for sum, tmp := range temps {
-		if err := c.enter(tmp, sum); err != nil {
-			return err
-		}
-		delete(temps, sum)
-	}
-	return nil
-}
-
-// copyIn writes a copy of dir/name, a regular file, with its mode to the
-// new file tmp of the cache.
-func (c *Cache) copyIn(tmp string, dir *os.Root, name string) error {
-	src, err := openRegular(dir, name)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	fi, err := src.Stat()
-	if err != nil {
-		return err
-	}
-	mode := fi.Mode().Perm()
-	dst, err := c.d.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	return c.fill(dst, src, mode)
-}
-
-// openRegular opens dir/name if it is a regular file, checked on the open
-// descriptor against the name's lstat: os.Root follows symlinks. Unlike
-// safefs.OpenRegular it accepts hard links, as installed files are.
-func openRegular(dir *os.Root, name string) (*os.File, error) {
-	before, err := dir.Lstat(name)
-	if err != nil {
-		return nil, err
-	}
-	if !before.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w (%s)", name, safefs.ErrNotRegular, before.Mode().Type())
-	}
-	f, err := dir.OpenFile(name, os.O_RDONLY|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	if after, err := f.Stat(); err != nil || !os.SameFile(before, after) {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w (replaced while opening)", name, safefs.ErrNotRegular)
-	}
-	return f, nil
-}
-
-// enter makes the cache file from (a path in the cache directory) the
-// object sha256hex.
-func (c *Cache) enter(from, sha256hex string) error {
-	if err := c.d.Rename(from, sha256hex); err != nil {
-		return fmt.Errorf("object cache: %w", err)
-	}
-	return nil
-}
-
 // Keep removes every object not in keep, and every partial download and
 // temp file: it runs after a successful install, when no download is in
 // progress.
@@ -400,16 +141,6 @@ func (c *Cache) sweep(ctx context.Context, dir string, keep func(name string) bo
 	}
 }
 
-// tempName is a new name in partial/ for an object being copied in; Open
-// removes such leftovers.
-func tempName(sha256hex string) (string, error) {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("temp name: %w", err)
-	}
-	return path.Join(partialDir, safefs.TempPrefix+sha256hex+"-"+hex.EncodeToString(b[:])), nil
-}
-
 // validHash reports whether s is a lowercase sha256 hex digest, so that it
 // can only ever name a file of the cache directory.
 func validHash(s string) bool {
@@ -422,4 +153,11 @@ func validHash(s string) bool {
 		}
 	}
 	return true
+}
+
+// Sweep removes the temp files that an interrupted copy left in the cache
+// at dir of root, as Open does, without creating the cache when it is
+// missing: for recovery, which leaves no trace of a run it settles.
+func Sweep(root *os.Root, dir string) error {
+	return safefs.Sweep(root, path.Join(dir, partialDir))
 }

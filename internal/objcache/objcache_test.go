@@ -219,6 +219,17 @@ func TestAddCopiesNeverLinks(t *testing.T) {
 	if err := os.Symlink("app.conf", filepath.Join(dir, "rel", "link")); err != nil {
 		t.Fatal(err)
 	}
+	// A file changed since it was verified is left out; the rest goes in.
+	if err := os.WriteFile(filepath.Join(dir, "rel", "other"), []byte("other"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Add(ctx, rel, map[string]string{"app.conf": sum("v3"), "other": sum("other")})
+	if !errors.Is(err, objcache.ErrMismatch) {
+		t.Errorf("Add of a changed file: %v, want ErrMismatch", err)
+	}
+	if c.Has(sum("v3")) || !c.Has(sum("other")) {
+		t.Errorf("after a mismatch: Has(changed) = %v, Has(other) = %v", c.Has(sum("v3")), c.Has(sum("other")))
+	}
 	if err := c.Add(ctx, rel, map[string]string{"link": sum("v2")}); err == nil {
 		t.Error("Add followed a symlink")
 	}

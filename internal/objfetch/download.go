@@ -3,16 +3,13 @@ package objfetch
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hoist-dev/hoist/internal/iobuf"
 	"github.com/hoist-dev/hoist/internal/repoauth"
@@ -36,44 +33,16 @@ type download struct {
 	noRange bool // the server answered a Range request wrongly
 }
 
-// run resumes what the file holds, then attempts the download until it
-// succeeds, fails for good, or has used up the retries.
+// run resumes what the file holds, then downloads the rest.
 func (d *download) run(ctx context.Context) error {
 	if err := d.resume(); err != nil {
 		return err
 	}
-	for failures := 0; ; {
-		err := d.attempt(ctx)
-		if err == nil {
-			return d.f.Sync()
-		}
-		if errors.Is(err, errRestart) {
-			continue // bounded: a restart clears spliced or sets noRange
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var p permanent
-		if errors.As(err, &p) || failures >= d.c.retries {
-			return err
-		}
-		failures++
-		wait := d.c.backoff(failures, err)
-		d.c.log.WithError(err).Warnf("objfetch: retry %d of %d in %s", failures, d.c.retries, wait.Round(time.Millisecond))
-		if err := sleep(ctx, wait); err != nil {
-			return err
-		}
+	if err := d.c.withRetries(ctx, d.url, d.attempt); err != nil {
+		return err
 	}
+	return d.f.Sync()
 }
-
-// errRestart asks for an immediate new attempt from byte 0.
-var errRestart = errors.New("restart from the first byte")
-
-// permanent marks an error that no retry can cure.
-type permanent struct{ err error }
-
-func (p permanent) Error() string { return p.err.Error() }
-func (p permanent) Unwrap() error { return p.err }
 
 // resume hashes what an earlier run left in the file, or empties a file
 // longer than the object.
@@ -115,30 +84,22 @@ func (d *download) truncate() error {
 }
 
 // attempt makes one request and streams its body into the file.
-func (d *download) attempt(ctx context.Context) error {
+func (d *download) attempt(ctx context.Context, stall *stallTimer) error {
 	if d.n == d.size {
 		return d.check()
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stall := time.AfterFunc(d.c.stall, func() {
-		cancel(fmt.Errorf("%w: nothing received for %s", ErrStalled, d.c.stall))
-	})
-	defer stall.Stop()
-
 	start := d.rangeStart()
 	resp, err := d.c.do(ctx, d.url, start)
 	if err != nil {
-		return causeOf(ctx, err)
+		return err
 	}
 	defer resp.Body.Close()
 	if err := d.accept(resp, start >= 0); err != nil {
 		return err
 	}
 	d.spliced = d.spliced || d.n > 0
-	body := &stallReader{r: io.LimitReader(resp.Body, d.size-d.n+1), timer: stall, limit: d.c.stall}
-	if _, err := iobuf.Copy(sink{d}, body); err != nil {
-		return causeOf(ctx, err)
+	if _, err := iobuf.Copy(sink{d}, stall.reader(io.LimitReader(resp.Body, d.size-d.n+1))); err != nil {
+		return err
 	}
 	if d.n < d.size {
 		return fmt.Errorf("%w: connection ended after %d of %d bytes", io.ErrUnexpectedEOF, d.n, d.size)
@@ -280,32 +241,4 @@ func (c *Client) do(ctx context.Context, rawURL string, start int64) (*http.Resp
 		req.SetBasicAuth(repoauth.User, c.token)
 	}
 	return c.http.Do(req)
-}
-
-// causeOf returns why ctx was cancelled if it was (a stall), else err
-// without net/http's *url.Error wrapper, which names the URL unredacted.
-func causeOf(ctx context.Context, err error) error {
-	if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrStalled) {
-		return cause
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
-// stallReader restarts the stall timer whenever bytes arrive.
-type stallReader struct {
-	r     io.Reader
-	timer *time.Timer
-	limit time.Duration
-}
-
-func (s *stallReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	if n > 0 {
-		s.timer.Reset(s.limit)
-	}
-	return n, err
 }

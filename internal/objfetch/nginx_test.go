@@ -101,12 +101,49 @@ func TestNginx(t *testing.T) {
 	}
 }
 
+// TestNginxBasicAuth downloads from a location nginx protects with
+// auth_basic, as a private static repository would be: the token is the
+// password of user x-access-token; without it the 401 is final.
+func TestNginxBasicAuth(t *testing.T) {
+	o := newObject(t, 4096)
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "private"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeObject := func(p string, data []byte) {
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeObject(filepath.Join(dir, "private", "obj"), o.data)
+	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
+	writeObject(htpasswd, []byte("x-access-token:{PLAIN}s3cret\n"))
+	s := nginx.Start(t, dir, fmt.Sprintf(`location /private/ { auth_basic "releases"; auth_basic_user_file %s; }`, htpasswd))
+
+	partial := partialPath(t)
+	if err := New(Options{Token: "s3cret"}).Get(context.Background(), s.URL+"/private/obj", o.size(), o.sha, partial); err != nil {
+		t.Fatal(err)
+	}
+	assertFile(t, partial, o.data)
+	var se *StatusError
+	err := fastClient(Options{}).Get(context.Background(), s.URL+"/private/obj", o.size(), o.sha, partialPath(t))
+	if !errors.As(err, &se) || se.Code != 401 {
+		t.Fatalf("Get without the token: %v, want 401", err)
+	}
+	if n := len(s.WaitRequests(2)); n != 2 {
+		t.Errorf("%d requests, want 2: a 401 is not retried", n)
+	}
+}
+
 // TestKilledMidDownload kills a downloading process at half the object,
 // then downloads again: the rerun resumes with a Range request, and the
 // server sends the object about once in all.
 func TestKilledMidDownload(t *testing.T) {
 	o := newObject(t, 8<<20)
-	s := serveObjects(t, "limit_rate 8m;", map[string][]byte{"obj": o.data})
+	// The first half comes at full speed, the rest crawls: the kill lands
+	// in the second half even on a loaded machine; the rerun's request
+	// gets its first 4 MiB, all that is left, at full speed again.
+	s := serveObjects(t, "limit_rate_after 4m; limit_rate 512k;", map[string][]byte{"obj": o.data})
 	partial := partialPath(t)
 
 	cmd := childCmd(t, s.URL+"/obj", o, partial)

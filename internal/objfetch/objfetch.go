@@ -16,6 +16,9 @@
 //     5xx) are retried with exponential backoff and jitter, honouring
 //     Retry-After; other 4xx answers are final.
 //
+// Fetch applies the same auth, retries and stall timeout to small files
+// known only by a length bound (TUF metadata), read into memory.
+//
 // The token is sent as HTTP basic auth, as internal/repoauth does for git
 // over HTTP; net/http drops it on a redirect to another host (a GitHub
 // release asset redirects to a signed storage URL), and every retry starts

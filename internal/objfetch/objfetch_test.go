@@ -1,6 +1,7 @@
 package objfetch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sirupsen/logrus"
 )
 
 // TestMisbehavingServers runs Get against servers that break the rules in
@@ -27,6 +30,7 @@ func TestMisbehavingServers(t *testing.T) {
 		handlers []handler
 		partial  []byte // left by an earlier run
 		wantErr  error  // nil: the object arrives
+		wantMsg  string // in the error
 		want     []logged
 	}{{
 		name:     "whole object",
@@ -61,6 +65,11 @@ func TestMisbehavingServers(t *testing.T) {
 		partial:  tampered[len(tampered)-half:], // right length, wrong bytes
 		want: []logged{{fmt.Sprintf("bytes=%d-", half), 206, o.size() - int64(half)},
 			{"", 200, o.size()}},
+	}, {
+		name:     "complete but torn partial file is downloaded again",
+		handlers: []handler{serve(o)},
+		partial:  tampered,
+		want:     []logged{{"", 200, o.size()}},
 	}, {
 		name:     "partial file longer than the object is discarded",
 		handlers: []handler{serve(o)},
@@ -111,8 +120,9 @@ func TestMisbehavingServers(t *testing.T) {
 		want:     []logged{{"", 403, 0}},
 	}, {
 		name:     "retries are bounded",
-		handlers: []handler{status(500)},
+		handlers: []handler{status(500, "Retry-After", "0")},
 		wantErr:  &StatusError{Code: 500},
+		wantMsg:  "500 Internal Server Error (4 attempts)",
 		want:     []logged{{"", 500, 0}, {"", 500, 0}, {"", 500, 0}, {"", 500, 0}},
 	}}
 	for _, tt := range tests {
@@ -151,6 +161,9 @@ func TestMisbehavingServers(t *testing.T) {
 						t.Errorf("progress adds up to %d after a mismatch, want 0", held.Load())
 					}
 				}
+			}
+			if tt.wantMsg != "" && !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("Get: %v, want it to say %q", err, tt.wantMsg)
 			}
 			if tt.want != nil || tt.wantErr == nil {
 				if got := s.requests(); fmt.Sprint(got) != fmt.Sprint(tt.want) {
@@ -202,13 +215,19 @@ func TestEndlessBodyIsCut(t *testing.T) {
 func TestRetryAfterIsHonoured(t *testing.T) {
 	o := newObject(t, 1024)
 	s := newServer(t, status(503, "Retry-After", "1"), serve(o))
+	var log bytes.Buffer
+	logger := logrus.New()
+	logger.Out = &log
 	start := time.Now()
-	err := fastClient(Options{}).Get(context.Background(), s.URL+"/obj", o.size(), o.sha, partialPath(t))
+	err := fastClient(Options{Log: logger}).Get(context.Background(), s.URL+"/obj", o.size(), o.sha, partialPath(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d < time.Second {
 		t.Errorf("retried after %s, want Retry-After's 1s", d)
+	}
+	if want := "retry 1 of 5 in 1s"; !strings.Contains(log.String(), want) || !strings.Contains(log.String(), s.URL+"/obj") {
+		t.Errorf("log %q, want %q and the URL", log.String(), want)
 	}
 }
 

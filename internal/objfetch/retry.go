@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/clip"
+	"github.com/hoist-dev/hoist/internal/redact"
 )
 
 const (
@@ -89,6 +90,46 @@ func (c *Client) backoff(n int, err error) time.Duration {
 		d = maxBackoff
 	}
 	return d/2 + rand.N(d/2+1)
+}
+
+// errRestart asks for an immediate new attempt from byte 0.
+var errRestart = errors.New("restart from the first byte")
+
+// permanent marks an error that no retry can cure.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// withRetries calls attempt until it succeeds, fails for good, or has used
+// up the retries, waiting between attempts; errRestart starts a new attempt
+// at once (the attempt's state makes that bounded).
+func (c *Client) withRetries(ctx context.Context, rawURL string, attempt func(context.Context, *stallTimer) error) error {
+	for failures := 0; ; {
+		err := c.try(ctx, attempt)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, errRestart):
+			continue
+		case ctx.Err() != nil:
+			return ctx.Err()
+		}
+		var p permanent
+		if errors.As(err, &p) {
+			return err
+		}
+		if failures >= c.retries {
+			return fmt.Errorf("%w (%d attempts)", err, failures+1)
+		}
+		failures++
+		wait := c.backoff(failures, err)
+		c.log.WithError(err).WithField("url", redact.URL(rawURL)).
+			Warnf("download failed; retry %d of %d in %s", failures, c.retries, wait.Round(time.Millisecond))
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
 }
 
 // sleep waits for d or until ctx is done.

@@ -100,7 +100,7 @@ func (x *extraction) readErr(c *capReader, err error) error {
 		return ErrTooLarge
 	}
 	var pe *fs.PathError
-	if errors.As(err, &pe) || errors.Is(err, context.Canceled) {
+	if errors.As(err, &pe) {
 		return err // our disk, not the archive
 	}
 	return fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -233,7 +233,7 @@ func (x *extraction) mkdir(dir string) error {
 	}
 	x.made[dir] = true
 	x.created = append(x.created, dir)
-	return nil
+	return x.dst.Chmod(dir, 0o755) // not the umask's, as a git checkout
 }
 
 // complete refuses an archive that lacks an entry of the manifest.

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/hoist-dev/hoist/internal/approot"
@@ -94,8 +95,14 @@ func TestRoundTrip(t *testing.T) {
 	}
 
 	dst := t.TempDir()
+	defer syscall.Umask(syscall.Umask(0o077)) // modes come from the manifest, not the umask
 	if err := Extract(context.Background(), bytes.NewReader(tgz), 1<<20, openRoot(t, dst), m); err != nil {
 		t.Fatal(err)
+	}
+	for _, dir := range []string{"scripts", "web", "web/static"} {
+		if fi, err := os.Stat(filepath.Join(dst, dir)); err != nil || fi.Mode().Perm() != 0o755 {
+			t.Errorf("directory %s: %v, %v, want mode 0755", dir, fi.Mode(), err)
+		}
 	}
 	if err := manifest.VerifyTree(context.Background(), openRoot(t, dst), m); err != nil {
 		t.Fatal(err)
@@ -309,4 +316,36 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// TestExtractCancelled cancels an extraction halfway: it stops with the
+// context's error and leaves nothing behind.
+func TestExtractCancelled(t *testing.T) {
+	src, m := release(t)
+	tgz := archive(t, src, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &cancelAfter{r: bytes.NewReader(tgz), n: len(tgz) / 2, cancel: cancel}
+	dst := t.TempDir()
+	if err := Extract(ctx, r, 1<<20, openRoot(t, dst), m); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Extract: %v, want context.Canceled", err)
+	}
+	if left, err := os.ReadDir(dst); err != nil || len(left) != 0 {
+		t.Errorf("Extract left %v (%v)", left, err)
+	}
+}
+
+// cancelAfter calls cancel once n bytes have been read.
+type cancelAfter struct {
+	r      io.Reader
+	n      int
+	cancel func()
+}
+
+func (c *cancelAfter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p[:min(len(p), 512)])
+	if c.n -= n; c.n <= 0 {
+		c.cancel()
+	}
+	return n, err
 }

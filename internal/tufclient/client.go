@@ -10,6 +10,7 @@
 package tufclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -27,6 +28,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
+	"github.com/hoist-dev/hoist/internal/objfetch"
+	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/tag"
 	"github.com/hoist-dev/hoist/internal/tufrepo"
 )
@@ -41,13 +44,15 @@ type Options struct {
 	Dir   string
 	Root  []byte
 	Token string
-	// Retries bounds the retries of a transient failure per request.
+	// Retries bounds the retries of a transient failure per request, as
+	// objfetch.Options.Retries does (0: objfetch's default, <0: none).
 	Retries int
-	// Timeout bounds each request (0: DefaultTimeout).
-	Timeout time.Duration
+	// StallTimeout aborts a request that receives nothing for this long
+	// (0: objfetch's default).
+	StallTimeout time.Duration
 }
 
-// DefaultTimeout bounds each metadata request.
+// DefaultTimeout bounds the probes of Detect and discovery.
 const DefaultTimeout = time.Minute
 
 // RootFile is the trusted root's name in Options.Dir.
@@ -56,15 +61,32 @@ const RootFile = "root.json"
 // ErrExpired marks metadata past its expiry date.
 var ErrExpired = errors.New("release metadata expired")
 
+// ErrUntrusted marks metadata TUF refuses: a bad signature, a version
+// older than the trusted one, a wrong length or hash, or an expiry. It is
+// a verdict on the repository, not a failure to reach it.
+var ErrUntrusted = errors.New("release metadata refused")
+
 // Client is a refreshed view of a repository's targets.
 type Client struct {
 	opts    Options
 	targets map[string]*metadata.TargetFiles
+	expires time.Time // the earliest expiry of the trusted metadata
 }
 
+// Expires is when the first of the trusted metadata expires: the date a
+// node stops updating unless the publisher refreshes before it.
+func (c *Client) Expires() time.Time { return c.expires }
+
 // Bootstrap makes root, a root.json whose signer the caller checked, the
-// trust anchor in dir.
+// trust anchor in dir. The metadata trusted under another root (a root
+// re-initialised for another repository) is dropped: its versions would
+// otherwise count as the new repository's.
 func Bootstrap(dir string, root []byte) error {
+	if old, err := os.ReadFile(filepath.Join(dir, RootFile)); err == nil && !bytes.Equal(old, root) {
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+	}
 	if err := mkdirPrivate(dir); err != nil {
 		return err
 	}
@@ -90,8 +112,13 @@ func Refresh(ctx context.Context, opts Options) (*Client, error) {
 		if err := mkdirPrivate(opts.Dir); err != nil {
 			return nil, err
 		}
-		var err error
-		if root, err = os.ReadFile(filepath.Join(opts.Dir, RootFile)); err != nil {
+		d, err := os.OpenRoot(opts.Dir)
+		if err != nil {
+			return nil, err
+		}
+		root, err = safefs.ReadFile(d, RootFile, MaxRoot)
+		d.Close()
+		if err != nil {
 			return nil, fmt.Errorf("trusted root: %w", err)
 		}
 	}
@@ -99,8 +126,9 @@ func Refresh(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &fetcher{ctx: ctx, client: NewHTTPClient(cmpDuration(opts.Timeout, DefaultTimeout)), token: opts.Token, retries: opts.Retries}
-	cfg.Fetcher = f
+	cfg.Fetcher = &fetcher{ctx: ctx, client: objfetch.New(objfetch.Options{
+		HTTP: NewHTTPClient(0), Token: opts.Token, Retries: opts.Retries, StallTimeout: opts.StallTimeout,
+	})}
 	cfg.PrefixTargetsWithHash = false
 	cfg.LocalMetadataDir, cfg.LocalTargetsDir = opts.Dir, opts.Dir
 	cfg.DisableLocalCache = opts.Dir == ""
@@ -111,12 +139,22 @@ func Refresh(ctx context.Context, opts Options) (*Client, error) {
 	if err := up.Refresh(); err != nil {
 		return nil, explain(err, up)
 	}
-	return &Client{opts: opts, targets: up.GetTopLevelTargets()}, nil
+	tm := up.GetTrustedMetadataSet()
+	c := &Client{opts: opts, targets: up.GetTopLevelTargets()}
+	for _, t := range expiries(tm.Root, tm.Timestamp, tm.Snapshot, tm.Targets[metadata.TARGETS]) {
+		if c.expires.IsZero() || t.Before(c.expires) {
+			c.expires = t
+		}
+	}
+	return c, nil
 }
 
 // explain turns go-tuf's failures into what an operator can act on.
 func explain(err error, up *updater.Updater) error {
 	if !errors.Is(err, &metadata.ErrExpiredMetadata{}) {
+		if errors.Is(err, &metadata.ErrRepository{}) {
+			return fmt.Errorf("%w: %w", ErrUntrusted, err)
+		}
 		return fmt.Errorf("release metadata: %w", err)
 	}
 	tm := up.GetTrustedMetadataSet()
@@ -130,7 +168,7 @@ func explain(err error, up *updater.Updater) error {
 	if !when.IsZero() {
 		date = when.UTC().Format(time.RFC3339)
 	}
-	return fmt.Errorf("%w on %s, the publisher must run `hoist release refresh` (%v)", ErrExpired, date, err)
+	return fmt.Errorf("%w on %s, the publisher must run `hoist release refresh` (%w: %w)", ErrExpired, date, ErrUntrusted, err)
 }
 
 func expiries(root *metadata.Metadata[metadata.RootType], ts *metadata.Metadata[metadata.TimestampType],
@@ -153,13 +191,6 @@ func expiries(root *metadata.Metadata[metadata.RootType], ts *metadata.Metadata[
 
 func metadataURL(repo string) string {
 	return strings.TrimSuffix(repo, "/") + "/" + tufrepo.MetadataDir + "/"
-}
-
-func cmpDuration(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
 
 // Release is a release listed in the targets metadata.

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/hoist-dev/hoist/internal/objfetch"
 	"github.com/hoist-dev/hoist/internal/release"
 	"github.com/hoist-dev/hoist/internal/tufrepo"
 )
@@ -23,8 +26,15 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{out: filepath.Join(t.TempDir(), "repo"), key: newKey(t), node: filepath.Join(t.TempDir(), "tuf")}
-	f.publish(t, "1.0.0", time.Now(), 0)
+	return newFixtureKey(t, newKey(t), time.Now())
+}
+
+// newFixtureKey is newFixture with the minisign key and the time of the
+// first publish given.
+func newFixtureKey(t *testing.T, key string, now time.Time) *fixture {
+	t.Helper()
+	f := &fixture{out: filepath.Join(t.TempDir(), "repo"), key: key, node: filepath.Join(t.TempDir(), "tuf")}
+	f.publish(t, "1.0.0", now, 0)
 	root, err := os.ReadFile(filepath.Join(f.out, "metadata", "root.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +93,10 @@ func TestRefreshListsReleasesAndTargets(t *testing.T) {
 	}
 	if got := tags(c); got != "v1.0.0 >=1.0.0,v1.1.0 >=1.0.0" {
 		t.Errorf("releases %q", got)
+	}
+	// The timestamp (30 days by default) expires first.
+	if d := time.Until(c.Expires()); d < 29*24*time.Hour || d > 30*24*time.Hour {
+		t.Errorf("metadata expires in %s, want the timestamp's 30 days", d)
 	}
 	tg, err := c.Target("v1.1.0/hoist-release.json")
 	if err != nil {
@@ -144,13 +158,41 @@ func TestRefreshRefuses(t *testing.T) {
 			trusted := readFile(t, f.node, "root.json")
 			tt.attack(t, f)
 			_, err := f.refresh(t)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
+			if !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("refresh: %v, want an error containing %q", err, tt.want)
 			}
 			if readFile(t, f.node, "root.json") != trusted {
 				t.Error("the trusted root changed")
 			}
 		})
+	}
+}
+
+// TestBootstrapAnotherRepository: pinning the root of another repository
+// drops what was trusted under the old one, whose higher versions would
+// otherwise read as a rollback of the new repository.
+func TestBootstrapAnotherRepository(t *testing.T) {
+	f := newFixture(t)
+	for range 3 {
+		if err := tufrepo.Refresh(f.out, tufrepo.Keys{Key: f.key}, time.Now(), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.refresh(t); err != nil { // trusts timestamp version 4
+		t.Fatal(err)
+	}
+	// The same key, another root (another expiry), timestamp version 1.
+	other := newFixtureKey(t, f.key, time.Now().Add(time.Hour))
+	if err := Bootstrap(f.node, []byte(readFile(t, other.out, "metadata/root.json"))); err != nil {
+		t.Fatal(err)
+	}
+	other.node = f.node
+	c, err := other.refresh(t)
+	if err != nil {
+		t.Fatalf("refresh after pinning another repository: %v", err)
+	}
+	if got := tags(c); got != "v1.0.0 >=1.0.0" {
+		t.Errorf("releases %q", got)
 	}
 }
 
@@ -201,16 +243,18 @@ func TestFetcherRetriesTransientOnly(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	f := &fetcher{ctx: context.Background(), client: srv.Client(), retries: 5}
+	f := &fetcher{ctx: context.Background(), client: objfetch.New(objfetch.Options{HTTP: srv.Client(), Retries: 5, MinBackoff: time.Millisecond})}
 	if data, err := f.DownloadFile(srv.URL+"/flaky", 10, 0); err != nil || string(data) != "ok" {
 		t.Errorf("flaky: %q, %v", data, err)
 	}
 	calls = 0
-	if _, err := f.DownloadFile(srv.URL+"/2.root.json", 10, 0); err == nil || calls != 1 {
-		t.Errorf("404: %v after %d requests, want one request", err, calls)
+	_, err := f.DownloadFile(srv.URL+"/2.root.json", 10, 0)
+	var httpErr *metadata.ErrDownloadHTTP
+	if !errors.As(err, &httpErr) || httpErr.StatusCode != http.StatusNotFound || calls != 1 {
+		t.Errorf("404: %v after %d requests, want go-tuf's 404 after one request", err, calls)
 	}
-	if _, err := f.DownloadFile(srv.URL+"/big", 10, 0); err == nil {
-		t.Error("an answer over maxLength was accepted")
+	if _, err := f.DownloadFile(srv.URL+"/big", 10, 0); !errors.Is(err, &metadata.ErrDownloadLengthMismatch{}) {
+		t.Errorf("an answer over maxLength: %v", err)
 	}
 }
 

@@ -13,7 +13,8 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
-	"github.com/hoist-dev/hoist/internal/repoauth"
+	"github.com/hoist-dev/hoist/internal/redact"
+
 	"github.com/hoist-dev/hoist/internal/tufkey"
 )
 
@@ -25,7 +26,9 @@ const MaxRoot = 512000
 
 // Detect reports whether repo is a static release repository: whether
 // repo/metadata/root.json is a TUF root. It returns that root's bytes.
-// URLs other than http(s) and file are git repositories.
+// URLs other than http(s) and file are git repositories. A server that
+// cannot answer now (network error, 5xx, 408, 429) is an error, not a no:
+// the caller may ask again later.
 func Detect(ctx context.Context, repo, token string) ([]byte, bool, error) {
 	u, err := url.Parse(repo)
 	if err != nil || !slices.Contains([]string{"http", "https", "file"}, strings.ToLower(u.Scheme)) {
@@ -35,13 +38,17 @@ func Detect(ctx context.Context, repo, token string) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	repoauth.Request(req, token)
+	Authorize(req, token)
 	res, err := NewHTTPClient(DefaultTimeout).Do(req)
 	if err != nil {
 		return nil, false, fmt.Errorf("probe for a static repository: %w", err)
 	}
 	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
+	switch c := res.StatusCode; {
+	case c == http.StatusOK:
+	case c >= 500 || c == http.StatusTooManyRequests || c == http.StatusRequestTimeout:
+		return nil, false, fmt.Errorf("probe for a static repository: %s answered %s", redact.URL(req.URL.String()), res.Status)
+	default:
 		return nil, false, nil
 	}
 	data, err := io.ReadAll(io.LimitReader(res.Body, MaxRoot+1))

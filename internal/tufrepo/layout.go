@@ -11,6 +11,7 @@
 //	metadata/N.targets.json
 //	targets/vX.Y.Z/hoist-release.json, hoist-release.json.minisig,
 //	        info.json, objects.json    TUF targets, immutable
+//	        [APP.tar.gz]               the whole release (--tarball)
 //	objects/<sha256 hex>       each file of each release, immutable
 //
 // objects.json maps each object of a release to its size, so that a node
@@ -42,6 +43,10 @@ const (
 	InfoName      = "info.json"
 	ObjectsName   = "objects.json"
 )
+
+// TarballName is the name of the optional tar.gz of a release of app
+// (publish --tarball), a flat name fit for a GitHub or Gitea release asset.
+func TarballName(app string) string { return app + ".tar.gz" }
 
 // Target is the TUF target path of file name of release tag ("v1.2.0").
 func Target(tag, name string) string { return path.Join(tag, name) }

@@ -72,6 +72,12 @@ func (r *repo) load(rootData []byte) error {
 		return fmt.Errorf("%s/root.json: %w", MetadataDir, err)
 	}
 	data, err := r.read("timestamp.json")
+	if errors.Is(err, fs.ErrNotExist) {
+		// The first publish stopped after writing the root: nothing else
+		// was published, the next one starts the other roles.
+		r.emptyRoles()
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -122,14 +128,20 @@ func (r *repo) create(rootKey, key minisign.PrivateKey) error {
 			return err
 		}
 	}
+	r.emptyRoles()
+	r.root.Signed.Version = 0 // bumped to 1 by writeRoot
+	return r.writeRoot(rootKey)
+}
+
+// emptyRoles starts targets, snapshot and timestamp with no release, at
+// version 0: the first commit writes version 1 of each.
+func (r *repo) emptyRoles() {
 	r.targets = metadata.Targets()
-	r.targets.Signed.Version = 0 // bumped to 1 by the first commit
+	r.targets.Signed.Version = 0
 	r.snapshot = metadata.Snapshot()
 	r.snapshot.Signed.Version = 0
 	r.timestamp = metadata.Timestamp()
 	r.timestamp.Signed.Version = 0
-	r.root.Signed.Version = 0
-	return r.writeRoot(rootKey)
 }
 
 // authorize makes key a key of role in root.

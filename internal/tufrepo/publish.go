@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"aead.dev/minisign"
@@ -50,6 +51,8 @@ type Options struct {
 	Keys
 	// App is the app id of the release; empty takes "app" of info.json.
 	App string
+	// Tarball also writes the release as one tar.gz target, APP.tar.gz.
+	Tarball bool
 	// Expires is the lifetime of the new timestamp (0: the default).
 	Expires time.Duration
 	// Now is the time metadata expiry counts from (zero: time.Now()).
@@ -94,7 +97,7 @@ func Publish(ctx context.Context, src, out string, opts Options) (Result, error)
 	}
 	defer os.RemoveAll(tmp)
 	stage := filepath.Join(tmp, "release")
-	if err := os.CopyFS(stage, os.DirFS(src)); err != nil {
+	if err := os.CopyFS(stage, withoutGit{os.DirFS(src)}); err != nil {
 		return Result{}, fmt.Errorf("copy %s: %w", src, err)
 	}
 	err = release.Sign(ctx, stage, release.SignOptions{Keys: []string{opts.Key}, PasswordFile: opts.PasswordFile, App: opts.App})
@@ -136,6 +139,11 @@ func Publish(ctx context.Context, src, out string, opts Options) (Result, error)
 	}
 	if rel.files[ObjectsName], err = json.Marshal(sizes); err != nil {
 		return res, err
+	}
+	if opts.Tarball {
+		if err := r.putTarball(ctx, res.Tag, stage, rel.manifest); err != nil {
+			return res, err
+		}
 	}
 	if err := r.putTargets(res.Tag, rel); err != nil {
 		return res, err
@@ -256,3 +264,20 @@ func sha256Hex(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }
+
+// withoutGit is a file system that hides every .git entry: a release
+// never includes one (manifest.Build skips them), so publishing from a git
+// work tree does not copy its history, nor trip over the sockets and
+// fifos git tools leave there.
+type withoutGit struct{ fsys fs.FS }
+
+func (w withoutGit) Open(name string) (fs.File, error) { return w.fsys.Open(name) }
+
+func (w withoutGit) ReadDir(name string) ([]fs.DirEntry, error) {
+	entries, err := fs.ReadDir(w.fsys, name)
+	return slices.DeleteFunc(entries, func(e fs.DirEntry) bool { return e.Name() == ".git" }), err
+}
+
+func (w withoutGit) ReadLink(name string) (string, error) { return fs.ReadLink(w.fsys, name) }
+
+func (w withoutGit) Lstat(name string) (fs.FileInfo, error) { return fs.Lstat(w.fsys, name) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,7 +75,11 @@ func TestPublish(t *testing.T) {
 	ctx := context.Background()
 	key, out := newKey(t), filepath.Join(t.TempDir(), "repo")
 	opts := Options{Keys: Keys{Key: key}}
-	v1 := tree(t, "1.0.0", map[string]string{"a.txt": "same", "b.txt": "old"})
+	v1 := tree(t, "1.0.0", map[string]string{"a.txt": "same", "b.txt": "old", ".git/HEAD": "ref: main"})
+	// A git work tree's .git is not copied: a fifo there would stop a copy.
+	if err := syscall.Mkfifo(filepath.Join(v1, ".git", "fsmonitor"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	res, err := Publish(ctx, v1, out, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -160,6 +165,19 @@ func TestRefreshRenewsTimestampOnly(t *testing.T) {
 	if err := Refresh(out, Keys{Key: newKey(t)}, now, 0); err == nil {
 		t.Error("a foreign key refreshed the timestamp")
 	}
+
+	// Ten months without a release: the weekly refresh renews the rest too.
+	later := now.Add(300 * 24 * time.Hour)
+	if err := Refresh(out, Keys{Key: key}, later, 0); err != nil {
+		t.Fatal(err)
+	}
+	tm = trusted(t, out)
+	for role, exp := range map[string]time.Time{"root": tm.Root.Signed.Expires, "snapshot": tm.Snapshot.Signed.Expires,
+		"targets": tm.Targets[metadata.TARGETS].Signed.Expires} {
+		if exp.Before(later.Add(300 * 24 * time.Hour)) {
+			t.Errorf("%s expires %s, not renewed", role, exp)
+		}
+	}
 }
 
 func mustSize(t *testing.T, dir, name string) int64 {
@@ -176,4 +194,45 @@ func readTimestamp(t *testing.T, out string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// TestPublishAfterInterruptedFirst: a first publish stopped after the
+// root was written (here: its other metadata removed) leaves a repository
+// the next publish completes.
+func TestPublishAfterInterruptedFirst(t *testing.T) {
+	key, out := newKey(t), filepath.Join(t.TempDir(), "repo")
+	opts := Options{Keys: Keys{Key: key}}
+	if _, err := Publish(context.Background(), tree(t, "1.0.0", map[string]string{}), out, opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"timestamp.json", "1.snapshot.json", "1.targets.json"} {
+		if err := os.Remove(filepath.Join(out, MetadataDir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Publish(context.Background(), tree(t, "1.0.0", map[string]string{}), out, opts); err != nil {
+		t.Fatalf("publish after an interrupted first one: %v", err)
+	}
+	if _, ok := trusted(t, out).Targets[metadata.TARGETS].Signed.Targets[Target("v1.0.0", ManifestName)]; !ok {
+		t.Error("v1.0.0 is not published")
+	}
+}
+
+func TestPublishTarball(t *testing.T) {
+	key, out := newKey(t), filepath.Join(t.TempDir(), "repo")
+	if _, err := Publish(context.Background(), tree(t, "1.0.0", map[string]string{"a/b.txt": "b"}), out, Options{Keys: Keys{Key: key}, Tarball: true}); err != nil {
+		t.Fatal(err)
+	}
+	p := Target("v1.0.0", TarballName("demo"))
+	tf, ok := trusted(t, out).Targets[metadata.TARGETS].Signed.Targets[p]
+	if !ok {
+		t.Fatalf("no target %s", p)
+	}
+	data, err := os.ReadFile(filepath.Join(out, TargetsDir, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tf.VerifyLengthHashes(data); err != nil {
+		t.Errorf("%s: %v", p, err)
+	}
 }

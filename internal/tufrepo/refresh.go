@@ -13,11 +13,13 @@ import (
 
 var errNoRepo = errors.New("no static release repository here (no metadata/root.json)")
 
-// Refresh re-signs only the timestamp of the repository in out, so that
-// nodes keep trusting it: the job a weekly CI run does. It needs nothing
-// but the timestamp key.
+// Refresh re-signs the timestamp of the repository in out, so that nodes
+// keep trusting it: the job a weekly CI run does. It needs nothing but the
+// keys. The other roles last a year from each publish; when one of them
+// ends within 90 days (no release for months), it is renewed too, so that
+// the weekly job alone keeps a quiet repository alive.
 func Refresh(out string, keys Keys, now time.Time, expires time.Duration) error {
-	key, err := release.LoadPrivateKey(keys.Key, keys.PasswordFile)
+	key, rootKey, err := keys.load()
 	if err != nil {
 		return err
 	}
@@ -30,6 +32,13 @@ func Refresh(out string, keys Keys, now time.Time, expires time.Duration) error 
 	defer r.Close()
 	if r.root == nil {
 		return fmt.Errorf("%s: %w", out, errNoRepo)
+	}
+	if err := r.renewRoot(rootKey); err != nil {
+		return err
+	}
+	renew := r.now.Add(rootRenewal)
+	if r.targets.Signed.Expires.Before(renew) || r.snapshot.Signed.Expires.Before(renew) {
+		return r.commit(key, expires)
 	}
 	return r.stamp(key, expires)
 }

@@ -1,0 +1,285 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"sync/atomic"
+
+	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/fetch"
+	"github.com/hoist-dev/hoist/internal/manifest"
+	"github.com/hoist-dev/hoist/internal/objcache"
+	"github.com/hoist-dev/hoist/internal/objfetch"
+	releasepkg "github.com/hoist-dev/hoist/internal/release"
+	"github.com/hoist-dev/hoist/internal/safefs"
+	"github.com/hoist-dev/hoist/internal/tarball"
+	"github.com/hoist-dev/hoist/internal/tufclient"
+	"github.com/hoist-dev/hoist/internal/tufrepo"
+)
+
+// Caps of the small targets read into memory; TUF gives their exact
+// length, these bound what a repository may sign at all.
+const (
+	maxSignatureTarget = 64 << 10
+	maxSizesTarget     = 16 << 20
+)
+
+// stager builds a staging tree from a static release repository.
+type stager struct {
+	e     *Engine
+	repo  *tufclient.Client
+	cache *objcache.Cache
+	fetch *objfetch.Client
+}
+
+// stageStatic is clone for a static repository: it refreshes the TUF
+// metadata, fetches release tg's manifest and signature (length and
+// sha256 from TUF), checks the signature, then builds the staging dir file
+// by file from the object cache, downloading into it only the objects it
+// lacks. The tree then goes through the same verification as a git clone.
+func (e *Engine) stageStatic(ctx context.Context, tg, staging string, progress io.Writer) error {
+	token, err := e.cfg.Token()
+	if err != nil {
+		return err
+	}
+	repo, err := tufclient.Refresh(ctx, tufclient.Options{
+		URL: e.cfg.Repo, TargetsURL: e.cfg.TargetsURL, Dir: filepath.Join(e.dir, tufclient.StateDir),
+		Token: token, Retries: e.cfg.FetchRetries(), StallTimeout: e.cfg.FetchStallTimeout(),
+	})
+	if errors.Is(err, tufclient.ErrUntrusted) {
+		return rejectf("%s rejected: %v", tg, err)
+	}
+	if err != nil {
+		return err
+	}
+	cache, err := objcache.Open(e.root, approot.CacheDir)
+	if err != nil {
+		return err
+	}
+	defer cache.Close()
+	s := &stager{e: e, repo: repo, cache: cache}
+	var held, total atomic.Int64
+	s.fetch = objfetch.New(objfetch.Options{
+		HTTP:  tufclient.NewHTTPClient(0), // no overall timeout: StallTimeout bounds each wait
+		Token: token, Retries: e.cfg.FetchRetries(), StallTimeout: e.cfg.FetchStallTimeout(), Log: e.log,
+		Progress: func(delta int64) {
+			if t := total.Load(); t > 0 && progress != nil {
+				// git's progress line, so that downloadProgress reads both
+				fmt.Fprintf(progress, "Receiving objects: %d%%\r", min(100, 100*held.Add(delta)/t))
+			}
+		},
+	})
+	m, files, err := s.manifest(ctx, tg)
+	if err != nil {
+		return err
+	}
+	objs, size, err := s.missing(ctx, tg, m)
+	if err != nil {
+		return err
+	}
+	total.Store(size)
+	err = s.fetch.GetAll(ctx, objs, 0, func(o objfetch.Object) error { return cache.Adopt(o.SHA256) })
+	var status *objfetch.StatusError
+	if errors.As(err, &status) && status.Code == http.StatusNotFound {
+		if tb, terr := repo.Target(tufrepo.Target(tg, tufrepo.TarballName(m.App))); terr == nil {
+			e.log.WithError(err).Info("the repository serves no objects; extracting the release's tarball")
+			err = s.extract(ctx, tg, staging, m, tb)
+		}
+		return err
+	}
+	if errors.Is(err, objfetch.ErrMismatch) {
+		return rejectf("%s rejected: %v", tg, err)
+	}
+	if err != nil {
+		return err
+	}
+	return s.place(ctx, staging, m, files)
+}
+
+// manifest fetches and checks the signed manifest of tg; files holds the
+// manifest and signature files' content, to be written into the tree.
+func (s *stager) manifest(ctx context.Context, tg string) (*manifest.Manifest, map[string][]byte, error) {
+	data, err := s.small(ctx, tg, tufrepo.ManifestName, manifest.MaxSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	sig, err := s.small(ctx, tg, tufrepo.SignatureName, maxSignatureTarget)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := releasepkg.VerifySignature(s.e.cfg.Pubkeys, data, sig); err != nil {
+		return nil, nil, fmt.Errorf("%s rejected: %w", tg, err)
+	}
+	m, err := manifest.Parse(data)
+	if err != nil {
+		return nil, nil, rejectf("%s rejected: %v", tg, err)
+	}
+	return m, map[string][]byte{approot.ManifestFile: data, approot.SignatureFile: sig}, nil
+}
+
+// missing lists the objects of m the cache lacks, and their total size,
+// refusing a release over max_release_bytes before any is requested.
+func (s *stager) missing(ctx context.Context, tg string, m *manifest.Manifest) ([]objfetch.Object, int64, error) {
+	data, err := s.small(ctx, tg, tufrepo.ObjectsName, maxSizesTarget)
+	if err != nil {
+		return nil, 0, err
+	}
+	var sizes tufrepo.Sizes
+	if err := json.Unmarshal(data, &sizes); err != nil {
+		return nil, 0, rejectf("%s rejected: %s: %v", tg, tufrepo.ObjectsName, err)
+	}
+	var objs []objfetch.Object
+	var release, download int64
+	seen := map[string]bool{}
+	for _, f := range m.Files {
+		if f.IsLink() || seen[f.SHA256] {
+			continue
+		}
+		seen[f.SHA256] = true
+		size, ok := sizes[f.SHA256]
+		if !ok || size < 0 {
+			return nil, 0, rejectf("%s rejected: %s lists no size for %s", tg, tufrepo.ObjectsName, f.Path)
+		}
+		if release += size; release > s.limit() {
+			return nil, 0, rejectf("%s rejected: release exceeds max_release_bytes (%d)", tg, s.limit())
+		}
+		if !s.cache.Has(f.SHA256) {
+			download += size
+			objs = append(objs, objfetch.Object{
+				URL: s.repo.ObjectURL(f.SHA256), Size: size, SHA256: f.SHA256,
+				Partial: filepath.Join(s.e.dir, s.cache.PartialPath(f.SHA256)),
+			})
+		}
+	}
+	return objs, download, nil
+}
+
+// extract stages the release from its tarball target t, every entry
+// checked against the signed manifest m as it is written.
+func (s *stager) extract(ctx context.Context, tg, staging string, m *manifest.Manifest, t tufclient.Target) error {
+	partial := s.cache.PartialPath(t.SHA256)
+	err := s.fetch.Get(ctx, t.URL, t.Length, t.SHA256, filepath.Join(s.e.dir, partial))
+	if errors.Is(err, objfetch.ErrMismatch) {
+		return rejectf("%s rejected: %v", tg, err)
+	}
+	if err != nil {
+		return err
+	}
+	defer s.e.root.Remove(partial)
+	f, err := s.e.root.Open(partial)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := s.e.root.MkdirAll(staging, 0o755); err != nil {
+		return err
+	}
+	dir, err := s.e.root.OpenRoot(staging)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	err = tarball.Extract(ctx, f, s.limit(), dir, m)
+	if errors.Is(err, tarball.ErrInvalid) || errors.Is(err, tarball.ErrTooLarge) {
+		return rejectf("%s rejected: %v", tg, err)
+	}
+	if err != nil {
+		return err
+	}
+	return safefs.SyncFS(dir)
+}
+
+// limit is max_release_bytes, or the default.
+func (s *stager) limit() int64 { return cmp.Or(s.e.cfg.FetchMaxBytes(), fetch.DefaultMaxBytes) }
+
+// small downloads target tg/name, whose TUF length must be at most limit,
+// and returns its checked content.
+func (s *stager) small(ctx context.Context, tg, name string, limit int64) ([]byte, error) {
+	t, err := s.repo.Target(tufrepo.Target(tg, name))
+	if errors.Is(err, tufclient.ErrNoTarget) {
+		return nil, rejectf("%s rejected: no such release in the repository (%v)", tg, err)
+	}
+	if err != nil {
+		return nil, rejectf("%s rejected: %v", tg, err)
+	}
+	if t.Length > limit {
+		return nil, rejectf("%s rejected: %s is %d bytes, over %d", tg, name, t.Length, limit)
+	}
+	partial := s.cache.PartialPath(t.SHA256)
+	err = s.fetch.Get(ctx, t.URL, t.Length, t.SHA256, filepath.Join(s.e.dir, partial))
+	if errors.Is(err, objfetch.ErrMismatch) {
+		return nil, rejectf("%s rejected: %v", tg, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer s.e.root.Remove(partial)
+	return safefs.ReadFile(s.e.root, partial, limit)
+}
+
+// readAsMetadata are the release files the engine reads through
+// safefs, which refuses a file with other hard links: they are copied from
+// the cache, not linked.
+func readAsMetadata(p string) bool {
+	return p == approot.InfoFile || p == releasepkg.KeysFile || p == releasepkg.KeysSignatureFile
+}
+
+// place creates the staging tree: files (the manifest and its signature),
+// the symlinks of m, and its regular files linked from the cache (the
+// install copies linked files, see cache.go); then flushes the tree to
+// disk at once.
+func (s *stager) place(ctx context.Context, staging string, m *manifest.Manifest, files map[string][]byte) error {
+	if err := s.e.root.MkdirAll(staging, 0o755); err != nil {
+		return err
+	}
+	dir, err := s.e.root.OpenRoot(staging)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	for name, data := range files {
+		if err := safefs.WriteFile(dir, name, data, 0o644); err != nil {
+			return err
+		}
+	}
+	parents := map[string]*os.File{} // open directories, for Link
+	defer func() {
+		for _, d := range parents {
+			d.Close()
+		}
+	}()
+	for _, f := range m.Files {
+		parent := path.Dir(f.Path)
+		if err := dir.MkdirAll(parent, 0o755); err != nil {
+			return err
+		}
+		if f.IsLink() {
+			err = dir.Symlink(f.Link, f.Path)
+		} else {
+			d, ok := parents[parent]
+			if !ok {
+				if d, err = dir.Open(parent); err != nil {
+					return err
+				}
+				parents[parent] = d
+			}
+			if readAsMetadata(f.Path) {
+				err = s.cache.Place(ctx, f.SHA256, dir, f.Path, f.Perm())
+			} else {
+				err = s.cache.Link(ctx, f.SHA256, d, path.Base(f.Path), f.Perm())
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("stage %s: %w", f.Path, err)
+		}
+	}
+	return safefs.SyncFS(dir)
+}
