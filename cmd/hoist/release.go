@@ -20,6 +20,7 @@ func releaseCommands() map[string]command {
 		"keygen":      {"make a minisign key pair for signing releases", runReleaseKeygen},
 		"publish":     {"sign a release into a static release repository", runReleasePublish},
 		"refresh":     {"re-sign a static release repository's timestamp", runReleaseRefresh},
+		"rollout":     {"set the phased rollout of the newest release (default branch's info.json)", runReleaseRollout},
 		"rotate-root": {"give a static release repository new TUF keys", runReleaseRotateRoot},
 		"sign":        {"write the signed manifest of a release work tree", runReleaseSign},
 		"verify":      {"check a release tree against its signed manifest", runReleaseVerify},
@@ -45,7 +46,7 @@ func runRelease(ctx context.Context, s streams, args []string) error {
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
-		return usageError(fmt.Sprintf("unknown subcommand %q (keygen, publish, refresh, rotate-root, sign, verify)", args[0]))
+		return usageError(fmt.Sprintf("unknown subcommand %q (keygen, publish, refresh, rollout, rotate-root, sign, verify)", args[0]))
 	}
 	return cmd.run(ctx, s, args[1:])
 }

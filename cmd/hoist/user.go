@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -71,6 +73,7 @@ func runCheck(ctx context.Context, s streams, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer finder.Close()
 	u, err := finder.NextOn(ctx, installed, ownerBeta(root))
 	if err != nil {
 		return err
@@ -118,6 +121,7 @@ func runUpdate(ctx context.Context, s streams, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer finder.Close()
 	target, err := finder.TargetOn(ctx, installed, *to, ownerBeta(root))
 	if err != nil {
 		return err
@@ -132,40 +136,71 @@ func runUpdate(ctx context.Context, s streams, args []string) error {
 	return watchUpdate(ctx, s, dirs.Statuses)
 }
 
-// openReleases returns a Finder for the repository in root's config and the
-// installed version (nil when none).
-func openReleases(root *os.Root) (*discovery.Finder, *version.Version, error) {
+// releases is a Finder for the repository in a root's config, with the
+// store of what it read: Close it.
+type releases struct {
+	*discovery.Finder
+	close func() error
+}
+
+func (r releases) Close() error { return r.close() }
+
+// openReleases returns the releases of the repository in root's config and
+// the installed version (nil when none).
+func openReleases(root *os.Root) (releases, *version.Version, error) {
 	cfg, err := config.Load(root)
 	if err != nil {
-		return nil, nil, err
+		return releases{}, nil, err
 	}
 	token, err := cfg.Token()
 	if err != nil {
-		return nil, nil, err
+		return releases{}, nil, err
 	}
-	src, err := openSource(root, cfg, token)
+	store, closeStore := checkStore(root)
+	src, err := openSource(root, cfg, token, store)
 	if err != nil {
-		return nil, nil, err
+		closeStore()
+		return releases{}, nil, err
 	}
 	installed, err := discovery.InstalledVersion(root)
 	if err != nil {
-		return nil, nil, err
+		closeStore()
+		return releases{}, nil, err
 	}
-	return discovery.NewFinder(src, 0, 0), installed, nil
+	return releases{discovery.NewFinder(src, 0, 0), closeStore}, installed, nil
 }
 
-// openSource opens the release repository of cfg; a static one through
-// the root `hoist init` pinned.
-func openSource(root *os.Root, cfg config.Config, token string) (discovery.Source, error) {
+// checkStore keeps what checks read under .hoist/, so that the next run's
+// requests are conditional too (issue 16 §3). A user who cannot write there
+// (not root) checks with a store in memory: unconditional, but as correct.
+func checkStore(root *os.Root) (httpcache.Store, func() error) {
+	memory := func() (httpcache.Store, func() error) { return httpcache.NewMemory(), func() error { return nil } }
+	if err := root.Mkdir(approot.CheckCacheDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return memory()
+	}
+	dir, err := root.OpenRoot(approot.CheckCacheDir)
+	if err != nil {
+		return memory()
+	}
+	return httpcache.NewDir(dir, checkCacheBody), dir.Close
+}
+
+// checkCacheBody caps one remembered answer: an info.json or a static
+// repository's timestamp.json, both small.
+const checkCacheBody = 1 << 20
+
+// openSource opens the release repository of cfg, remembering answers in
+// store; a static one through the root `hoist init` pinned.
+func openSource(root *os.Root, cfg config.Config, token string, store httpcache.Store) (discovery.Source, error) {
 	if !cfg.Static() {
-		return discovery.Open(cfg.Repo, token)
+		return discovery.OpenStore(cfg.Repo, token, store)
 	}
 	pinned, err := safefs.ReadFile(root, path.Join(tufclient.StateDir, tufclient.RootFile), tufclient.MaxRoot)
 	if err != nil {
 		return nil, fmt.Errorf("trusted release metadata: %w", err)
 	}
 	opts := tufclient.Options{URL: cfg.Repo, TargetsURL: cfg.TargetsURL, Root: pinned, Token: token, Retries: cfg.FetchRetries()}
-	return discovery.OpenStatic(opts, httpcache.NewMemory()), nil
+	return discovery.OpenStatic(opts, store), nil
 }
 
 // printJSON prints v as one line of JSON, without HTML escaping, as the

@@ -25,6 +25,9 @@ const (
 	// ObjectsDir keeps the git objects of the releases fetched, so that an
 	// update downloads only what changed.
 	ObjectsDir = ".hoist/objects"
+	// CheckCacheDir keeps what `hoist check` last read of the release
+	// repository, so that the next check sends conditional requests.
+	CheckCacheDir = ".hoist/check-cache"
 	// CacheDir is the file cache (package objcache): files by sha256, from
 	// which a release is staged, so that only new files are fetched.
 	CacheDir = ".hoist/cache"

@@ -19,7 +19,8 @@ const (
 	BytesPerSec
 	ReqPerSec
 	Count
-	Times // a factor
+	Times  // a factor
+	Count2 // a count or rate with two decimals
 )
 
 // Format prints v in u with a readable scale ("1.23 ms", "48.2 MiB").
@@ -35,9 +36,14 @@ func (u Unit) Format(v float64) string {
 	case BytesPerSec:
 		return fmt.Sprintf("%.0f MB/s", v/1e6)
 	case ReqPerSec:
+		if math.Abs(v) < 10 { // a fleet's rate at its server
+			return fmt.Sprintf("%.2f req/s", v)
+		}
 		return fmt.Sprintf("%.0f req/s", v)
 	case Times:
 		return fmt.Sprintf("%.2f×", v)
+	case Count2:
+		return fmt.Sprintf("%.2f", v)
 	}
 	return fmt.Sprintf("%.0f", v)
 }

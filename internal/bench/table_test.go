@@ -23,6 +23,8 @@ func TestUnitFormat(t *testing.T) {
 		{Bytes, 7.5 * (1 << 20), "7.5 MiB"},
 		{BytesPerSec, 612.4e6, "612 MB/s"},
 		{ReqPerSec, 23456.7, "23457 req/s"},
+		{ReqPerSec, 3.3333, "3.33 req/s"},
+		{Count2, 1.004, "1.00"},
 		{Count, 3, "3"},
 		{Times, 1.234, "1.23×"},
 		{Seconds, math.NaN(), "–"},

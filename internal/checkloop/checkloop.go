@@ -94,6 +94,9 @@ type Loop struct {
 	Clock    Clock
 	// Check runs one check; an error makes the next one come as Next says.
 	Check func(context.Context) error
+	// Adjust, if set, may change each wait, the first one too, before the
+	// loop sleeps it (the manager shortens it to an update window's opening).
+	Adjust func(wait time.Duration) time.Duration
 	// Failed, if set, hears of each failed check and the wait before the
 	// next one (for the log).
 	Failed func(err error, wait time.Duration)
@@ -101,7 +104,7 @@ type Loop struct {
 
 // Run checks after Schedule.First and then after each Next, until ctx ends.
 func (l Loop) Run(ctx context.Context) {
-	wait := l.Schedule.First()
+	wait := l.adjust(l.Schedule.First())
 	fails := 0
 	for l.Clock.Sleep(ctx, wait) == nil {
 		err := l.Check(ctx)
@@ -110,9 +113,16 @@ func (l Loop) Run(ctx context.Context) {
 		} else {
 			fails++
 		}
-		wait = l.Schedule.Next(fails, err)
+		wait = l.adjust(l.Schedule.Next(fails, err))
 		if err != nil && l.Failed != nil && ctx.Err() == nil {
 			l.Failed(err, wait)
 		}
 	}
+}
+
+func (l Loop) adjust(wait time.Duration) time.Duration {
+	if l.Adjust == nil {
+		return wait
+	}
+	return l.Adjust(wait)
 }

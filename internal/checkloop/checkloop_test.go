@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -202,5 +203,30 @@ func TestLoopBacksOffAndHonoursRetryAfter(t *testing.T) {
 		if !within(waits[i], w.lo, w.hi) {
 			t.Errorf("wait %d = %v, want [%v, %v]", i, waits[i], w.lo, w.hi)
 		}
+	}
+}
+
+// Adjust changes every wait, the first one too, and the loop sleeps the
+// changed wait (the manager shortens waits to an update window's opening).
+func TestAdjustChangesEveryWait(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clock := &recorder{max: 3, cancel: cancel}
+	var asked []time.Duration
+	Loop{
+		Schedule: schedule(4),
+		Clock:    clock,
+		Check:    func(context.Context) error { return nil },
+		Adjust: func(wait time.Duration) time.Duration {
+			asked = append(asked, wait)
+			return time.Duration(len(asked)) * time.Minute
+		},
+	}.Run(ctx)
+	want := []time.Duration{time.Minute, 2 * time.Minute, 3 * time.Minute, 4 * time.Minute}
+	if !slices.Equal(clock.waits, want) {
+		t.Fatalf("slept %v, want %v", clock.waits, want)
+	}
+	if asked[1] < 54*time.Minute || asked[1] > 66*time.Minute {
+		t.Errorf("Adjust was given %v after a success, want the jittered interval", asked[1])
 	}
 }

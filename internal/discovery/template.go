@@ -42,7 +42,7 @@ func (s templateSource) Info(ctx context.Context, ref string) (Info, error) {
 	if r == "" {
 		r = "HEAD"
 	}
-	req := &http.Request{Header: http.Header{}}
+	req := &http.Request{Header: http.Header{}} // carries repoauth's header to the client
 	repoauth.Request(req, s.token)
 	resp, err := s.client.Get(ctx, strings.ReplaceAll(s.tmpl, "{ref}", url.PathEscape(r)), req.Header)
 	var se *httpcache.StatusError

@@ -171,10 +171,10 @@ func (s *Server) nextAutoUpdate(version string, now time.Time) (string, error) {
 	return st.Window.Next(at.Local()).Format(time.RFC3339), nil
 }
 
-// nextCheckDelay is how long the check loop waits for its next check, which
-// it records for nextAutoUpdate.
-func (s *Server) nextCheckDelay() time.Duration {
-	d := s.cfg.CheckInterval
+// adjustCheckDelay is the check loop's wait d before its next check,
+// shortened to the opening of the owner's update window when automatic
+// updates wait for it; it records when that check comes for nextAutoUpdate.
+func (s *Server) adjustCheckDelay(d time.Duration) time.Duration {
 	if st, err := s.settings(); err == nil {
 		d = checkDelay(d, st, time.Now())
 	}
@@ -182,12 +182,12 @@ func (s *Server) nextCheckDelay() time.Duration {
 	return d
 }
 
-// checkDelay is how long the check loop waits after a check at now: the
-// check interval, shortened to the opening of the window when automatic
+// checkDelay is how long the check loop waits after a check at now: its
+// wait (the interval, jittered or backed off), shortened to the opening of the window when automatic
 // updates wait for it.
-func checkDelay(interval time.Duration, st settings.Settings, now time.Time) time.Duration {
+func checkDelay(wait time.Duration, st settings.Settings, now time.Time) time.Duration {
 	if !st.AutoUpdate || st.Window.IsZero() || st.Window.Contains(now) {
-		return interval
+		return wait
 	}
-	return min(interval, st.Window.Next(now).Sub(now))
+	return min(wait, st.Window.Next(now).Sub(now))
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/bench"
 	"github.com/hoist-dev/hoist/internal/cli"
 	"github.com/hoist-dev/hoist/internal/exitcode"
+	"github.com/hoist-dev/hoist/internal/fleetsim"
 )
 
 func main() {
@@ -48,6 +49,8 @@ type options struct {
 	scale             []int // file counts of measurement 8
 	scaleSize         int
 	wrkDuration       time.Duration
+	fleet             []int // static fleet sizes of measurement 9
+	fleetGit          int   // git fleet size of measurement 9 (0: none)
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -63,7 +66,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.work, "work", "", "work directory (default: a new temp dir, removed at the end)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
 	fs.StringVar(&o.record, "record", "", "also write the results between the markers of this Markdown file")
-	only := fs.String("only", "", "comma-separated measurement numbers to run (default all: 1-8)")
+	only := fs.String("only", "", "comma-separated measurement numbers to run (default all: 1-9)")
 	fs.DurationVar(&o.idle, "idle", 60*time.Second, "idle window of measurement 2")
 	fs.IntVar(&o.signals, "signals", 200, "single signals of measurement 1")
 	fs.IntVar(&o.burst, "burst", 1000, "signals in the burst of measurement 1")
@@ -74,6 +77,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	scale := fs.String("scale", "200,2000,20000", "file counts of measurement 8")
 	fs.IntVar(&o.scaleSize, "scale-file-size", 4096, "bytes per file in measurement 8")
 	fs.DurationVar(&o.wrkDuration, "wrk-duration", 5*time.Second, "duration of each wrk run (measurement 5)")
+	fleet := fs.String("fleet", "1000,10000", "simulated nodes against a static repository (measurement 9)")
+	fs.IntVar(&o.fleetGit, "fleet-git", 20, "simulated nodes against git http-backend, which forks per request (measurement 9)")
 	if err := cli.Parse(fs, args); err != nil {
 		return o, err
 	}
@@ -86,6 +91,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var err error
 	if o.scale, err = parseInts(*scale); err != nil {
 		return o, fmt.Errorf("%w: --scale: %v", exitcode.ErrUsage, err)
+	}
+	if o.fleet, err = parseInts(*fleet); err != nil {
+		return o, fmt.Errorf("%w: --fleet: %v", exitcode.ErrUsage, err)
 	}
 	o.fileSize = *size * 1e6 / max(o.files, 1)
 	switch {
@@ -185,6 +193,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	measure(b.releaseBench, "apply, rollback, hashing", bashWay, "3", "4", "6", "7")
 	measure(b.apiBench, "GET "+statusPath, []string{"wrk"}, "5")
 	measure(b.scaleBench, "apply time by file count", bashWay, "8")
+	measure(b.fleetBench, "fleet simulation", []string{fleetsim.NginxBin, "git"}, "9")
 	add(idle()...)
 	if err := ctx.Err(); err != nil {
 		return err
@@ -215,7 +224,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // sortRows orders rows by measurement number, keeping each one's order.
 func sortRows(rows []bench.Row) []bench.Row {
 	var out []bench.Row
-	for g := 1; g <= 8; g++ {
+	for g := 1; g <= 9; g++ {
 		for _, r := range rows {
 			if r.Group == fmt.Sprint(g) {
 				out = append(out, r)
