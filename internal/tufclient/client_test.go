@@ -3,6 +3,7 @@ package tufclient
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -271,5 +272,24 @@ func writeFile(t *testing.T, dir, name, content string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A server redirecting to file:// gets an error, not a local file's bytes.
+func TestRedirectToFileIsRefused(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("local secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.RedirectHandler("file://"+secret, http.StatusFound))
+	defer srv.Close()
+	resp, err := NewHTTPClient(5 * time.Second).Get(srv.URL + "/metadata/timestamp.json")
+	if err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Fatalf("redirect to file:// followed: %q", body)
+	}
+	if !strings.Contains(err.Error(), "only http and https") {
+		t.Errorf("error %v does not say why", err)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/hoist-dev/hoist/internal/redact"
-
 	"github.com/hoist-dev/hoist/internal/tufkey"
 )
 
@@ -102,10 +101,25 @@ func CheckRoot(root []byte, pubkeys []string) error {
 	return ErrUntrustedRoot
 }
 
-// NewHTTPClient is the client of every metadata request: a timeout per
-// request, and file:// served like a web server (tests, local mirrors).
+// NewHTTPClient is the client of every metadata and object request: a
+// timeout per request, and file:// served like a web server (tests, local
+// mirrors). A server may redirect only to http(s): a redirect to file://
+// would make root read whatever local file the server names.
 func NewHTTPClient(timeout time.Duration) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.RegisterProtocol("file", http.NewFileTransport(http.Dir("/")))
-	return &http.Client{Timeout: timeout, Transport: t}
+	return &http.Client{Timeout: timeout, Transport: t, CheckRedirect: checkRedirect}
+}
+
+// maxRedirects is net/http's own default limit.
+const maxRedirects = 10
+
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return fmt.Errorf("refusing a redirect to %s: only http and https are followed", redact.URL(req.URL.String()))
+	}
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	return nil
 }
