@@ -4,6 +4,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/hoist-dev/hoist/internal/approot"
@@ -58,6 +60,19 @@ func (fs *flagSet) parse(args []string, minArgs, maxArgs int) error {
 
 // rootDir resolves --root, $HOIST_ROOT or the working directory.
 func (fs *flagSet) rootDir() (string, error) { return approot.Dir(fs.root) }
+
+// openStatuses opens the app root's statuses/ directory, the manager's side.
+func (fs *flagSet) openStatuses() (*os.Root, error) {
+	dir, err := fs.rootDir()
+	if err != nil {
+		return nil, err
+	}
+	statuses, err := os.OpenRoot(filepath.Join(dir, approot.StatusesDir))
+	if err != nil {
+		return nil, fmt.Errorf("open statuses directory: %w", err)
+	}
+	return statuses, nil
+}
 
 func usageError(msg string) error { return fmt.Errorf("%w: %s", exitcode.ErrUsage, msg) }
 

@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/history"
 )
 
@@ -23,13 +20,9 @@ func runHistory(ctx context.Context, s streams, args []string) error {
 	if err := fs.parse(args, 0, 0); err != nil {
 		return err
 	}
-	dir, err := fs.rootDir()
+	statuses, err := fs.openStatuses()
 	if err != nil {
 		return err
-	}
-	statuses, err := os.OpenRoot(filepath.Join(dir, approot.StatusesDir))
-	if err != nil {
-		return fmt.Errorf("open statuses directory: %w", err)
 	}
 	defer statuses.Close()
 	entries, err := history.Read(statuses)

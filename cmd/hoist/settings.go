@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -29,13 +28,9 @@ func runSettings(ctx context.Context, s streams, args []string) error {
 	if err := flags.parse(args, 0, 0); err != nil {
 		return err
 	}
-	dir, err := flags.rootDir()
+	statuses, err := flags.openStatuses()
 	if err != nil {
 		return err
-	}
-	statuses, err := os.OpenRoot(filepath.Join(dir, approot.StatusesDir))
-	if err != nil {
-		return fmt.Errorf("open statuses directory: %w", err)
 	}
 	defer statuses.Close()
 	given := map[string]bool{}

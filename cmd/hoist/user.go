@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"time"
 
 	"github.com/hashicorp/go-version"
@@ -36,13 +35,9 @@ func runStatus(ctx context.Context, s streams, args []string) error {
 	if err := fs.parse(args, 0, 0); err != nil {
 		return err
 	}
-	dir, err := fs.rootDir()
+	statuses, err := fs.openStatuses()
 	if err != nil {
 		return err
-	}
-	statuses, err := os.OpenRoot(filepath.Join(dir, approot.StatusesDir))
-	if err != nil {
-		return fmt.Errorf("open statuses directory: %w", err)
 	}
 	defer statuses.Close()
 	if *watch {

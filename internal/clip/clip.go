@@ -15,3 +15,15 @@ func String(s string) string {
 	}
 	return s
 }
+
+// To returns s, or at most its first n bytes cut on a rune boundary and
+// followed by "…" when longer, so that JSON holding it stays valid UTF-8.
+func To(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && (s[n]&0xC0) == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -19,3 +19,22 @@ func TestString(t *testing.T) {
 		}
 	}
 }
+
+func TestTo(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"abcdefghijk", 5, "abcde…"},
+		{"aé", 2, "a…"},  // é is 2 bytes: cut before it, not inside
+		{"ééé", 3, "é…"}, // byte 3 is inside the second é
+		{"x", 0, "…"},
+	} {
+		if got := To(tc.in, tc.n); got != tc.want {
+			t.Errorf("To(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/hoist-dev/hoist/internal/clip"
 )
 
 // job is one delivery to send: target id (URL url) of event ev.
@@ -119,7 +121,7 @@ func (n *Notifier) record(j job, err error) {
 	}
 	d.Attempts++
 	d.Next = n.opt.Now().Add(n.backoff(d.Attempts))
-	d.Error = truncate(err.Error(), maxError)
+	d.Error = clip.To(err.Error(), maxError)
 	n.saveLocked()
 	log.WithError(err).WithFields(logrus.Fields{"attempts": d.Attempts, "next": d.Next}).Warn("notification not delivered; will retry")
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/clip"
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
 
@@ -122,7 +123,7 @@ func (b *outbox) add(n note, targets []string, now time.Time) (dropped *Event) {
 	if len(targets) == 0 {
 		return nil
 	}
-	ev := &Event{Key: n.key, Kind: n.kind, Text: truncate(n.text, maxText), Created: now, Pending: map[string]*Delivery{}}
+	ev := &Event{Key: n.key, Kind: n.kind, Text: clip.To(n.text, maxText), Created: now, Pending: map[string]*Delivery{}}
 	for _, t := range targets {
 		ev.Pending[TargetID(t)] = &Delivery{Next: now}
 	}
@@ -150,15 +151,4 @@ func (b *outbox) done(ev *Event, id string) {
 			return
 		}
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	// Cut on a rune boundary so the JSON stays valid UTF-8.
-	for n > 0 && (s[n]&0xC0) == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/hoist-dev/hoist/internal/clip"
 	"github.com/hoist-dev/hoist/internal/redact"
 	"github.com/hoist-dev/hoist/internal/safefs"
 )
@@ -78,7 +79,7 @@ func (s Status) Validate() error {
 	switch s.State {
 	case Installing, Success, Failed:
 	default:
-		return fmt.Errorf("%w: unknown state %q", ErrInvalid, truncate(string(s.State), 40))
+		return fmt.Errorf("%w: unknown state %q", ErrInvalid, clip.To(string(s.State), 40))
 	}
 	if s.Progress < 0 || s.Progress > 100 {
 		return fmt.Errorf("%w: progress %d outside 0-100", ErrInvalid, s.Progress)
@@ -116,7 +117,7 @@ func ReadRaw(dir *os.Root) ([]byte, error) {
 // writable. The file is public, so URLs in the description lose their
 // credentials, whoever wrote the text.
 func Write(dir *os.Root, s Status) error {
-	s.Description = truncate(redact.String(s.Description), maxDescription)
+	s.Description = clip.To(redact.String(s.Description), maxDescription)
 	if err := s.Validate(); err != nil {
 		return err
 	}
@@ -128,15 +129,4 @@ func Write(dir *os.Root, s Status) error {
 		return fmt.Errorf("write status file: %w", err)
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	// Cut on a rune boundary so the JSON stays valid UTF-8.
-	for n > 0 && (s[n]&0xC0) == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }
