@@ -62,13 +62,15 @@ type Custom struct {
 // Release is what a node learns of a release from the targets metadata:
 // the fields of its info.json that discovery reads, and its app.
 type Release struct {
-	App      string          `json:"app"`
-	Version  string          `json:"version"`
-	Name     string          `json:"name"`
-	Notes    string          `json:"notes"`
-	Requires string          `json:"requires"`
-	Channel  string          `json:"channel"`
-	Rollout  json.RawMessage `json:"rollout,omitempty"`
+	App      string `json:"app"`
+	Version  string `json:"version"`
+	Name     string `json:"name"`
+	Notes    string `json:"notes"`
+	Requires string `json:"requires"`
+	Channel  string `json:"channel"`
+	// Changelog is info.json's link to the release's changes.
+	Changelog string          `json:"changelog,omitempty"`
+	Rollout   json.RawMessage `json:"rollout,omitempty"`
 }
 
 // Sizes is the content of objects.json: sha256 hex → length in bytes.
