@@ -163,3 +163,27 @@ func TestStaticChangelog(t *testing.T) {
 		t.Errorf("v1.0.0: changelog %q passed on, %v", old.changelog(), err)
 	}
 }
+
+// TestStaticRolloutUnderBeta: in a static repository each release carries
+// its own rollout, so a stable release is phased for stable nodes also
+// when a newer beta is published (in git only the default branch's is).
+func TestStaticRolloutUnderBeta(t *testing.T) {
+	out, _, url := staticRepo(t,
+		`{"version":"1.0.0","app":"demo"}`,
+		`{"version":"1.1.0","app":"demo","rollout":{"percent":0}}`,
+		`{"version":"1.2.0","app":"demo","channel":"beta"}`)
+	ctx := context.Background()
+	finder := NewFinder(openStatic(t, out, url), 0, 0)
+	installed := version.Must(version.NewVersion("1.0.0"))
+	stable, err := finder.NextOn(ctx, installed, false)
+	if err != nil || stable == nil || stable.Version != "1.1.0" {
+		t.Fatalf("stable: %+v, %v", stable, err)
+	}
+	if Hold(stable, fmt.Sprintf("%032x", 1), time.Now()) == nil {
+		t.Error("a stable node got v1.1.0, halted at 0 %, because a beta is newer")
+	}
+	beta, err := finder.NextOn(ctx, installed, true)
+	if err != nil || beta == nil || beta.Version != "1.2.0" || Hold(beta, fmt.Sprintf("%032x", 1), time.Now()) != nil {
+		t.Errorf("beta: %+v, %v; want v1.2.0, not phased", beta, err)
+	}
+}
