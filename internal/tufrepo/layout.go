@@ -22,6 +22,9 @@
 // A publish writes objects, then targets, then snapshot and timestamp.json
 // last, each file by atomic rename, so a client never sees metadata that
 // names a file not yet there.
+//
+// SetRollout changes a published release's rollout in its custom metadata
+// only, committing new targets, snapshot and timestamp versions the same way.
 package tufrepo
 
 import (

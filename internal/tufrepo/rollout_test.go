@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,6 +29,7 @@ func TestSetRollout(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := trusted(t, out)
+	files := releaseFiles(t, out)
 	manifest := before.Targets[metadata.TARGETS].Signed.Targets[Target("v1.1.0", ManifestName)]
 
 	for _, tc := range []struct {
@@ -60,6 +63,9 @@ func TestSetRollout(t *testing.T) {
 			t.Error("the manifest target changed")
 		}
 	}
+	if !maps.Equal(releaseFiles(t, out), files) {
+		t.Error("a rollout change rewrote the release's targets or objects")
+	}
 	tm := trusted(t, out)
 	if v := tm.Targets[metadata.TARGETS].Signed.Version; v != 4 {
 		t.Errorf("targets version %d after three rollout changes, want 4", v)
@@ -84,4 +90,27 @@ func TestSetRollout(t *testing.T) {
 	if readTimestamp(t, out) != ts {
 		t.Error("a refused rollout change wrote timestamp.json")
 	}
+}
+
+// releaseFiles maps each file under targets/ and objects/ to its content.
+func releaseFiles(t *testing.T, out string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	for _, dir := range []string{TargetsDir, ObjectsDir} {
+		err := filepath.WalkDir(filepath.Join(out, dir), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := os.ReadFile(p)
+			files[p] = string(data)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(files) < 5 {
+		t.Fatalf("only %d release files", len(files))
+	}
+	return files
 }
