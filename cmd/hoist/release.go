@@ -20,7 +20,7 @@ func releaseCommands() map[string]command {
 		"keygen":      {"make a minisign key pair for signing releases", runReleaseKeygen},
 		"publish":     {"sign a release into a static release repository", runReleasePublish},
 		"refresh":     {"re-sign a static release repository's timestamp", runReleaseRefresh},
-		"rollout":     {"set the phased rollout of the newest release (default branch's info.json)", runReleaseRollout},
+		"rollout":     {"set a release's phased rollout (git: info.json of the default branch; static: re-signed metadata)", runReleaseRollout},
 		"rotate-root": {"give a static release repository new TUF keys", runReleaseRotateRoot},
 		"sign":        {"write the signed manifest of a release work tree", runReleaseSign},
 		"verify":      {"check a release tree against its signed manifest", runReleaseVerify},

@@ -118,7 +118,14 @@ func (f *Finder) NextOn(ctx context.Context, installed *version.Version, beta bo
 		return nil, err
 	}
 	if latest.Version != head.Version {
-		rollout = nil // only the default branch's release is phased
+		// A stable node under a newer beta: in git only the default
+		// branch's release is phased, in a static repository every one.
+		rollout = nil
+		if latest.signed {
+			if rollout, err = latest.rollout(); err != nil {
+				return nil, fetchError(latest.Tag(), err)
+			}
+		}
 	}
 	step := *latest
 	for range maxSteps {

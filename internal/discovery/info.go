@@ -27,9 +27,13 @@ type Info struct {
 	// Channel is "beta" for a beta release in a static repository's
 	// metadata; in git a pre-release version (1.3.0-beta.1) says it.
 	Channel string `json:"channel,omitempty"`
-	// Rollout phases the release. Only the default branch's counts, so it
-	// is parsed there (Finder.Next), and one in a tag cannot break a read.
+	// Rollout phases the release. In git only the default branch's counts,
+	// so it is parsed there (Finder.Next), and one in a tag cannot break a
+	// read; in a static repository each release's own counts.
 	Rollout json.RawMessage `json:"rollout,omitempty"`
+	// signed is set for a release of a static repository, whose signed
+	// metadata holds each release's own rollout.
+	signed bool
 }
 
 // ErrBadInfo marks an info.json that is not valid.

@@ -29,13 +29,15 @@ func (i Info) rollout() (*Rollout, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("%w: rollout: %v", ErrBadInfo, err)
 	}
-	if err := r.validate(); err != nil {
+	if err := r.Validate(); err != nil {
 		return nil, err
 	}
 	return &r, nil
 }
 
-func (r *Rollout) validate() error {
+// Validate checks r as nodes do: a percent within 0-100, or a start with
+// positive days, never both.
+func (r *Rollout) Validate() error {
 	switch {
 	case r.Percent != nil && r.Start == nil && r.Days == 0:
 		if p := *r.Percent; p < 0 || p > 100 || math.IsNaN(p) {
@@ -43,7 +45,7 @@ func (r *Rollout) validate() error {
 		}
 		return nil
 	case r.Percent == nil && r.Start != nil:
-		if r.Days <= 0 {
+		if !(r.Days > 0) || math.IsInf(r.Days, 1) {
 			return fmt.Errorf("%w: rollout days must be positive", ErrBadInfo)
 		}
 		return nil

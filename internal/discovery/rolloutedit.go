@@ -12,7 +12,7 @@ import (
 // spaces. It fails on data that is not a valid info.json and on an invalid
 // r, so what it returns is what Finder.Next will accept.
 func SetRollout(data []byte, r Rollout) ([]byte, error) {
-	if err := r.validate(); err != nil {
+	if err := r.Validate(); err != nil {
 		return nil, err
 	}
 	if _, err := ParseInfo(data); err != nil {

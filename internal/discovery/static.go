@@ -163,6 +163,7 @@ func (s *staticSource) Info(ctx context.Context, ref string) (Info, error) {
 			return Info{}, err
 		}
 		info, err := ParseInfo(data)
+		info.signed = true
 		return info, fetchError(refName(ref), err)
 	}
 	return Info{}, ErrNoSuchRelease

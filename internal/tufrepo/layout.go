@@ -22,6 +22,9 @@
 // A publish writes objects, then targets, then snapshot and timestamp.json
 // last, each file by atomic rename, so a client never sees metadata that
 // names a file not yet there.
+//
+// SetRollout changes a published release's rollout in its custom metadata
+// only, committing new targets, snapshot and timestamp versions the same way.
 package tufrepo
 
 import (
@@ -62,13 +65,15 @@ type Custom struct {
 // Release is what a node learns of a release from the targets metadata:
 // the fields of its info.json that discovery reads, and its app.
 type Release struct {
-	App      string          `json:"app"`
-	Version  string          `json:"version"`
-	Name     string          `json:"name"`
-	Notes    string          `json:"notes"`
-	Requires string          `json:"requires"`
-	Channel  string          `json:"channel"`
-	Rollout  json.RawMessage `json:"rollout,omitempty"`
+	App      string `json:"app"`
+	Version  string `json:"version"`
+	Name     string `json:"name"`
+	Notes    string `json:"notes"`
+	Requires string `json:"requires"`
+	Channel  string `json:"channel"`
+	// Changelog is info.json's link to the release's changes.
+	Changelog string          `json:"changelog,omitempty"`
+	Rollout   json.RawMessage `json:"rollout,omitempty"`
 }
 
 // Sizes is the content of objects.json: sha256 hex → length in bytes.
