@@ -102,9 +102,10 @@ var recorders = []string{"ping", "app", "repo"}
 
 // liveSkip leaves out of a live-root snapshot the protected data (checked
 // on its own) and what changes with every run without being part of the
-// installed state: the journal, logs, locks, the object store (a download
-// cache) and the manager's statuses/ and events/signals/.
-var liveSkip = []string{"data", ".hoist/journal", ".hoist/logs", ".hoist/lock", ".hoist/supervisor.lock", ".hoist/objects", ".hoist/cache", "statuses", "events/signals"}
+// installed state: the journal, logs, the run history, locks, the object
+// store and cache (download caches), a static repository's trusted
+// metadata and the manager's statuses/ and events/signals/.
+var liveSkip = []string{"data", ".hoist/journal", ".hoist/logs", ".hoist/history.jsonl", ".hoist/lock", ".hoist/supervisor.lock", ".hoist/objects", ".hoist/cache", ".hoist/tuf", "statuses", "events/signals"}
 
 // scriptLog is the scripts' run log, in data/ so that updates keep it: the
 // only file of the protected data an update writes (its scripts do).
