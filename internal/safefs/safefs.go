@@ -21,6 +21,7 @@ import (
 	"os"
 	"path"
 	"syscall"
+	"time"
 )
 
 var (
@@ -97,8 +98,31 @@ func WriteFile(dir *os.Root, name string, data []byte, perm fs.FileMode) error {
 // created exclusively next to the target, so a planted name cannot redirect
 // it, and the mode is set explicitly so the umask does not change it.
 func Write(dir *os.Root, name string, r io.Reader, perm fs.FileMode) error {
-	return write(dir, name, r, perm, -1, -1)
+	return write(dir, name, r, perm, owner{-1, -1}, time.Time{})
 }
+
+// WriteFileNewer is WriteFile for a file that web servers serve with
+// validators made of its mtime in whole seconds (nginx's ETag and
+// Last-Modified): the new file's mtime is at least one second past the one
+// it replaces, set before it takes the name, so that a client asking
+// "changed since?" right after a quick second write is never told no.
+func WriteFileNewer(dir *os.Root, name string, data []byte, perm fs.FileMode) error {
+	mtime := time.Now()
+	if fi, err := dir.Lstat(name); err == nil {
+		mtime = maxTime(mtime, fi.ModTime().Truncate(time.Second).Add(time.Second))
+	}
+	return write(dir, name, bytes.NewReader(data), perm, owner{-1, -1}, mtime)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// owner is the uid:gid a written file gets (-1: unchanged).
+type owner struct{ uid, gid int }
 
 // WriteFileKeepOwner is WriteFile for a file another user owns: when run as
 // root, the new file gets the owner of the file it replaces (of dir when
@@ -117,11 +141,12 @@ func WriteFileKeepOwner(dir *os.Root, name string, data []byte, perm fs.FileMode
 			uid, gid = int(st.Uid), int(st.Gid)
 		}
 	}
-	return write(dir, name, bytes.NewReader(data), perm, uid, gid)
+	return write(dir, name, bytes.NewReader(data), perm, owner{uid, gid}, time.Time{})
 }
 
-// write is Write with the new file chowned to uid:gid (-1: unchanged).
-func write(dir *os.Root, name string, r io.Reader, perm fs.FileMode, uid, gid int) error {
+// write is Write with the new file chowned to o and, unless mtime is zero,
+// given that modification time.
+func write(dir *os.Root, name string, r io.Reader, perm fs.FileMode, o owner, mtime time.Time) error {
 	tmp, err := tempName(name)
 	if err != nil {
 		return err
@@ -130,8 +155,8 @@ func write(dir *os.Root, name string, r io.Reader, perm fs.FileMode, uid, gid in
 	if err != nil {
 		return fmt.Errorf("create temp file for %s: %w", name, err)
 	}
-	if uid != -1 || gid != -1 {
-		if err := f.Chown(uid, gid); err != nil {
+	if o.uid != -1 || o.gid != -1 {
+		if err := f.Chown(o.uid, o.gid); err != nil {
 			f.Close()
 			dir.Remove(tmp)
 			return fmt.Errorf("chown temp file for %s: %w", name, err)
@@ -140,6 +165,12 @@ func write(dir *os.Root, name string, r io.Reader, perm fs.FileMode, uid, gid in
 	if err := Fill(f, r, perm); err != nil {
 		dir.Remove(tmp)
 		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if !mtime.IsZero() {
+		if err := dir.Chtimes(tmp, mtime, mtime); err != nil {
+			dir.Remove(tmp)
+			return fmt.Errorf("set the time of %s: %w", name, err)
+		}
 	}
 	if err := dir.Rename(tmp, name); err != nil {
 		dir.Remove(tmp)

@@ -241,8 +241,12 @@ func (r *repo) stamp(key minisign.PrivateKey, expiry time.Duration) error {
 	r.timestamp.Signed.Version++
 	r.timestamp.Signed.Expires = r.now.Add(expiry)
 	r.timestamp.Signed.Meta = map[string]*metadata.MetaFiles{"snapshot.json": metadata.MetaFile(r.snapshot.Signed.Version)}
-	return writeSigned(r, r.timestamp, s, "timestamp.json")
+	return writeSigned(r, r.timestamp, s, timestampFile)
 }
+
+// timestampFile is the one metadata file nodes poll with conditional
+// requests; see write.
+const timestampFile = "timestamp.json"
 
 // writeSigned signs meta with s alone and writes it to metadata/name.
 func writeSigned[T metadata.Roles](r *repo, meta *metadata.Metadata[T], s signature.Signer, name string) error {
@@ -257,6 +261,12 @@ func writeSigned[T metadata.Roles](r *repo, meta *metadata.Metadata[T], s signat
 	return r.write(name, data)
 }
 
+// write replaces metadata/name. timestamp.json always looks newer than the
+// one it replaces, even within the same second, since nodes ask nginx "changed
+// since?" and nginx answers from the mtime in seconds.
 func (r *repo) write(name string, data []byte) error {
+	if name == timestampFile {
+		return safefs.WriteFileNewer(r.dir, path.Join(MetadataDir, name), data, 0o644)
+	}
 	return safefs.WriteFile(r.dir, path.Join(MetadataDir, name), data, 0o644)
 }
