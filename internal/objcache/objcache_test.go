@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -267,6 +268,30 @@ func TestKeepDropsTheRest(t *testing.T) {
 	defer c2.Close()
 	if !c2.Has(a) || !c2.Has(sum("c")) {
 		t.Error("reopened cache lost objects")
+	}
+}
+
+// TestKeepDropsMany drops more objects than one directory read returns,
+// concurrently, and keeps exactly the ones asked for.
+func TestKeepDropsMany(t *testing.T) {
+	ctx := context.Background()
+	dir, _, c := setup(t)
+	keep := map[string]bool{}
+	var all []string
+	for i := range 600 {
+		h := download(t, dir, c, strconv.Itoa(i))
+		all = append(all, h)
+		if i%7 == 0 {
+			keep[h] = true
+		}
+	}
+	if err := c.Keep(ctx, keep); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range all {
+		if c.Has(h) != keep[h] {
+			t.Errorf("%s: Has %v, want %v", h[:12], c.Has(h), keep[h])
+		}
 	}
 }
 
