@@ -101,7 +101,24 @@ func (e *Engine) stageStatic(ctx context.Context, tg, staging string, progress i
 	if err != nil {
 		return err
 	}
-	return s.place(ctx, staging, m, files)
+	live, err := e.installed()
+	if err != nil {
+		return err
+	}
+	return s.place(ctx, staging, m, files, kept(live.manifest))
+}
+
+// kept returns whether a file of the release is in the live release m
+// (nil: none) with the same content and mode: the install leaves it
+// alone.
+func kept(m *manifest.Manifest) func(manifest.Entry) bool {
+	return func(f manifest.Entry) bool {
+		if m == nil {
+			return false
+		}
+		l, ok := m.Lookup(f.Path)
+		return ok && l.SHA256 == f.SHA256 && l.Mode == f.Mode
+	}
 }
 
 // manifest fetches and checks the signed manifest of tg; files holds the
@@ -233,10 +250,12 @@ func readAsMetadata(p string) bool {
 }
 
 // place creates the staging tree: files (the manifest and its signature),
-// the symlinks of m, and its regular files linked from the cache (the
-// install copies linked files, see cache.go); then flushes the tree to
-// disk at once.
-func (s *stager) place(ctx context.Context, staging string, m *manifest.Manifest, files map[string][]byte) error {
+// the symlinks of m, and its regular files from the cache; then flushes
+// the tree to disk at once. The files the install leaves alone (keep) are
+// linked, which costs no copy; the others are copies, which the install
+// links into place. Linking those too would only move the copy to the
+// install (see cache.go), which flushes each copy on its own.
+func (s *stager) place(ctx context.Context, staging string, m *manifest.Manifest, files map[string][]byte, keep func(manifest.Entry) bool) error {
 	if err := s.e.root.MkdirAll(staging, 0o755); err != nil {
 		return err
 	}
@@ -271,7 +290,7 @@ func (s *stager) place(ctx context.Context, staging string, m *manifest.Manifest
 				}
 				parents[parent] = d
 			}
-			if readAsMetadata(f.Path) {
+			if readAsMetadata(f.Path) || !keep(f) {
 				err = s.cache.Place(ctx, f.SHA256, dir, f.Path, f.Perm())
 			} else {
 				err = s.cache.Link(ctx, f.SHA256, d, path.Base(f.Path), f.Perm())
