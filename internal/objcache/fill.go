@@ -2,7 +2,6 @@ package objcache
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,8 +9,12 @@ import (
 	"io"
 	"os"
 	"path"
+	"runtime"
 	"sort"
+	"strconv"
+	"sync"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/internal/iobuf"
@@ -56,10 +59,15 @@ func (c *Cache) Adopt(sha256hex string) error {
 // that does not have its sha256 (the file was changed since it was
 // verified: live files may be written in place) is left out, and reported
 // with ErrMismatch once the others are in. Each object is copied under a
-// temp name, all are flushed at once (syncfs) and only then named by their
-// hash, so a power cut cannot leave a torn object behind a name. Like
-// Place it never links. After any error, the objects already named stay:
-// each is complete.
+// temp name and renamed to its hash when complete, one per CPU at a time.
+// Like Place it never links. After any error, the objects already named
+// stay: each is complete.
+//
+// Objects are not flushed: a power cut may tear one that keeps its name.
+// Flushing would make every update wait for its whole release to reach the
+// disk; instead every tree staged from the cache is verified, and one that
+// fails is staged again without it (the engine does), so a torn object
+// costs one download, never a wrong file.
 func (c *Cache) Add(ctx context.Context, dir *os.Root, files map[string]string) error {
 	todo := map[string]string{} // sha256 → a path with that content
 	for p, sum := range files {
@@ -70,48 +78,51 @@ func (c *Cache) Add(ctx context.Context, dir *os.Root, files map[string]string) 
 			todo[sum] = p
 		}
 	}
-	if len(todo) == 0 {
-		return nil
-	}
-	temps := make(map[string]string, len(todo)) // sha256 → temp name
-	defer func() {
-		for _, tmp := range temps {
-			c.d.Remove(tmp) // those not renamed
-		}
-	}()
+	var mu sync.Mutex
 	var mismatched []string
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.NumCPU())
 	for sum, p := range todo {
-		if err := ctx.Err(); err != nil {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			err := c.addOne(dir, p, sum)
+			if errors.Is(err, ErrMismatch) {
+				mu.Lock()
+				mismatched = append(mismatched, p)
+				mu.Unlock()
+				return nil
+			}
 			return err
-		}
-		tmp, err := tempName(sum)
-		if err != nil {
-			return err
-		}
-		temps[sum] = tmp
-		err = c.copyIn(tmp, dir, p, sum)
-		if errors.Is(err, ErrMismatch) {
-			c.d.Remove(tmp)
-			delete(temps, sum)
-			mismatched = append(mismatched, p)
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("add %s to the object cache: %w", p, err)
-		}
+		})
 	}
-	if err := safefs.SyncFS(c.d); err != nil {
-		return fmt.Errorf("object cache: %w", err)
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	for sum, tmp := range temps {
-		if err := c.enter(tmp, sum); err != nil {
-			return err
-		}
-		delete(temps, sum)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if len(mismatched) > 0 {
 		sort.Strings(mismatched)
 		return fmt.Errorf("%w: %s (and %d more) left out of the object cache", ErrMismatch, mismatched[0], len(mismatched)-1)
+	}
+	return nil
+}
+
+// addOne copies dir/name, whose content has sha256hex, into the cache.
+func (c *Cache) addOne(dir *os.Root, name, sha256hex string) error {
+	tmp := c.tempName(sha256hex)
+	if err := c.copyIn(tmp, dir, name, sha256hex); err != nil {
+		c.d.Remove(tmp)
+		if errors.Is(err, ErrMismatch) {
+			return err
+		}
+		return fmt.Errorf("add %s to the object cache: %w", name, err)
+	}
+	if err := c.enter(tmp, sha256hex); err != nil {
+		c.d.Remove(tmp)
+		return err
 	}
 	return nil
 }
@@ -185,12 +196,9 @@ func (c *Cache) enter(from, sha256hex string) error {
 	return nil
 }
 
-// tempName is a new name in partial/ for an object being copied in; Open
-// removes such leftovers.
-func tempName(sha256hex string) (string, error) {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("temp name: %w", err)
-	}
-	return path.Join(partialDir, safefs.TempPrefix+sha256hex+"-"+hex.EncodeToString(b[:])), nil
+// tempName is a new name in partial/ for an object being copied in,
+// unique to this process (not random: reading 8 random bytes per file was
+// a sixth of copying a release in); Open removes the leftovers of others.
+func (c *Cache) tempName(sha256hex string) string {
+	return path.Join(partialDir, safefs.TempPrefix+sha256hex+"-"+strconv.Itoa(os.Getpid())+"-"+strconv.FormatUint(c.seq.Add(1), 10))
 }

@@ -14,12 +14,13 @@
 //
 // Trust: an object is put here only after its content was checked (Adopt:
 // the downloader hashed it while streaming; Add hashes its copy), and only
-// root writes here, so Has trusts the name and does not hash. No placed or
-// linked file is fsynced (the caller flushes its whole tree at
-// once), but an object is named by its hash only once its data is on disk,
-// so a power cut cannot leave a torn object. Every tree staged from the
-// cache is verified against its signed manifest anyway (the engine does):
-// a tree that fails is a reason to drop the cache, not to trust it.
+// root writes here, so Has trusts the name and does not hash. An object
+// gets its name only once complete, so kill -9 cannot tear one; a download
+// is fsynced before (Adopt), a copy is not (Add says why), and no placed or
+// linked file is (the caller flushes its whole tree at once). Every tree
+// staged from the cache is verified against its signed manifest anyway
+// (the engine does): a tree that fails is a reason to drop the cache, not
+// to trust it.
 //
 // No live file may share an inode with an object: the app may write its
 // files in place, which would change the object under its name. Place and
@@ -62,6 +63,7 @@ type Cache struct {
 	dir     string   // relative to the app root
 	d       *os.Root // the cache directory
 	noClone atomic.Bool
+	seq     atomic.Uint64 // numbers temp names
 }
 
 // Open opens the cache at dir of root (a path relative to it), creating it
