@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path"
 	"path/filepath"
 	"sync/atomic"
 
@@ -101,7 +99,11 @@ func (e *Engine) stageStatic(ctx context.Context, tg, staging string, progress i
 	if err != nil {
 		return err
 	}
-	return s.place(ctx, staging, m, files)
+	live, err := e.installed()
+	if err != nil {
+		return err
+	}
+	return s.place(ctx, staging, m, files, kept(live.manifest))
 }
 
 // manifest fetches and checks the signed manifest of tg; files holds the
@@ -223,63 +225,4 @@ func (s *stager) small(ctx context.Context, tg, name string, limit int64) ([]byt
 	}
 	defer s.e.root.Remove(partial)
 	return safefs.ReadFile(s.e.root, partial, limit)
-}
-
-// readAsMetadata are the release files the engine reads through
-// safefs, which refuses a file with other hard links: they are copied from
-// the cache, not linked.
-func readAsMetadata(p string) bool {
-	return p == approot.InfoFile || p == releasepkg.KeysFile || p == releasepkg.KeysSignatureFile
-}
-
-// place creates the staging tree: files (the manifest and its signature),
-// the symlinks of m, and its regular files linked from the cache (the
-// install copies linked files, see cache.go); then flushes the tree to
-// disk at once.
-func (s *stager) place(ctx context.Context, staging string, m *manifest.Manifest, files map[string][]byte) error {
-	if err := s.e.root.MkdirAll(staging, 0o755); err != nil {
-		return err
-	}
-	dir, err := s.e.root.OpenRoot(staging)
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	for name, data := range files {
-		if err := safefs.WriteFile(dir, name, data, 0o644); err != nil {
-			return err
-		}
-	}
-	parents := map[string]*os.File{} // open directories, for Link
-	defer func() {
-		for _, d := range parents {
-			d.Close()
-		}
-	}()
-	for _, f := range m.Files {
-		parent := path.Dir(f.Path)
-		if err := dir.MkdirAll(parent, 0o755); err != nil {
-			return err
-		}
-		if f.IsLink() {
-			err = dir.Symlink(f.Link, f.Path)
-		} else {
-			d, ok := parents[parent]
-			if !ok {
-				if d, err = dir.Open(parent); err != nil {
-					return err
-				}
-				parents[parent] = d
-			}
-			if readAsMetadata(f.Path) {
-				err = s.cache.Place(ctx, f.SHA256, dir, f.Path, f.Perm())
-			} else {
-				err = s.cache.Link(ctx, f.SHA256, d, path.Base(f.Path), f.Perm())
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("stage %s: %w", f.Path, err)
-		}
-	}
-	return safefs.SyncFS(dir)
 }

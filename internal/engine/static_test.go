@@ -373,3 +373,40 @@ func TestStaticTargetsURL(t *testing.T) {
 		t.Errorf("requests for targets %v, want %v", got, want)
 	}
 }
+
+// TestStaticStagesCopiesOfWhatItInstalls: the staging tree links from the
+// object cache only the files the install leaves alone; each file the
+// install puts in place is staged as a copy of its own (one link), which
+// the install links into place instead of copying it once more, flushing
+// each copy on its own.
+func TestStaticStagesCopiesOfWhatItInstalls(t *testing.T) {
+	rels := releaserepo.DefaultReleases()[:2]
+	links := filepath.Join(t.TempDir(), "links")
+	for _, rel := range rels {
+		rel.Files["app/same.txt"] = releaserepo.File{Content: "in both releases\n"}
+	}
+	// 00-run.sh runs before the install.
+	rels[1].Files["scripts/update/00-run.sh"] = releaserepo.Script(`cd "$HOIST_STAGING" && stat -c '%n %h' app/config.yml app/same.txt > ` + links)
+	site := newStaticSite(t, nil, rels...)
+	f := initStatic(t, site)
+	f.must("apply", "--to", "v1.0.0")
+	f.must("apply", "--to", "v1.1.0")
+	data, err := os.ReadFile(links)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		name, n, _ := strings.Cut(line, " ")
+		got[name] = n
+	}
+	if got["app/config.yml"] != "1" {
+		t.Errorf("the changed app/config.yml was staged with %s links, want 1 (a copy)", got["app/config.yml"])
+	}
+	if got["app/same.txt"] == "1" {
+		t.Errorf("the unchanged app/same.txt was staged as a copy, want a link to the cache")
+	}
+	if got := f.read("app/config.yml"); got != "version: 1.1.0\n" {
+		t.Errorf("v1.1.0 installed app/config.yml %q", got)
+	}
+}

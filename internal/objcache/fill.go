@@ -30,8 +30,9 @@ func (c *Cache) PartialPath(sha256hex string) string {
 }
 
 // Adopt moves the complete download of the object, whose content the
-// caller has checked against sha256hex, from PartialPath into the cache,
-// once it is on disk (fsync).
+// caller has checked against sha256hex, from PartialPath into the cache.
+// Like Add's copies it is not flushed (Add says why): the tree staged from
+// it is, with one syncfs, instead of an fsync per object.
 func (c *Cache) Adopt(sha256hex string) error {
 	if !validHash(sha256hex) {
 		return fmt.Errorf("adopt: %w: %q", ErrBadHash, sha256hex)
@@ -42,9 +43,6 @@ func (c *Cache) Adopt(sha256hex string) error {
 		return fmt.Errorf("object cache: %w", err)
 	}
 	err = f.Chmod(downloadMode)
-	if err == nil {
-		err = f.Sync() // durable before it is named: no torn object after a power cut
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

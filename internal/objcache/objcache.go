@@ -15,9 +15,9 @@
 // Trust: an object is put here only after its content was checked (Adopt:
 // the downloader hashed it while streaming; Add hashes its copy), and only
 // root writes here, so Has trusts the name and does not hash. An object
-// gets its name only once complete, so kill -9 cannot tear one; a download
-// is fsynced before (Adopt), a copy is not (Add says why), and no placed or
-// linked file is (the caller flushes its whole tree at once). Every tree
+// gets its name only once complete, so kill -9 cannot tear one; neither a
+// download (Adopt) nor a copy (Add says why) is flushed, nor any placed or
+// linked file (the caller flushes its whole tree at once). Every tree
 // staged from the cache is verified against its signed manifest anyway
 // (the engine does): a tree that fails is a reason to drop the cache, not
 // to trust it.

@@ -38,10 +38,7 @@ func (d *download) run(ctx context.Context) error {
 	if err := d.resume(); err != nil {
 		return err
 	}
-	if err := d.c.withRetries(ctx, d.url, d.attempt); err != nil {
-		return err
-	}
-	return d.f.Sync()
+	return d.c.withRetries(ctx, d.url, d.attempt)
 }
 
 // resume hashes what an earlier run left in the file, or empties a file

@@ -74,6 +74,9 @@ type logged struct {
 // answered by the next of its handlers (the last one repeats), and logged.
 type server struct {
 	*httptest.Server
+	// busy counts the handlers running: a client can have read a whole
+	// response before its handler has logged what it sent.
+	busy     sync.WaitGroup
 	mu       sync.Mutex // guards the fields below
 	handlers []handler
 	log      []logged
@@ -86,6 +89,8 @@ type handler func(w http.ResponseWriter, r *http.Request) (status int, n int64)
 func newServer(t testing.TB, handlers ...handler) *server {
 	s := &server{handlers: handlers}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.busy.Add(1)
+		defer s.busy.Done()
 		s.mu.Lock()
 		i := min(len(s.log), len(s.handlers)-1)
 		s.log = append(s.log, logged{Range: r.Header.Get("Range")})
@@ -99,7 +104,10 @@ func newServer(t testing.TB, handlers ...handler) *server {
 	return s
 }
 
+// requests returns the log of the requests made, once their handlers
+// have ended.
 func (s *server) requests() []logged {
+	s.busy.Wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]logged(nil), s.log...)

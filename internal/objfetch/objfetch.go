@@ -7,8 +7,10 @@
 //     or Content-Range that announces another length, is refused before or
 //     as soon as the extra byte arrives (endless-data attacks);
 //   - the bytes are hashed while they stream to a partial file, which is
-//     fsynced and kept only if length and sha256 both match (ErrMismatch,
-//     the file removed, otherwise);
+//     kept only if length and sha256 both match (ErrMismatch, the file
+//     removed, otherwise). It is not flushed: a caller that keeps it makes
+//     it durable before it names it (objcache.Adopt), and a torn partial
+//     file left by a power cut fails its hash and is downloaded again;
 //   - an interrupted download (connection cut, process killed) resumes the
 //     partial file with a Range request, or restarts that object from its
 //     first byte when the server ignores Range;
@@ -132,8 +134,8 @@ func New(o Options) *Client {
 // Get makes the file partial hold exactly the object at url: size bytes
 // with sha256 sha256hex (lowercase hex). A partial file left by an earlier
 // run is resumed; a complete and correct one is kept without a request.
-// On success the file is fsynced (mode 0600; renaming it into place is the
-// caller's job). On ErrMismatch the file is removed; after any other error
+// On success the file has mode 0600 and is not flushed (see the package
+// comment); flushing and renaming it into place are the caller's job. On ErrMismatch the file is removed; after any other error
 // it is kept for the next run to resume.
 func (c *Client) Get(ctx context.Context, url string, size int64, sha256hex string, partial string) error {
 	if err := c.get(ctx, url, size, sha256hex, partial); err != nil {

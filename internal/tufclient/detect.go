@@ -13,6 +13,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
+	"github.com/hoist-dev/hoist/internal/objfetch"
 	"github.com/hoist-dev/hoist/internal/redact"
 	"github.com/hoist-dev/hoist/internal/tufkey"
 )
@@ -107,6 +108,9 @@ func CheckRoot(root []byte, pubkeys []string) error {
 // would make root read whatever local file the server names.
 func NewHTTPClient(timeout time.Duration) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	// Keep a connection per parallel download: with net/http's default of
+	// two, objfetch.GetAll would open a new one every few objects.
+	t.MaxIdleConnsPerHost = objfetch.DefaultParallel
 	t.RegisterProtocol("file", http.NewFileTransport(http.Dir("/")))
 	return &http.Client{Timeout: timeout, Transport: t, CheckRedirect: checkRedirect}
 }

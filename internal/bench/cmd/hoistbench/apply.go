@@ -19,12 +19,18 @@ import (
 type engineRun struct {
 	took   time.Duration
 	phases phases
-	bytes  int64 // fetched from the git server meanwhile
+	bytes  int64 // fetched from the server meanwhile
+}
+
+// byteCounter is a server that counts what it sent: gitServer, nginxServer.
+type byteCounter interface {
+	// counted runs fn and returns the response bytes sent meanwhile.
+	counted(fn func() error) (int64, error)
 }
 
 // engine runs `hoist args… --root root` and reads its phases from the
 // journal.
-func (b *suite) engine(ctx context.Context, g *gitServer, root string, args ...string) (engineRun, error) {
+func (b *suite) engine(ctx context.Context, g byteCounter, root string, args ...string) (engineRun, error) {
 	var r engineRun
 	quiesce()
 	start := time.Now()
@@ -127,6 +133,11 @@ func (b *suite) writeSums(ctx context.Context, repo, tag, sums string) error {
 	if err != nil {
 		return err
 	}
+	return writeSumsOf(data, sums)
+}
+
+// writeSumsOf writes the sha256sum -c list of the files of manifest data.
+func writeSumsOf(data []byte, sums string) error {
 	m, err := manifest.Parse(data)
 	if err != nil {
 		return err

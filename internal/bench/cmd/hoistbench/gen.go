@@ -28,8 +28,9 @@ const noopScript = "#!/bin/sh\nexit 0\n"
 
 // makeRepo creates the git repository b.path("repos", name) holding rels,
 // each signed with `hoist release sign` and tagged v<version> (annotated),
-// then packs it as a hosted repository would be.
-func (b *suite) makeRepo(ctx context.Context, name string, rels ...release) (string, error) {
+// then packs it as a hosted repository would be. each, if not nil, is
+// called with the work tree of every release once it is tagged.
+func (b *suite) makeRepo(ctx context.Context, name string, each func(tree string) error, rels ...release) (string, error) {
 	dir := b.path("repos", name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
@@ -59,6 +60,11 @@ func (b *suite) makeRepo(ctx context.Context, name string, rels ...release) (str
 				return "", err
 			}
 		}
+		if each != nil {
+			if err := each(dir); err != nil {
+				return "", err
+			}
+		}
 	}
 	// Random bytes never delta; window 0 only saves the time of trying.
 	if err := git("-c", "pack.window=0", "repack", "-a", "-d", "-q"); err != nil {
@@ -70,7 +76,7 @@ func (b *suite) makeRepo(ctx context.Context, name string, rels ...release) (str
 // serveRepo makes the repository name (see makeRepo) and serves the
 // repositories over smart HTTP; the caller closes the server.
 func (b *suite) serveRepo(ctx context.Context, name string, rels ...release) (string, *gitServer, error) {
-	dir, err := b.makeRepo(ctx, name, rels...)
+	dir, err := b.makeRepo(ctx, name, nil, rels...)
 	if err != nil {
 		return "", nil, err
 	}

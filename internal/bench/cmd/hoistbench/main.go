@@ -28,6 +28,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/cli"
 	"github.com/hoist-dev/hoist/internal/exitcode"
 	"github.com/hoist-dev/hoist/internal/fleetsim"
+	"github.com/hoist-dev/hoist/internal/nginx"
 )
 
 func main() {
@@ -66,7 +67,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.work, "work", "", "work directory (default: a new temp dir, removed at the end)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
 	fs.StringVar(&o.record, "record", "", "also write the results between the markers of this Markdown file")
-	only := fs.String("only", "", "comma-separated measurement numbers to run (default all: 1-9)")
+	only := fs.String("only", "", "comma-separated measurement numbers to run (default all: 1-10)")
 	fs.DurationVar(&o.idle, "idle", 60*time.Second, "idle window of measurement 2")
 	fs.IntVar(&o.signals, "signals", 200, "single signals of measurement 1")
 	fs.IntVar(&o.burst, "burst", 1000, "signals in the burst of measurement 1")
@@ -194,6 +195,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	measure(b.apiBench, "GET "+statusPath, []string{"wrk"}, "5")
 	measure(b.scaleBench, "apply time by file count", bashWay, "8")
 	measure(b.fleetBench, "fleet simulation", []string{fleetsim.NginxBin, "git"}, "9")
+	measure(b.staticBench, "static release repository", append(bashWay, nginx.Bin, "curl", "tar"), "10")
 	add(idle()...)
 	if err := ctx.Err(); err != nil {
 		return err
@@ -224,7 +226,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // sortRows orders rows by measurement number, keeping each one's order.
 func sortRows(rows []bench.Row) []bench.Row {
 	var out []bench.Row
-	for g := 1; g <= 9; g++ {
+	for g := 1; g <= 10; g++ {
 		for _, r := range rows {
 			if r.Group == fmt.Sprint(g) {
 				out = append(out, r)

@@ -28,21 +28,8 @@ import (
 func (b *suite) releaseBench(ctx context.Context) ([]bench.Row, error) {
 	o := b.opt
 	b.logf("3/4/6/7: generating the release repository (%d files, %d MB)", o.files, o.files*o.fileSize/1e6)
-	changed := make(map[int]bool, o.changed)
-	var changedPaths []string
-	for k := range o.changed {
-		i := k * o.files / o.changed
-		changed[i] = true
-		changedPaths = append(changedPaths, dataFile(i))
-	}
-	repo, g, err := b.serveRepo(ctx, "app",
-		release{version: "1.0.0", files: o.files, size: o.fileSize, variant: same(1)},
-		release{version: "1.1.0", files: o.files, size: o.fileSize, variant: func(i int) uint64 {
-			if changed[i] {
-				return 2
-			}
-			return 1
-		}},
+	v1, v11, changedPaths := o.incrementalReleases()
+	repo, g, err := b.serveRepo(ctx, "app", v1, v11,
 		release{version: "2.0.0", files: o.files, size: o.fileSize, variant: same(3)},
 	)
 	if err != nil {
@@ -167,16 +154,10 @@ func (b *suite) releaseBench(ctx context.Context) ([]bench.Row, error) {
 func (b *suite) baselineCycle(ctx context.Context, g *gitServer, url, dir, pristine string, changed []string, sums2 string, bs series) (int64, error) {
 	defer os.RemoveAll(dir)
 	clone, live, stage := filepath.Join(dir, "clone"), filepath.Join(dir, "live"), filepath.Join(dir, "stage")
-	if _, err := b.bash(ctx, b.work, `mkdir -p "$4" && git -c advice.detachedHead=false clone -q --depth 1 --branch "$1" "$2" "$3" && cp -a "$5/." "$4/"`,
-		"v1.0.0", url, clone, live, pristine); err != nil {
+	if _, err := b.bash(ctx, b.work, `mkdir -p "$1" && cp -a "$2/." "$1/"`, live, pristine); err != nil {
 		return 0, err
 	}
-	var took time.Duration
-	n, err := g.counted(func() error {
-		var err error
-		took, err = b.bash(ctx, clone, `git fetch -q --depth 1 origin tag v1.1.0 && git -c advice.detachedHead=false checkout -q v1.1.0`)
-		return err
-	})
+	took, n, err := b.gitFetchCheckout(ctx, g, url, clone)
 	if err != nil {
 		return 0, err
 	}
@@ -198,4 +179,41 @@ func (b *suite) baselineCycle(ctx context.Context, g *gitServer, url, dir, prist
 	bs.add("rb-full/install", took)
 	bs.add("rb-full/total", took)
 	return n, nil
+}
+
+// incrementalReleases are v1.0.0 and v1.1.0 of the release of
+// measurements 3, 6, 7 and 10: opt.files random files, of which v1.1.0
+// changes opt.changed, whose paths it returns.
+func (o options) incrementalReleases() (v1, v11 release, changedPaths []string) {
+	changed := make(map[int]bool, o.changed)
+	for k := range o.changed {
+		i := k * o.files / o.changed
+		changed[i] = true
+		changedPaths = append(changedPaths, dataFile(i))
+	}
+	v1 = release{version: "1.0.0", files: o.files, size: o.fileSize, variant: same(1)}
+	v11 = release{version: "1.1.0", files: o.files, size: o.fileSize, variant: func(i int) uint64 {
+		if changed[i] {
+			return 2
+		}
+		return 1
+	}}
+	return v1, v11, changedPaths
+}
+
+// gitFetchCheckout is the git way of the update v1.0.0 → v1.1.0: it
+// clones v1.0.0 from url into clone (depth 1, not timed), then times `git
+// fetch --depth 1` of v1.1.0 and its checkout, and returns the bytes the
+// server sent for them.
+func (b *suite) gitFetchCheckout(ctx context.Context, g *gitServer, url, clone string) (time.Duration, int64, error) {
+	if _, err := b.bash(ctx, b.work, `git -c advice.detachedHead=false clone -q --depth 1 --branch v1.0.0 "$1" "$2"`, url, clone); err != nil {
+		return 0, 0, err
+	}
+	var took time.Duration
+	n, err := g.counted(func() error {
+		var err error
+		took, err = b.bash(ctx, clone, `git fetch -q --depth 1 origin tag v1.1.0 && git -c advice.detachedHead=false checkout -q v1.1.0`)
+		return err
+	})
+	return took, n, err
 }
