@@ -13,6 +13,20 @@ import (
 
 var errNoRepo = errors.New("no static release repository here (no metadata/root.json)")
 
+// openExisting is openRepo for the commands that change a repository a
+// publish made: without its root.json there is nothing to change.
+func openExisting(out string, now time.Time) (*repo, error) {
+	r, err := openRepo(out, now)
+	if err != nil {
+		return nil, err
+	}
+	if r.root == nil {
+		r.Close()
+		return nil, fmt.Errorf("%s: %w", out, errNoRepo)
+	}
+	return r, nil
+}
+
 // Refresh re-signs the timestamp of the repository in out, so that nodes
 // keep trusting it: the job a weekly CI run does. It needs nothing but the
 // keys. The other roles last a year from each publish; when one of them
@@ -25,14 +39,11 @@ func Refresh(out string, keys Keys, now time.Time, expires time.Duration) error 
 	}
 	opts := Options{Now: now, Expires: expires}
 	now, expires = opts.times()
-	r, err := openRepo(out, now)
+	r, err := openExisting(out, now)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if r.root == nil {
-		return fmt.Errorf("%s: %w", out, errNoRepo)
-	}
 	if err := r.renewRoot(rootKey); err != nil {
 		return err
 	}
@@ -58,14 +69,11 @@ func RotateRoot(out string, oldRootKey string, newKeys Keys, now time.Time, expi
 	}
 	opts := Options{Now: now, Expires: expires}
 	now, expires = opts.times()
-	r, err := openRepo(out, now)
+	r, err := openExisting(out, now)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if r.root == nil {
-		return fmt.Errorf("%s: %w", out, errNoRepo)
-	}
 	if _, err := r.signer(old, metadata.ROOT); err != nil {
 		return err
 	}

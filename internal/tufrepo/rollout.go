@@ -22,14 +22,11 @@ func SetRollout(out, tag string, rollout json.RawMessage, opts Options) error {
 		return err
 	}
 	now, expires := opts.times()
-	r, err := openRepo(out, now)
+	r, err := openExisting(out, now)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if r.root == nil {
-		return fmt.Errorf("%s: %w", out, errNoRepo)
-	}
 	t, ok := r.targets.Signed.Targets[Target(tag, ManifestName)]
 	if !ok || t.Custom == nil {
 		return fmt.Errorf("%s: %w", tag, ErrNoRelease)
