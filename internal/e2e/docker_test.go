@@ -275,6 +275,9 @@ func startManager(ctx context.Context, t *testing.T, d *dockerd, image, root, re
 	if _, err := d.docker(ctx, args...); err != nil {
 		t.Fatal(err)
 	}
+	// Removed before the test's temp dirs are: the manager writes into the
+	// root's statuses/ (its notification outbox) until it stops.
+	t.Cleanup(func() { d.docker(context.Background(), "rm", "-f", "hoist-manager") })
 	healthy := func() bool {
 		code, _ := m.do(ctx, "GET", "/healthz", false)
 		return code == http.StatusOK
