@@ -1,11 +1,14 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -338,4 +341,30 @@ func TestCloneLinksCachedFiles(t *testing.T) {
 			t.Errorf("%s: linked from the cache %v, want %v", p, linked, want)
 		}
 	}
+}
+
+// A server answering an error with an endless body gets a clear error
+// after a bounded read, not a clone that buffers it forever.
+func TestCloneEndlessErrorAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		chunk := bytes.Repeat([]byte("x"), 32<<10)
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	parent := t.TempDir()
+	err := Clone(ctx, Options{URL: srv.URL + "/repo.git", Tag: "v1.0.0", Dir: filepath.Join(parent, "app"), StallTimeout: 10 * time.Second})
+	if err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the server's error after a bounded read", err)
+	}
+	if len(err.Error()) > 2*maxErrorBody {
+		t.Errorf("error message of %d bytes", len(err.Error()))
+	}
+	noLeftovers(t, parent)
 }

@@ -39,12 +39,31 @@ func withStallTimeout(ctx context.Context, d time.Duration) context.Context {
 
 // stallTransport cancels a request when no byte of it arrives for the
 // request context's stall timeout: not while connecting, not while waiting
-// for the headers, and not between two reads of the body.
+// for the headers, and not between two reads of the body. It also caps
+// the body of an error answer.
 type stallTransport struct {
 	base http.RoundTripper
 }
 
 func (s stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := s.roundTrip(req)
+	if err == nil && resp.StatusCode >= http.StatusBadRequest {
+		// go-git reads an error answer whole into its message; a hostile
+		// server's endless one would be buffered without end.
+		resp.Body = cappedBody{io.LimitReader(resp.Body, maxErrorBody), resp.Body}
+	}
+	return resp, err
+}
+
+// maxErrorBody caps what is read of an HTTP error answer.
+const maxErrorBody = 64 << 10
+
+type cappedBody struct {
+	io.Reader
+	io.Closer
+}
+
+func (s stallTransport) roundTrip(req *http.Request) (*http.Response, error) {
 	limit, ok := req.Context().Value(stallKey{}).(time.Duration)
 	if !ok {
 		return s.base.RoundTrip(req)
