@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"strings"
@@ -72,12 +71,7 @@ func (e *Engine) tail(name string, n int) ([]string, error) {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	start := max(fi.Size()-maxTailRead, 0)
-	data, err := io.ReadAll(io.NewSectionReader(f, start, maxTailRead))
+	data, start, err := safefs.ReadTail(f, maxTailRead)
 	if err != nil {
 		return nil, err
 	}

@@ -97,12 +97,7 @@ func tail(dir *os.Root, name string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	start := max(fi.Size()-limit, 0)
-	data, err := io.ReadAll(io.NewSectionReader(f, start, limit))
+	data, start, err := safefs.ReadTail(f, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}

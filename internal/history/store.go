@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"time"
@@ -129,12 +128,7 @@ func (s *Store) read() ([]Entry, int64, error) {
 		return nil, 0, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, 0, err
-	}
-	start := max(fi.Size()-maxRead, 0)
-	data, err := io.ReadAll(io.NewSectionReader(f, start, maxRead))
+	data, start, err := safefs.ReadTail(f, maxRead)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read %s: %w", File, err)
 	}

@@ -57,6 +57,18 @@ func ReadCapped(r io.Reader, name string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
+// ReadTail returns the last limit bytes of f, and the offset where they
+// start: a log or journal read from its end, with its size capped.
+func ReadTail(f *os.File, limit int64) ([]byte, int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	start := max(fi.Size()-limit, 0)
+	data, err := io.ReadAll(io.NewSectionReader(f, start, limit))
+	return data, start, err
+}
+
 // OpenRegular opens dir/name for reading if, and only if, it is a regular file
 // with one link. The check is made on the open descriptor and compared with
 // the name's lstat, so a swap between the two is detected.
