@@ -21,24 +21,13 @@ import (
 // and nodes reading the repository see the phase.
 func TestReleaseRollout(t *testing.T) {
 	repo := releaserepo.New(t, releaserepo.Release{Version: "1.0.0"}, releaserepo.Release{Version: "1.1.0"})
-	// held returns the share of 1,000 node ids the rollout holds back.
 	held := func() float64 {
 		t.Helper()
 		src, err := discovery.Open(repo.FileURL(), "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		u, err := discovery.NewFinder(src, 0, 0).Next(context.Background(), version.Must(version.NewVersion("1.0.0")))
-		if err != nil || u == nil || u.Version != "1.1.0" {
-			t.Fatalf("Next = %+v, %v", u, err)
-		}
-		n := 0
-		for i := range 1000 {
-			if discovery.Hold(u, fmt.Sprintf("%032x", i), time.Now()) != nil {
-				n++
-			}
-		}
-		return float64(n) / 10
+		return heldShare(t, src)
 	}
 	commit := func() {
 		t.Helper()
@@ -92,4 +81,21 @@ func TestReleaseRolloutUsage(t *testing.T) {
 	if strings.Contains(string(data), "rollout") {
 		t.Errorf("a refused rollout was written:\n%s", data)
 	}
+}
+
+// heldShare returns the share, in %, of 1,000 node ids that the rollout of
+// the update from 1.0.0 to 1.1.0 src offers holds back.
+func heldShare(t *testing.T, src discovery.Source) float64 {
+	t.Helper()
+	u, err := discovery.NewFinder(src, 0, 0).Next(context.Background(), version.Must(version.NewVersion("1.0.0")))
+	if err != nil || u == nil || u.Version != "1.1.0" {
+		t.Fatalf("Next = %+v, %v", u, err)
+	}
+	n := 0
+	for i := range 1000 {
+		if discovery.Hold(u, fmt.Sprintf("%032x", i), time.Now()) != nil {
+			n++
+		}
+	}
+	return float64(n) / 10
 }
