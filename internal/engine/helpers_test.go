@@ -118,12 +118,9 @@ func (f *fixture) read(rel string) string {
 	return string(data)
 }
 
-// liveSkip leaves out of root snapshots what changes with every run
-// without being part of the installed state: the journal, logs, the run
-// history, the lock, the status reserve, the object store and the object
-// cache (download caches), the static repository's trusted metadata, the
-// status files and the scripts' run log (checked on its own).
-var liveSkip = []string{".hoist/journal", ".hoist/logs", ".hoist/history.jsonl", ".hoist/lock", ".hoist/status-reserve", ".hoist/objects", ".hoist/cache", ".hoist/tuf", "statuses", releaserepo.ScriptLog}
+// liveSkip leaves out of root snapshots the root's bookkeeping, the status
+// reserve and the scripts' run log (checked on its own).
+var liveSkip = append([]string{".hoist/status-reserve", releaserepo.ScriptLog}, treesnap.Bookkeeping...)
 
 // snap is the snapshot of the live root, without liveSkip and extra.
 func (f *fixture) snap(extra ...string) treesnap.Tree {

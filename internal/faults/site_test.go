@@ -101,11 +101,9 @@ fi
 var recorders = []string{"ping", "app", "repo"}
 
 // liveSkip leaves out of a live-root snapshot the protected data (checked
-// on its own) and what changes with every run without being part of the
-// installed state: the journal, logs, the run history, locks, the object
-// store and cache (download caches), a static repository's trusted
-// metadata and the manager's statuses/ and events/signals/.
-var liveSkip = []string{"data", ".hoist/journal", ".hoist/logs", ".hoist/history.jsonl", ".hoist/lock", ".hoist/supervisor.lock", ".hoist/objects", ".hoist/cache", ".hoist/tuf", "statuses", "events/signals"}
+// on its own), the root's bookkeeping, the supervisor's lock and the
+// manager's events/signals/.
+var liveSkip = append([]string{"data", ".hoist/supervisor.lock", "events/signals"}, treesnap.Bookkeeping...)
 
 // scriptLog is the scripts' run log, in data/ so that updates keep it: the
 // only file of the protected data an update writes (its scripts do).

@@ -24,6 +24,13 @@ import (
 	"testing"
 )
 
+// Bookkeeping is what an app root changes on every run without it being
+// installed state: the journal, logs, the run history, the lock, the
+// object store and cache (download caches), a static repository's trusted
+// metadata and the manager's statuses/. Snapshots that compare installed
+// states leave it out, each adding its own extras.
+var Bookkeeping = []string{".hoist/journal", ".hoist/logs", ".hoist/history.jsonl", ".hoist/lock", ".hoist/objects", ".hoist/cache", ".hoist/tuf", "statuses"}
+
 // Tree maps the slash-separated path of every entry below a directory to
 // its description: "file MODE UID:GID SHA256", "link TARGET",
 // "dir MODE UID:GID" or "fifo|socket|device|chardev MODE UID:GID".
