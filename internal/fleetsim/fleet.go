@@ -13,6 +13,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/discovery"
 	"github.com/hoist-dev/hoist/internal/httpcache"
+	"github.com/hoist-dev/hoist/internal/nginx"
 	"github.com/hoist-dev/hoist/internal/release"
 	"github.com/hoist-dev/hoist/internal/tufclient"
 	"github.com/hoist-dev/hoist/internal/tufrepo"
@@ -74,7 +75,7 @@ func Static(ctx context.Context, opts Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	defer srv.stop()
+	defer srv.Stop()
 	client := &http.Client{Timeout: time.Minute}
 	res := Result{Nodes: opts.Nodes}
 	if res.Baseline, err = naiveGet(ctx, client, srv, "/"+tufrepo.MetadataDir+"/timestamp.json"); err != nil {
@@ -83,10 +84,10 @@ func Static(ctx context.Context, opts Options) (Result, error) {
 	f := &fleet{
 		clock: NewClock(time.Now(), opts.Factor),
 		open: func(int) (discovery.Source, error) {
-			return discovery.OpenStatic(tufclient.Options{URL: srv.url, Root: root, Retries: 2}, httpcache.NewMemory()), nil
+			return discovery.OpenStatic(tufclient.Options{URL: srv.URL, Root: root, Retries: 2}, httpcache.NewMemory()), nil
 		},
 		download: func(ctx context.Context, tag string) error {
-			return get(ctx, client, srv.url+"/"+tufrepo.TargetsDir+"/"+tufrepo.Target(tag, tufrepo.ManifestName))
+			return get(ctx, client, srv.URL+"/"+tufrepo.TargetsDir+"/"+tufrepo.Target(tag, tufrepo.ManifestName))
 		},
 	}
 	var steadyFrom, steadyTo, phaseFrom, phaseTo time.Time
@@ -109,8 +110,8 @@ func Static(ctx context.Context, opts Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	srv.stop() // flushes the log; the deferred stop is then a no-op
-	hits, err := srv.hits()
+	srv.Stop() // flushes the log; the deferred Stop is then a no-op
+	hits, err := nginxHits(srv)
 	if err != nil {
 		return res, err
 	}
@@ -214,12 +215,12 @@ func publish(ctx context.Context, work, site, key, version, rollout string) erro
 
 // naiveGet makes an unconditional GET of path and returns its bytes as
 // nginx logged them.
-func naiveGet(ctx context.Context, client *http.Client, srv *nginx, path string) (int64, error) {
-	if err := get(ctx, client, srv.url+path); err != nil {
+func naiveGet(ctx context.Context, client *http.Client, srv *nginx.Server, path string) (int64, error) {
+	if err := get(ctx, client, srv.URL+path); err != nil {
 		return 0, err
 	}
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		hits, err := srv.hits()
+		hits, err := nginxHits(srv)
 		if err != nil {
 			return 0, err
 		}

@@ -13,6 +13,7 @@ package nginx
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,9 +47,28 @@ type Request struct {
 
 // logFormat writes Request's fields; escape=json makes any header value a
 // valid JSON string.
-const logFormat = `'{"method":"$request_method","uri":"$request_uri","status":$status,` +
+const logFormat = `escape=json '{"method":"$request_method","uri":"$request_uri","status":$status,` +
 	`"body_bytes":$body_bytes_sent,"range":"$http_range","authorization":"$http_authorization",` +
 	`"if_none_match":"$http_if_none_match","if_modified_since":"$http_if_modified_since"}'`
+
+// Config is what a server serves and how. The zero values suit a test: one
+// worker, 256 connections, the access log ReadLog reads.
+type Config struct {
+	Root string // the directory served
+	// Server, if not empty, is added inside the server block (e.g.
+	// "limit_rate 1m;" or a location with its own headers).
+	Server string
+	// HTTP, if not empty, is added inside the http block, before the
+	// server (e.g. "keepalive_timeout 0;").
+	HTTP string
+	// LogFormat, if not empty, replaces the access log's format: the
+	// parameters of nginx's log_format after its name. ReadLog reads only
+	// the default one.
+	LogFormat    string
+	Workers      int // worker_processes; 0 is 1
+	Connections  int // worker_connections of each worker; 0 is 256
+	RlimitNofile int // worker_rlimit_nofile; 0 keeps nginx's (the process's limit)
+}
 
 // Setup is a server's configuration, written but not started.
 type Setup struct {
@@ -58,11 +78,10 @@ type Setup struct {
 	AccessLog string
 }
 
-// Prepare writes the configuration of a server of root into prefix, on a
-// free loopback port. serverConfig, if not empty, is added inside the
-// server block (e.g. "limit_rate 1m;" or a location with its own headers).
-func Prepare(prefix, root, serverConfig string) (Setup, error) {
-	abs, err := filepath.Abs(root)
+// Prepare writes the configuration of a server of c into prefix, on a free
+// loopback port.
+func Prepare(prefix string, c Config) (Setup, error) {
+	abs, err := filepath.Abs(c.Root)
 	if err != nil {
 		return Setup{}, err
 	}
@@ -70,9 +89,10 @@ func Prepare(prefix, root, serverConfig string) (Setup, error) {
 	if err != nil {
 		return Setup{}, err
 	}
+	c.Root = abs
 	s := Setup{Addr: addr, Root: abs, AccessLog: filepath.Join(prefix, "access.log")}
 	conf := filepath.Join(prefix, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(config(prefix, addr, abs, serverConfig)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(config(prefix, addr, c)), 0o644); err != nil {
 		return Setup{}, err
 	}
 	// -e stderr: nginx opens its error log before it reads the config, and
@@ -81,21 +101,25 @@ func Prepare(prefix, root, serverConfig string) (Setup, error) {
 	return s, nil
 }
 
-func config(prefix, addr, root, serverConfig string) string {
+func config(prefix, addr string, c Config) string {
 	var b strings.Builder
-	b.WriteString("daemon off;\nworker_processes 1;\n")
+	fmt.Fprintf(&b, "daemon off;\nworker_processes %d;\n", cmp.Or(c.Workers, 1))
 	if os.Geteuid() == 0 {
 		// Workers would otherwise run as nobody, who cannot read a
 		// private temp dir (mode 0700).
 		b.WriteString("user root;\n")
 	}
-	fmt.Fprintf(&b, "pid %s;\nerror_log stderr;\nevents { worker_connections 256; }\nhttp {\n", filepath.Join(prefix, "nginx.pid"))
+	if c.RlimitNofile > 0 {
+		fmt.Fprintf(&b, "worker_rlimit_nofile %d;\n", c.RlimitNofile)
+	}
+	fmt.Fprintf(&b, "pid %s;\nerror_log stderr;\nevents { worker_connections %d; }\nhttp {\n",
+		filepath.Join(prefix, "nginx.pid"), cmp.Or(c.Connections, 256))
 	b.WriteString("  types { application/json json; application/gzip gz; }\n  default_type application/octet-stream;\n  sendfile on;\n")
-	fmt.Fprintf(&b, "  log_format hoist escape=json %s;\n  access_log %s hoist;\n", logFormat, filepath.Join(prefix, "access.log"))
+	fmt.Fprintf(&b, "  log_format hoist %s;\n  access_log %s hoist;\n", cmp.Or(c.LogFormat, logFormat), filepath.Join(prefix, "access.log"))
 	for _, tmp := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
 		fmt.Fprintf(&b, "  %s_temp_path %s;\n", tmp, filepath.Join(prefix, tmp))
 	}
-	fmt.Fprintf(&b, "  server {\n    listen %s;\n    root %s;\n%s\n  }\n}\n", addr, root, serverConfig)
+	fmt.Fprintf(&b, "%s\n  server {\n    listen %s;\n    root %s;\n%s\n  }\n}\n", c.HTTP, addr, c.Root, c.Server)
 	return b.String()
 }
 
@@ -151,10 +175,10 @@ type Server struct {
 	stop  sync.Once
 }
 
-// Start serves root with nginx, its files under prefix, until Stop or the
-// end of ctx.
-func Start(ctx context.Context, prefix, root, serverConfig string) (*Server, error) {
-	setup, err := Prepare(prefix, root, serverConfig)
+// Start serves c with nginx, its files under prefix, until Stop or the end
+// of ctx.
+func Start(ctx context.Context, prefix string, c Config) (*Server, error) {
+	setup, err := Prepare(prefix, c)
 	if err != nil {
 		return nil, err
 	}
@@ -196,3 +220,7 @@ func (s *Server) Stop() {
 
 // Requests returns the requests logged so far (see ReadLog).
 func (s *Server) Requests() ([]Request, error) { return ReadLog(s.setup.AccessLog) }
+
+// AccessLog is the path of the access log, for a Config.LogFormat of the
+// caller's own.
+func (s *Server) AccessLog() string { return s.setup.AccessLog }

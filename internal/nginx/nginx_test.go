@@ -20,7 +20,7 @@ func TestStartServesAndStops(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "obj"), []byte("0123456789"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Start(context.Background(), t.TempDir(), root, "")
+	s, err := Start(context.Background(), t.TempDir(), Config{Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,5 +47,47 @@ func TestStartServesAndStops(t *testing.T) {
 	s.Stop()
 	if Listening(s.URL[len("http://"):]) {
 		t.Error("nginx still listening after Stop")
+	}
+}
+
+// TestStartConfig: the http-level directives, log format and worker limits
+// of a Config reach nginx: it starts with them, closes connections as the
+// HTTP directive says and logs in the caller's format.
+func TestStartConfig(t *testing.T) {
+	if _, err := os.Stat(Bin); err != nil {
+		t.Skipf("nginx not installed: %v", err)
+	}
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "obj"), []byte("0123456789"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(context.Background(), t.TempDir(), Config{
+		Root:         root,
+		HTTP:         "keepalive_timeout 0;",
+		LogFormat:    "'$status $body_bytes_sent $uri'",
+		Workers:      2,
+		Connections:  1024,
+		RlimitNofile: 4096,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	resp, err := http.Get(s.URL + "/obj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if !resp.Close {
+		t.Error("connection kept alive despite keepalive_timeout 0")
+	}
+	s.Stop() // flushes the log
+	log, err := os.ReadFile(s.AccessLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(log) != "200 10 /obj\n" {
+		t.Errorf("access log %q, want %q", log, "200 10 /obj\n")
 	}
 }

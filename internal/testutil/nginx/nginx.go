@@ -40,7 +40,7 @@ func Start(t testing.TB, root, serverConfig string) *Server {
 	if _, err := os.Stat(Bin); err != nil {
 		t.Skipf("nginx not installed: %v", err)
 	}
-	setup, err := nginx.Prepare(t.TempDir(), root, serverConfig)
+	setup, err := nginx.Prepare(t.TempDir(), nginx.Config{Root: root, Server: serverConfig})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -171,7 +171,7 @@ func (b *suite) startNginx(ctx context.Context, name, root, serverConfig string)
 	if err := os.MkdirAll(prefix, 0o755); err != nil {
 		return nil, err
 	}
-	s, err := nginx.Start(ctx, prefix, root, serverConfig)
+	s, err := nginx.Start(ctx, prefix, nginx.Config{Root: root, Server: serverConfig})
 	return &nginxServer{s}, err
 }
 
