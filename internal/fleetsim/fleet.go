@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/gitserver"
 	"github.com/hoist-dev/hoist/internal/httpcache"
 	"github.com/hoist-dev/hoist/internal/nginx"
 	"github.com/hoist-dev/hoist/internal/release"
@@ -131,22 +132,22 @@ func Git(ctx context.Context, opts Options) (Result, error) {
 	if err := makeGitRepo(ctx, filepath.Join(project, "releases")); err != nil {
 		return Result{}, err
 	}
-	srv, err := serveGit(project)
+	srv, err := gitserver.Start(project)
 	if err != nil {
 		return Result{}, err
 	}
-	defer srv.stop()
-	url := srv.url + "/releases"
+	defer srv.Close()
+	url := srv.URL + "/releases"
 	res := Result{Nodes: opts.Nodes}
-	before := len(srv.hits())
+	before := len(srv.Requests())
 	if out, err := gitCmd(ctx, "", "ls-remote", url).CombinedOutput(); err != nil {
 		return res, fmt.Errorf("git ls-remote: %v: %s", err, out)
 	}
-	for deadline := time.Now().Add(5 * time.Second); len(srv.hits()) == before && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(5 * time.Second); len(srv.Requests()) == before && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond) // the server records a request when its connection closes
 	}
-	for _, h := range srv.hits()[before:] {
-		res.Baseline += h.Bytes
+	for _, r := range srv.Requests()[before:] {
+		res.Baseline += r.Bytes
 	}
 	f := &fleet{
 		clock: NewClock(time.Now(), opts.Factor),
@@ -164,8 +165,8 @@ func Git(ctx context.Context, opts Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	srv.stop() // records the connections it closes
-	res.Steady, res.SteadyHours = window(srv.hits(), f.clock, from, to), to.Sub(from).Hours()
+	srv.Close() // records the connections it closes
+	res.Steady, res.SteadyHours = window(gitHits(srv), f.clock, from, to), to.Sub(from).Hours()
 	res.setChecks(f.checksIn(from, to))
 	return res, nil
 }
@@ -274,6 +275,6 @@ func makeGitRepo(ctx context.Context, dir string) error {
 
 func gitCmd(ctx context.Context, dir string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "git", append([]string{"-c", "user.name=fleet", "-c", "user.email=fleet@hoist.invalid", "-c", "commit.gpgsign=false"}, args...)...)
-	cmd.Dir, cmd.Env = dir, gitEnv()
+	cmd.Dir, cmd.Env = dir, gitserver.Env()
 	return cmd
 }

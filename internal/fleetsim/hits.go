@@ -3,6 +3,8 @@ package fleetsim
 import (
 	"strings"
 	"time"
+
+	"github.com/hoist-dev/hoist/internal/gitserver"
 )
 
 // Hit is one request as the server saw it.
@@ -11,6 +13,16 @@ type Hit struct {
 	Path   string    // without the query
 	Status int
 	Bytes  int64 // received and sent, headers included
+}
+
+// gitHits are the requests srv has recorded.
+func gitHits(srv *gitserver.Server) []Hit {
+	reqs := srv.Requests()
+	hits := make([]Hit, len(reqs))
+	for i, r := range reqs {
+		hits[i] = Hit(r)
+	}
+	return hits
 }
 
 // Window is the traffic of a simulated time span.

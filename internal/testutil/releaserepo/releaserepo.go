@@ -23,10 +23,8 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -37,6 +35,7 @@ import (
 	"testing"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/gitserver"
 	"github.com/hoist-dev/hoist/internal/release"
 	"github.com/hoist-dev/hoist/internal/testutil/testbin"
 )
@@ -199,26 +198,18 @@ func (r *Repo) ServeHTTPAuth(t testing.TB, token string) string {
 
 func (r *Repo) serveHTTP(t testing.TB, token string) string {
 	t.Helper()
-	gitPath, err := exec.LookPath("git")
+	backend, err := gitserver.Backend(filepath.Dir(r.Dir))
 	if err != nil {
-		t.Skip("git not installed")
+		t.Skip(err)
 	}
-	h := &cgi.Handler{
-		Path:   gitPath,
-		Args:   []string{"http-backend"},
-		Stderr: io.Discard, // "not found" noise of tests that ask for missing repos
-		Env: append(GitEnv(),
-			"GIT_PROJECT_ROOT="+filepath.Dir(r.Dir),
-			"GIT_HTTP_EXPORT_ALL=1",
-		),
-	}
+	counted := gitserver.CountBody(backend, &r.served)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if _, pass, _ := req.BasicAuth(); token != "" && pass != token {
 			w.Header().Set("WWW-Authenticate", `Basic realm="releases"`)
 			http.Error(w, "authentication required", http.StatusUnauthorized)
 			return
 		}
-		h.ServeHTTP(countingWriter{w, &r.served}, req)
+		counted.ServeHTTP(w, req)
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/" + filepath.Base(r.Dir)
@@ -247,17 +238,6 @@ func ServeStalled(t testing.TB) string {
 // BytesServed returns the bytes of the response bodies that ServeHTTP
 // has sent so far: what clients downloaded.
 func (r *Repo) BytesServed() int64 { return r.served.Load() }
-
-type countingWriter struct {
-	http.ResponseWriter
-	n *atomic.Int64
-}
-
-func (w countingWriter) Write(p []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(p)
-	w.n.Add(int64(n))
-	return n, err
-}
 
 // Tamper moves tag v+version to a commit whose tree edit has changed, without
 // signing again: the release keeps its old manifest and signature. The tag
@@ -380,15 +360,7 @@ func (r *Repo) git(t testing.TB, args ...string) string {
 
 // GitEnv is the environment of git and hoist runs: no inherited GIT_*
 // variables and no system or global git config.
-func GitEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GIT_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0", "LC_ALL=C")
-}
+func GitEnv() []string { return gitserver.Env() }
 
 func run(t testing.TB, dir, name string, args ...string) string {
 	t.Helper()

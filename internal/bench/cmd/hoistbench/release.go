@@ -35,7 +35,7 @@ func (b *suite) releaseBench(ctx context.Context) ([]bench.Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer g.close()
+	defer g.Close()
 	url := g.url("app")
 	dir := b.path("release")
 	sums := func(tag string) string { return filepath.Join(dir, "sums-"+tag) }

@@ -27,7 +27,7 @@ func (b *suite) scaleBench(ctx context.Context) ([]bench.Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer g.close()
+	defer g.Close()
 	url := g.url("scale")
 	dir := b.path("scale")
 	if err := os.MkdirAll(dir, 0o755); err != nil {

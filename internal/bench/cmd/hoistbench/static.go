@@ -59,7 +59,7 @@ func (b *suite) staticBench(ctx context.Context) ([]bench.Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer g.close()
+	defer g.Close()
 	// nginx serves the symlink www, pointed at one of published.
 	www := filepath.Join(dir, "www")
 	serve := func(snapshot string) error {
