@@ -245,7 +245,7 @@ func openSource(ctx context.Context, o Options, tmp string) (*source, error) {
 // incremental says s holds earlier tags, whose objects the server then
 // leaves out.
 func fetchRemote(ctx context.Context, o Options, s *filesystem.Storage, incremental bool) (plumbing.Hash, error) {
-	installHTTP()
+	InstallHTTP()
 	refName := plumbing.NewTagReferenceName(o.Tag)
 	stall := o.StallTimeout
 	if stall <= 0 {

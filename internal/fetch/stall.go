@@ -15,13 +15,17 @@ import (
 
 // go-git v5 picks the HTTP client from a process-wide protocol table and has
 // no per-call option, so the stall guard (and the thin-pack request of
-// thinpack.go) is installed there once. It only
-// changes anything for requests whose context carries a stall timeout (set by
-// Clone); every other go-git user in the process keeps plain net/http
-// behaviour.
+// thinpack.go) is installed there once. It only changes anything for
+// requests whose context carries a stall timeout (set by Clone); every other
+// go-git user in the process keeps plain net/http behaviour but for the cap
+// on error answers, which every go-git user needs.
 var installOnce sync.Once
 
-func installHTTP() {
+// InstallHTTP installs the process's one go-git client for http and https,
+// once; Clone does. Another go-git user in the process (the manager's
+// discovery) calls it before its first request, for the cap on error
+// answers, rather than install a client of its own that would replace this.
+func InstallHTTP() {
 	installOnce.Do(func() {
 		base := http.DefaultTransport.(*http.Transport).Clone()
 		base.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
