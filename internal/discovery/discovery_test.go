@@ -460,3 +460,34 @@ func TestChangelogOnlyHTTP(t *testing.T) {
 		})
 	}
 }
+
+// A server answering an error with an endless body fails the check after a
+// bounded read, with the server's error, instead of the manager buffering
+// the body until the deadline.
+func TestRemoteEndlessErrorAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		chunk := []byte(strings.Repeat("x", 32<<10))
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	src, err := Open(srv.URL+"/repo.git", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = src.Tags(ctx)
+	took := time.Since(start)
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || took > 5*time.Second {
+		t.Fatalf("after %v: err = %.200v, want the server's error after a bounded read", took, err)
+	}
+	if n := len(err.Error()); n > 128<<10 {
+		t.Errorf("error message of %d bytes", n)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-version"
 
 	"github.com/hoist-dev/hoist/internal/approot"
+	"github.com/hoist-dev/hoist/internal/fetch"
 	"github.com/hoist-dev/hoist/internal/httpcache"
 	"github.com/hoist-dev/hoist/internal/infofile"
 	"github.com/hoist-dev/hoist/internal/packguard"
@@ -120,6 +121,7 @@ func (s remoteSource) clone(ctx context.Context, ref string) ([]byte, error) {
 	if ref != "" {
 		name = plumbing.NewTagReferenceName(ref)
 	}
+	fetch.InstallHTTP() // caps an error answer, which go-git reads whole
 	st := &cappedStorage{Storage: memory.NewStorage(), limit: s.limit}
 	repo, err := git.CloneContext(ctx, st, nil, &git.CloneOptions{
 		URL:           s.url,
@@ -149,6 +151,7 @@ func (s remoteSource) clone(ctx context.Context, ref string) ([]byte, error) {
 }
 
 func (s remoteSource) list(ctx context.Context) ([]*plumbing.Reference, error) {
+	fetch.InstallHTTP() // caps an error answer, which go-git reads whole
 	rem := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{s.url}})
 	return rem.ListContext(ctx, &git.ListOptions{Auth: s.auth, PeelingOption: git.AppendPeeled})
 }
