@@ -30,9 +30,12 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_, err = w.Write(withNodeID(raw, s.nodeID()))
-	return err
+	body, err := infoAnswer(raw, s.nodeID())
+	if err != nil {
+		return err
+	}
+	writeBody(w, http.StatusOK, body)
+	return nil
 }
 
 func (s *Server) getUpdate(w http.ResponseWriter, r *http.Request) error {

@@ -3,6 +3,7 @@ package manager
 import (
 	"bytes"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -23,21 +24,25 @@ func (s *Server) nodeID() string {
 	return id
 }
 
-// withNodeID adds "node_id" to the live info.json for GET /v1/system/info,
-// keeping the publisher's document as it is otherwise; nothing is added
-// when the node has no valid id. raw parsed as an info.json, so it is one
-// JSON object, and id is hex: splicing needs no re-encoding.
-func withNodeID(raw []byte, id string) []byte {
-	if id == "" {
-		return raw
+// infoAnswer is the answer of GET /v1/system/info: the live info.json,
+// compacted (its keys and values as the publisher wrote them), with
+// "node_id" added when the node has a valid id, ending in a newline as
+// every answer does. raw parsed as an info.json, so it is one JSON object,
+// and id is hex: adding it needs no re-encoding.
+func infoAnswer(raw []byte, id string) ([]byte, error) {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return nil, fmt.Errorf("installed info.json: %w", err)
 	}
-	obj := bytes.TrimRight(raw, " \t\r\n")
-	body := bytes.TrimSpace(obj[:len(obj)-1])
-	sep := ","
-	if bytes.HasSuffix(body, []byte("{")) {
-		sep = ""
+	if id != "" {
+		b.Truncate(b.Len() - 1) // the closing brace
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"node_id":%q}`, id)
 	}
-	return fmt.Appendf(nil, "%s%s\"node_id\":%q}", body, sep, id)
+	b.WriteByte('\n')
+	return b.Bytes(), nil
 }
 
 // fleetMetrics are what Prometheus needs to watch many nodes: which node

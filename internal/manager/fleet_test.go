@@ -75,12 +75,15 @@ func TestInfoNodeID(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &info); err != nil || info["node_id"] != id || info["version"] != "1.0.0" {
 		t.Fatalf("info = %s (%v), want node_id %s next to the release", body, err, id)
 	}
+	if !strings.HasSuffix(body, "}\n") {
+		t.Errorf("info = %q, want a JSON object and a newline, as every answer", body)
+	}
 	// The copy is the manager's own to break: an invalid one is not shown.
 	info = nil
 	writeFile(t, filepath.Join(root, "statuses/node-id"), `"><script>`+strings.Repeat("a", 100))
 	_, _, body = call(t, "GET", s.url+"/v1/system/info", testToken, "")
-	if err := json.Unmarshal([]byte(body), &info); err != nil || info["node_id"] != nil {
-		t.Fatalf("info with a bad node id = %s", body)
+	if err := json.Unmarshal([]byte(body), &info); err != nil || info["node_id"] != nil || !strings.HasSuffix(body, "}\n") {
+		t.Fatalf("info with a bad node id = %q", body)
 	}
 }
 
@@ -101,19 +104,20 @@ func TestAutoUpdateRespectsPhase(t *testing.T) {
 	}
 }
 
-func TestWithNodeID(t *testing.T) {
+func TestInfoAnswer(t *testing.T) {
 	const id = "0123456789abcdef0123456789abcdef"
 	for _, tt := range []struct{ raw, id, want string }{
-		{`{"version":"1.0.0"}`, id, `{"version":"1.0.0","node_id":"` + id + `"}`},
-		{"{ \"version\": \"1.0.0\" }\n", id, `{ "version": "1.0.0","node_id":"` + id + `"}`},
-		{`{"version":"1.0.0"}`, "", `{"version":"1.0.0"}`},
+		{`{"version":"1.0.0"}`, id, `{"version":"1.0.0","node_id":"` + id + `"}` + "\n"},
+		{"{ \"version\": \"1.0.0\", \"n\": 1.50 }\n", id, `{"version":"1.0.0","n":1.50,"node_id":"` + id + `"}` + "\n"},
+		{"{ }", id, `{"node_id":"` + id + `"}` + "\n"},
+		{`{"version":"1.0.0"}`, "", `{"version":"1.0.0"}` + "\n"},
 	} {
-		got := string(withNodeID([]byte(tt.raw), tt.id))
-		if got != tt.want {
-			t.Errorf("withNodeID(%q, %q) = %q, want %q", tt.raw, tt.id, got, tt.want)
+		got, err := infoAnswer([]byte(tt.raw), tt.id)
+		if err != nil || string(got) != tt.want {
+			t.Errorf("infoAnswer(%q, %q) = %q, %v; want %q", tt.raw, tt.id, got, err, tt.want)
 		}
-		if !json.Valid([]byte(got)) {
-			t.Errorf("withNodeID(%q) is not JSON: %s", tt.raw, got)
+		if !json.Valid(got) {
+			t.Errorf("infoAnswer(%q) is not JSON: %s", tt.raw, got)
 		}
 	}
 }

@@ -215,7 +215,7 @@ func TestInfo(t *testing.T) {
 	// On the host the manager falls back to ROOT/info.json ...
 	writeFile(t, filepath.Join(root, "info.json"), `{"version":"1.0.0","name":"host","extra":true}`)
 	code, h, body := call(t, "GET", s.url+"/v1/system/info", testToken, "")
-	if code != http.StatusOK || body != `{"version":"1.0.0","name":"host","extra":true}` || h.Get("Content-Type") != "application/json" {
+	if code != http.StatusOK || body != `{"version":"1.0.0","name":"host","extra":true}`+"\n" || h.Get("Content-Type") != "application/json" {
 		t.Errorf("fallback: %d %s %v", code, body, h)
 	}
 	// ... but the engine's copy in statuses/ is the truth in Docker.
