@@ -13,7 +13,9 @@
 //     a down server sees at most a few extra requests per node;
 //   - a server that answered 429 or 503 with Retry-After is not asked again
 //     before that wait (plus up to 10 %, so a fleet told the same wait does
-//     not return at the same instant); httpcache caps the wait.
+//     not return at the same instant); httpcache caps the wait;
+//   - a wake (Loop.Wake: the owner changed a setting) checks at once,
+//     except during a wait a server asked for.
 //
 // Randomness and the clock are injected: tests check the schedule without
 // waiting, and the fleet simulation runs the same loop on a compressed
@@ -100,13 +102,17 @@ type Loop struct {
 	// Failed, if set, hears of each failed check and the wait before the
 	// next one (for the log).
 	Failed func(err error, wait time.Duration)
+	// Wake, if set, ends a wait early: the check runs at once (the
+	// manager's owner changed a setting that changes what a check finds
+	// or does). A wait a server asked for with Retry-After is not cut.
+	Wake <-chan struct{}
 }
 
 // Run checks after Schedule.First and then after each Next, until ctx ends.
 func (l Loop) Run(ctx context.Context) {
-	wait := l.adjust(l.Schedule.First())
+	wait, wakes := l.adjust(l.Schedule.First()), true
 	fails := 0
-	for l.Clock.Sleep(ctx, wait) == nil {
+	for l.sleep(ctx, wait, wakes) {
 		err := l.Check(ctx)
 		if err == nil {
 			fails = 0
@@ -114,10 +120,39 @@ func (l Loop) Run(ctx context.Context) {
 			fails++
 		}
 		wait = l.adjust(l.Schedule.Next(fails, err))
+		_, serverWait := httpcache.ServerWait(err)
+		wakes = !serverWait
 		if err != nil && l.Failed != nil && ctx.Err() == nil {
 			l.Failed(err, wait)
 		}
 	}
+}
+
+// sleep waits d on the clock, or, if wakes, until Wake delivers; a wake
+// that comes while it may not cut the wait is spent, as the check that
+// ends the wait reads the settings anew. It reports whether the loop goes
+// on (ctx has not ended).
+func (l Loop) sleep(ctx context.Context, d time.Duration, wakes bool) bool {
+	if l.Wake == nil {
+		return l.Clock.Sleep(ctx, d) == nil
+	}
+	wait, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		for {
+			select {
+			case <-l.Wake:
+				if wakes {
+					cancel()
+					return
+				}
+			case <-wait.Done():
+				return
+			}
+		}
+	}()
+	l.Clock.Sleep(wait, d)
+	return ctx.Err() == nil
 }
 
 func (l Loop) adjust(wait time.Duration) time.Duration {

@@ -230,3 +230,56 @@ func TestAdjustChangesEveryWait(t *testing.T) {
 		t.Errorf("Adjust was given %v after a success, want the jittered interval", asked[1])
 	}
 }
+
+// retryAfter is a failure that carries a server's Retry-After.
+type retryAfter struct{}
+
+func (retryAfter) Error() string                     { return "503 Service Unavailable" }
+func (retryAfter) RetryAfter() (time.Duration, bool) { return time.Hour, true }
+
+// Wake ends an hour's wait at once, except one a server asked for.
+func TestWakeChecksAtOnce(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error // of every check
+		secondOK bool  // whether a wake after the first check brings a second
+	}{
+		{"after a success", nil, true},
+		{"after a plain failure", errors.New("connection refused"), true},
+		{"during a Retry-After", retryAfter{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			wake, checks := make(chan struct{}, 1), make(chan struct{}, 2)
+			go Loop{
+				Schedule: schedule(4),
+				Clock:    System{},
+				Check: func(context.Context) error {
+					checks <- struct{}{}
+					return tt.err
+				},
+				Adjust: func(time.Duration) time.Duration { return time.Hour },
+				Wake:   wake,
+			}.Run(ctx)
+			wake <- struct{}{}
+			select {
+			case <-checks:
+			case <-time.After(5 * time.Second):
+				t.Fatal("no check after a wake")
+			}
+			wake <- struct{}{}
+			select {
+			case <-checks:
+				if !tt.secondOK {
+					t.Error("a wake cut the wait a server asked for")
+				}
+			case <-time.After(300 * time.Millisecond):
+				if tt.secondOK {
+					t.Error("no second check after a wake")
+				}
+			}
+		})
+	}
+}

@@ -29,8 +29,8 @@ func (s *Server) next(ctx context.Context) (*discovery.Update, *discovery.Phased
 }
 
 // checkLoop checks for an update every CheckInterval, politely (package
-// checkloop: a random first delay, jitter, backoff, Retry-After), and with
-// AutoUpdate requests it.
+// checkloop: a random first delay, jitter, backoff, Retry-After), and at
+// once after a settings change; with AutoUpdate it requests the update.
 func (s *Server) checkLoop(ctx context.Context) {
 	if s.cfg.CheckInterval <= 0 {
 		return
@@ -47,6 +47,7 @@ func (s *Server) checkLoop(ctx context.Context) {
 			return err
 		},
 		Adjust: s.adjustCheckDelay,
+		Wake:   s.prefs.changed,
 		Failed: func(err error, wait time.Duration) {
 			s.log.WithError(err).WithField("retry_in", wait.Round(time.Second).String()).Warn("automatic check failed")
 		},

@@ -70,7 +70,7 @@ type Server struct {
 	met    *metrics
 	static http.Handler
 	owner  owner
-	prefs  prefs
+	prefs  *prefs
 	notify *notifications
 }
 
@@ -108,6 +108,7 @@ func New(cfg Config) (*Server, error) {
 		token:  sha256.Sum256([]byte(cfg.Token)),
 		static: staticHandler(),
 		owner:  newOwner(),
+		prefs:  newPrefs(),
 	}
 	s.status = &statusCache{dir: dirs.Statuses, hub: newHub()}
 	s.met = newMetrics(s)

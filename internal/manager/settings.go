@@ -35,6 +35,19 @@ type prefs struct {
 	// nextCheck is when the automatic check runs next (Unix ns; 0: no
 	// check loop), for get-update's next_auto_update.
 	nextCheck atomic.Int64
+	// changed wakes the check loop (one pending wake is enough): a new
+	// channel, window or auto-update changes what a check finds or does.
+	changed chan struct{}
+}
+
+func newPrefs() *prefs { return &prefs{changed: make(chan struct{}, 1)} }
+
+// wake tells the check loop that the settings changed.
+func (p *prefs) wake() {
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
 }
 
 // settings reads the owner's settings; the --auto-update flag is the
@@ -91,6 +104,7 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 		"auto_update": next.AutoUpdate, "window": next.Window.String(), "channel": next.Channel,
 		"skip": next.Skip, "notify": len(next.Notify),
 	}).Info("settings changed")
+	s.prefs.wake()
 	writeJSON(w, http.StatusOK, next.Redacted())
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/manager/managertest"
 	"github.com/hoist-dev/hoist/internal/settings"
+	"github.com/hoist-dev/hoist/internal/statusfile"
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
 )
 
@@ -206,5 +207,29 @@ func TestMetricChannel(t *testing.T) {
 		if _, _, got := call(t, "GET", s.url+"/metrics", testToken, ""); !strings.Contains(got, `hoist_manager_info{channel="`+ch+`"`) {
 			t.Errorf("channel %s: metrics lack it", ch)
 		}
+	}
+}
+
+// A channel switch is applied at once: the sleeping check loop (an hour
+// between checks) wakes, checks on the new channel and requests the beta.
+func TestChannelSwitchWakesCheckLoop(t *testing.T) {
+	root := managertest.NewRoot(t, "1.0.0")
+	writeFile(t, filepath.Join(root, "statuses", settings.Name), `{"auto_update":true}`)
+	repo := releaserepo.New(t, releaserepo.Release{Version: "1.0.0"}, releaserepo.Release{Version: "1.1.0-beta.1"})
+	s := start(t, root, repo.FileURL(), options{checkInterval: time.Hour, autoUpdate: true})
+	if code, _, got := call(t, "PUT", s.url+settingsPath, testToken, `{"channel":"beta"}`); code != 200 {
+		t.Fatalf("PUT: %d %s", code, got)
+	}
+	signal := filepath.Join(root, "events/signals/update")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(signal); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no automatic update requested after switching to beta:\n%s", s.logs.String())
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(root, "statuses", statusfile.Name)); err != nil || !strings.Contains(string(data), "v1.1.0-beta.1") {
+		t.Errorf("status %s (%v), want the beta queued", data, err)
 	}
 }
