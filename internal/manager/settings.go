@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/hoist-dev/hoist/internal/discovery"
+	"github.com/hoist-dev/hoist/internal/notify"
 	"github.com/hoist-dev/hoist/internal/rollbackfile"
 	"github.com/hoist-dev/hoist/internal/settings"
 )
@@ -96,6 +97,11 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err != nil {
 		return err
+	}
+	for i, u := range next.Notify {
+		if err := notify.CheckService(u); err != nil {
+			return httpErrorf(http.StatusBadRequest, "%v: notify entry %d: %v", settings.ErrInvalid, i+1, err)
+		}
 	}
 	if err := settings.Save(s.dirs.Statuses, next); err != nil {
 		return err

@@ -233,3 +233,22 @@ func TestChannelSwitchWakesCheckLoop(t *testing.T) {
 		t.Errorf("status %s (%v), want the beta queued", data, err)
 	}
 }
+
+// A notification URL whose scheme no shoutrrr service has is refused with
+// a message naming the entry and the services, never the URL.
+func TestSettingsUnknownNotifyService(t *testing.T) {
+	root := managertest.NewRoot(t, "1.0.0")
+	s := start(t, root, releaserepo.New(t, managertest.WalkReleases()...).FileURL(), options{})
+	body := `{"notify":["generic+https://hooks.example.com/x","nfty://ntfy.sh/s3cret-topic"]}`
+	code, _, got := call(t, "PUT", s.url+settingsPath, testToken, body)
+	msg := errorOf(t, got)
+	if code != 400 || !strings.HasPrefix(msg, `invalid settings: notify entry 2: no notification service "nfty"`) || !strings.Contains(msg, "ntfy") {
+		t.Errorf("PUT %s: %d %s", body, code, got)
+	}
+	if strings.Contains(msg, "s3cret") {
+		t.Errorf("the error shows the URL: %s", msg)
+	}
+	if _, err := os.Stat(filepath.Join(root, "statuses", settings.Name)); !os.IsNotExist(err) {
+		t.Errorf("a refused PUT wrote the settings: %v", err)
+	}
+}

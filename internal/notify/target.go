@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +44,24 @@ func Shoutrrr(timeout time.Duration) Sender {
 		r.Timeout = timeout
 		return scrub(errors.Join(r.Send(message, nil)...), rawURL)
 	}
+}
+
+// CheckService reports whether shoutrrr has a service for rawURL's scheme
+// ("generic+https" is generic's), without sending or connecting: settings
+// check only the URL's form, and a typo would otherwise show only when an
+// event fails to go out. Its message never repeats the URL.
+func CheckService(rawURL string) error {
+	var r router.ServiceRouter
+	scheme, _, err := r.ExtractServiceName(rawURL)
+	if err != nil {
+		return errors.New("not a URL")
+	}
+	if _, err := r.NewService(scheme); err != nil {
+		services := r.ListServices()
+		slices.Sort(services)
+		return fmt.Errorf("no notification service %q; shoutrrr has %s", scheme, strings.Join(services, ", "))
+	}
+	return nil
 }
 
 // scrub returns err with every secret part of rawURL replaced: shoutrrr's
