@@ -13,28 +13,12 @@ import (
 // TestStartServesAndStops: a server started without a test's help serves
 // its root, logs each request once it ends, and is gone after Stop.
 func TestStartServesAndStops(t *testing.T) {
-	if _, err := os.Stat(Bin); err != nil {
-		t.Skipf("nginx not installed: %v", err)
-	}
-	root := t.TempDir()
-	if err := os.WriteFile(filepath.Join(root, "obj"), []byte("0123456789"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Start(context.Background(), t.TempDir(), Config{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
-	resp, err := http.Get(s.URL + "/obj")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || string(body) != "0123456789" {
-		t.Fatalf("body %q, %v", body, err)
+	s, _, body := serveObj(t, Config{})
+	if string(body) != "0123456789" {
+		t.Fatalf("body %q", body)
 	}
 	var reqs []Request
+	var err error
 	for deadline := time.Now().Add(10 * time.Second); len(reqs) == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if reqs, err = s.Requests(); err != nil {
 			t.Fatal(err)
@@ -54,31 +38,13 @@ func TestStartServesAndStops(t *testing.T) {
 // of a Config reach nginx: it starts with them, closes connections as the
 // HTTP directive says and logs in the caller's format.
 func TestStartConfig(t *testing.T) {
-	if _, err := os.Stat(Bin); err != nil {
-		t.Skipf("nginx not installed: %v", err)
-	}
-	root := t.TempDir()
-	if err := os.WriteFile(filepath.Join(root, "obj"), []byte("0123456789"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Start(context.Background(), t.TempDir(), Config{
-		Root:         root,
+	s, resp, _ := serveObj(t, Config{
 		HTTP:         "keepalive_timeout 0;",
 		LogFormat:    "'$status $body_bytes_sent $uri'",
 		Workers:      2,
 		Connections:  1024,
 		RlimitNofile: 4096,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
-	resp, err := http.Get(s.URL + "/obj")
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
 	if !resp.Close {
 		t.Error("connection kept alive despite keepalive_timeout 0")
 	}
@@ -90,4 +56,33 @@ func TestStartConfig(t *testing.T) {
 	if string(log) != "200 10 /obj\n" {
 		t.Errorf("access log %q, want %q", log, "200 10 /obj\n")
 	}
+}
+
+// serveObj starts nginx with c on a root holding "obj", ten bytes, until
+// the test ends, and GETs it; it skips the test where nginx is not
+// installed.
+func serveObj(t *testing.T, c Config) (*Server, *http.Response, []byte) {
+	t.Helper()
+	if _, err := os.Stat(Bin); err != nil {
+		t.Skipf("nginx not installed: %v", err)
+	}
+	c.Root = t.TempDir()
+	if err := os.WriteFile(filepath.Join(c.Root, "obj"), []byte("0123456789"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(context.Background(), t.TempDir(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	resp, err := http.Get(s.URL + "/obj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, resp, body
 }
