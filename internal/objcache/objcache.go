@@ -40,6 +40,7 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -66,6 +67,7 @@ type Cache struct {
 	dir     string   // relative to the app root
 	d       *os.Root // the cache directory
 	noClone atomic.Bool
+	pid     string        // this process's, in temp names
 	seq     atomic.Uint64 // numbers temp names
 }
 
@@ -91,7 +93,7 @@ func Open(root *os.Root, dir string) (*Cache, error) {
 		d.Close()
 		return nil, fmt.Errorf("object cache: %w", err)
 	}
-	return &Cache{dir: dir, d: d}, nil
+	return &Cache{dir: dir, d: d, pid: strconv.Itoa(os.Getpid())}, nil
 }
 
 // Close closes the cache directory.
@@ -110,10 +112,34 @@ func (c *Cache) Has(sha256hex string) bool {
 // temp file: it runs after a successful install, when no download is in
 // progress.
 func (c *Cache) Keep(ctx context.Context, keep map[string]bool) error {
-	if err := c.sweep(ctx, ".", func(name string) bool { return keep[name] || name == partialDir }); err != nil {
+	if err := c.drop(ctx, keep); err != nil {
 		return err
 	}
 	return c.sweep(ctx, partialDir, func(string) bool { return false })
+}
+
+// Replace makes the cache hold the files of a release and nothing else:
+// Add and Keep of their hashes in one, except that the objects dropped are
+// unlinked while the missing ones are copied in. Those objects are old and
+// on disk, so most of an unlink is waiting for the disk to free their
+// blocks, which the copies (CPU and the page cache) overlap. Errors of
+// both are returned; neither stops the other.
+func (c *Cache) Replace(ctx context.Context, dir *os.Root, files map[string]string) error {
+	keep := make(map[string]bool, len(files))
+	for _, sum := range files {
+		keep[sum] = true
+	}
+	dropped := make(chan error, 1)
+	go func() { dropped <- c.drop(ctx, keep) }()
+	err := c.Add(ctx, dir, files)
+	// Add's temp files are gone once it returns: partial/ can be swept.
+	return errors.Join(err, <-dropped, c.sweep(ctx, partialDir, func(string) bool { return false }))
+}
+
+// drop removes every object not in keep. It never touches partial/, so it
+// may run while Add copies in objects, all of which are in keep.
+func (c *Cache) drop(ctx context.Context, keep map[string]bool) error {
+	return c.sweep(ctx, ".", func(name string) bool { return keep[name] || name == partialDir })
 }
 
 // sweep removes the entries of the cache directory dir for which keep is
