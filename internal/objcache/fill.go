@@ -71,15 +71,22 @@ func (c *Cache) Adopt(sha256hex string) error {
 // fails is staged again without it (the engine does), so a torn object
 // costs one download, never a wrong file.
 func (c *Cache) Add(ctx context.Context, dir *os.Root, files map[string]string) error {
+	return c.add(ctx, dir, files, false)
+}
+
+// add is Add, and with reuse Replace's copies into dropped objects.
+func (c *Cache) add(ctx context.Context, dir *os.Root, files map[string]string, reuse bool) error {
 	have, err := c.objects()
 	if err != nil {
 		return err
 	}
 	todo := map[string]string{} // sha256 → a path with that content
+	wanted := make(map[string]bool, len(files))
 	for p, sum := range files {
 		if !validHash(sum) {
 			return fmt.Errorf("add %s: %w: %q", p, ErrBadHash, sum)
 		}
+		wanted[sum] = true
 		if _, ok := todo[sum]; !ok && !have[sum] {
 			todo[sum] = p
 		}
@@ -92,6 +99,11 @@ func (c *Cache) Add(ctx context.Context, dir *os.Root, files map[string]string) 
 		return err
 	}
 	defer a.close()
+	for sum := range have {
+		if reuse && !wanted[sum] {
+			a.spares = append(a.spares, sum)
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.NumCPU())
 	for _, b := range batches(todo) {
@@ -175,6 +187,7 @@ type adder struct {
 	partial    *os.File // its partial/
 	mu         sync.Mutex
 	mismatched []string // guarded by mu
+	spares     []string // guarded by mu: objects Replace drops, to reuse
 }
 
 func (c *Cache) newAdder() (*adder, error) {
@@ -224,8 +237,7 @@ func (a *adder) addBatch(ctx context.Context, dir *os.Root, b batch) error {
 // sha256hex, into the cache: to a temp file of partial/, checked, then
 // renamed to its hash.
 func (a *adder) addOne(d *os.File, name, sha256hex string) error {
-	tmp := a.c.tempName(sha256hex)
-	dst, err := safefs.OpenAt(a.partial, tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW)
+	dst, tmp, err := a.newTemp(sha256hex)
 	if err != nil {
 		return err
 	}
@@ -234,9 +246,7 @@ func (a *adder) addOne(d *os.File, name, sha256hex string) error {
 		err = cerr
 	}
 	if err == nil {
-		err = safefs.Control(a.partial, func(pfd int) error {
-			return safefs.Control(a.objects, func(ofd int) error { return unix.Renameat(pfd, tmp, ofd, sha256hex) })
-		})
+		err = renameAt(a.partial, tmp, a.objects, sha256hex)
 	}
 	if err != nil {
 		safefs.Control(a.partial, func(pfd int) error { return unix.Unlinkat(pfd, tmp, 0) })

@@ -15,7 +15,9 @@
 // Trust: an object is put here only after its content was checked (Adopt:
 // the downloader hashed it while streaming; Add hashes its copy), and only
 // root writes here, so Has trusts the name and does not hash. An object
-// gets its name only once complete, so kill -9 cannot tear one; neither a
+// gets its name only once complete, so kill -9 cannot tear one (Replace
+// reuses the inode of an object it drops for a copy, but only after that
+// object left its name and only if no other name links it); neither a
 // download (Adopt) nor a copy (Add says why) is flushed, nor any placed or
 // linked file (the caller flushes its whole tree at once). Every tree
 // staged from the cache is verified against its signed manifest anyway
@@ -112,34 +114,10 @@ func (c *Cache) Has(sha256hex string) bool {
 // temp file: it runs after a successful install, when no download is in
 // progress.
 func (c *Cache) Keep(ctx context.Context, keep map[string]bool) error {
-	if err := c.drop(ctx, keep); err != nil {
+	if err := c.sweep(ctx, ".", func(name string) bool { return keep[name] || name == partialDir }); err != nil {
 		return err
 	}
 	return c.sweep(ctx, partialDir, func(string) bool { return false })
-}
-
-// Replace makes the cache hold the files of a release and nothing else:
-// Add and Keep of their hashes in one, except that the objects dropped are
-// unlinked while the missing ones are copied in. Those objects are old and
-// on disk, so most of an unlink is waiting for the disk to free their
-// blocks, which the copies (CPU and the page cache) overlap. Errors of
-// both are returned; neither stops the other.
-func (c *Cache) Replace(ctx context.Context, dir *os.Root, files map[string]string) error {
-	keep := make(map[string]bool, len(files))
-	for _, sum := range files {
-		keep[sum] = true
-	}
-	dropped := make(chan error, 1)
-	go func() { dropped <- c.drop(ctx, keep) }()
-	err := c.Add(ctx, dir, files)
-	// Add's temp files are gone once it returns: partial/ can be swept.
-	return errors.Join(err, <-dropped, c.sweep(ctx, partialDir, func(string) bool { return false }))
-}
-
-// drop removes every object not in keep. It never touches partial/, so it
-// may run while Add copies in objects, all of which are in keep.
-func (c *Cache) drop(ctx context.Context, keep map[string]bool) error {
-	return c.sweep(ctx, ".", func(name string) bool { return keep[name] || name == partialDir })
 }
 
 // sweep removes the entries of the cache directory dir for which keep is

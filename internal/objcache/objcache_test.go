@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -391,5 +392,64 @@ func TestReplace(t *testing.T) {
 	}
 	if leftovers, _ := os.ReadDir(filepath.Join(dir, cacheDir, "partial")); len(leftovers) != 0 {
 		t.Errorf("Replace left %d entries in partial/", len(leftovers))
+	}
+}
+
+// TestReplaceReusesOnlyUnlinkedObjects checks that Replace copies into the
+// inodes of objects it drops, but never into one that another name links
+// (a staging tree's, say): that tree's file keeps its content.
+func TestReplaceReusesOnlyUnlinkedObjects(t *testing.T) {
+	ctx := context.Background()
+	dir, root, c := setup(t)
+	spare := download(t, dir, c, "old, cache only")
+	linked := download(t, dir, c, "old, also staged")
+	d, err := os.Open(filepath.Join(dir, "rel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := c.Link(ctx, linked, d, "staged", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inode := func(p string) uint64 {
+		t.Helper()
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	spareIno, linkedIno := inode(filepath.Join(dir, cacheDir, spare)), inode(filepath.Join(dir, "rel", "staged"))
+	files := map[string]string{}
+	for _, name := range []string{"a", "b", "c"} {
+		if err := os.WriteFile(filepath.Join(dir, "rel", name), []byte("new "+name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files["rel/"+name] = sum("new " + name)
+	}
+	if err := c.Replace(ctx, root, files); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "rel", "staged")); err != nil || string(got) != "old, also staged" {
+		t.Errorf("staged link to a dropped object: %q, %v", got, err)
+	}
+	if c.Has(spare) || c.Has(linked) {
+		t.Errorf("dropped objects still named: %v %v", c.Has(spare), c.Has(linked))
+	}
+	reused := 0
+	for p, h := range files {
+		obj := filepath.Join(dir, cacheDir, h)
+		if got, err := os.ReadFile(obj); err != nil || string(got) != "new "+path.Base(p) {
+			t.Errorf("object of %s: %q, %v", p, got, err)
+		}
+		switch inode(obj) {
+		case spareIno:
+			reused++
+		case linkedIno:
+			t.Errorf("object of %s shares the inode of a staged file", p)
+		}
+	}
+	if reused != 1 {
+		t.Errorf("%d new objects reuse the dropped, unlinked object's inode; want 1", reused)
 	}
 }
