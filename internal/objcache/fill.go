@@ -99,9 +99,11 @@ func (c *Cache) add(ctx context.Context, dir *os.Root, files map[string]string, 
 		return err
 	}
 	defer a.close()
-	for sum := range have {
-		if reuse && !wanted[sum] {
-			a.spares = append(a.spares, sum)
+	if reuse {
+		for sum := range have {
+			if !wanted[sum] {
+				a.spares = append(a.spares, sum)
+			}
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -159,10 +161,10 @@ const batchSize = 64
 // batches groups the paths of todo (sha256 → path) by directory, in
 // batches of at most batchSize, in path order.
 func batches(todo map[string]string) []batch {
-	bySum := make(map[string]string, len(todo))
+	sumOf := make(map[string]string, len(todo))
 	paths := make([]string, 0, len(todo))
 	for sum, p := range todo {
-		bySum[p] = sum
+		sumOf[p] = sum
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
@@ -174,7 +176,7 @@ func batches(todo map[string]string) []batch {
 		}
 		b := &out[len(out)-1]
 		b.names = append(b.names, name)
-		b.sums = append(b.sums, bySum[p])
+		b.sums = append(b.sums, sumOf[p])
 	}
 	return out
 }
