@@ -31,24 +31,16 @@ func (e *Engine) openCache() *objcache.Cache {
 }
 
 // updateCache makes the cache hold the files of the live release m: it
-// copies in those it lacks and drops the others. It runs after the status
-// says success: it is housekeeping.
+// copies in those it lacks while it drops the others. It runs after the
+// status says success: it is housekeeping.
 func (e *Engine) updateCache(ctx context.Context, m *manifest.Manifest) {
 	c := e.openCache()
 	if c == nil {
 		return
 	}
 	defer c.Close()
-	files := fileHashes(m)
-	if err := c.Add(ctx, e.root, files); err != nil {
-		e.log.WithError(err).Warn("could not add the live release to the object cache")
-	}
-	keep := make(map[string]bool, len(files))
-	for _, sum := range files {
-		keep[sum] = true
-	}
-	if err := c.Keep(ctx, keep); err != nil {
-		e.log.WithError(err).Warn("could not prune the object cache")
+	if err := c.Replace(ctx, e.root, fileHashes(m)); err != nil {
+		e.log.WithError(err).Warn("could not bring the object cache up to the live release")
 	}
 }
 

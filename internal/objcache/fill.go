@@ -57,9 +57,13 @@ func (c *Cache) Adopt(sha256hex string) error {
 // that does not have its sha256 (the file was changed since it was
 // verified: live files may be written in place) is left out, and reported
 // with ErrMismatch once the others are in. Each object is copied under a
-// temp name and renamed to its hash when complete, one per CPU at a time.
-// Like Place it never links. After any error, the objects already named
-// stay: each is complete.
+// temp name and renamed to its hash when complete, one directory's files
+// per CPU at a time. Like Place it never links. After any error, the
+// objects already named stay: each is complete.
+//
+// The work is system calls, mostly creating the copies: what the cache
+// has is read from one listing of it, each source directory is opened once
+// for its files, and every file is then reached by its single name.
 //
 // Objects are not flushed: a power cut may tear one that keeps its name.
 // Flushing would make every update wait for its whole release to reach the
@@ -67,33 +71,48 @@ func (c *Cache) Adopt(sha256hex string) error {
 // fails is staged again without it (the engine does), so a torn object
 // costs one download, never a wrong file.
 func (c *Cache) Add(ctx context.Context, dir *os.Root, files map[string]string) error {
+	return c.add(ctx, dir, files, false)
+}
+
+// add is Add, and with reuse Replace's copies into dropped objects.
+func (c *Cache) add(ctx context.Context, dir *os.Root, files map[string]string, reuse bool) error {
+	have, err := c.objects()
+	if err != nil {
+		return err
+	}
 	todo := map[string]string{} // sha256 → a path with that content
+	wanted := make(map[string]bool, len(files))
 	for p, sum := range files {
 		if !validHash(sum) {
 			return fmt.Errorf("add %s: %w: %q", p, ErrBadHash, sum)
 		}
-		if _, ok := todo[sum]; !ok && !c.Has(sum) {
+		wanted[sum] = true
+		if _, ok := todo[sum]; !ok && !have[sum] {
 			todo[sum] = p
 		}
 	}
-	var mu sync.Mutex
-	var mismatched []string
+	if len(todo) == 0 {
+		return nil
+	}
+	a, err := c.newAdder()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if reuse {
+		for sum := range have {
+			if !wanted[sum] {
+				a.spares = append(a.spares, sum)
+			}
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.NumCPU())
-	for sum, p := range todo {
+	for _, b := range batches(todo) {
 		if gctx.Err() != nil {
 			break
 		}
-		g.Go(func() error {
-			err := c.addOne(dir, p, sum)
-			if errors.Is(err, ErrMismatch) {
-				mu.Lock()
-				mismatched = append(mismatched, p)
-				mu.Unlock()
-				return nil
-			}
-			return err
-		})
+		g.Go(func() error { return a.addBatch(gctx, dir, b) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
@@ -101,34 +120,147 @@ func (c *Cache) Add(ctx context.Context, dir *os.Root, files map[string]string) 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if len(mismatched) > 0 {
-		sort.Strings(mismatched)
-		return fmt.Errorf("%w: %s (and %d more) left out of the object cache", ErrMismatch, mismatched[0], len(mismatched)-1)
+	if len(a.mismatched) > 0 {
+		sort.Strings(a.mismatched)
+		return fmt.Errorf("%w: %s (and %d more) left out of the object cache", ErrMismatch, a.mismatched[0], len(a.mismatched)-1)
 	}
 	return nil
 }
 
-// addOne copies dir/name, whose content has sha256hex, into the cache.
-func (c *Cache) addOne(dir *os.Root, name, sha256hex string) error {
-	tmp := c.tempName(sha256hex)
-	if err := c.copyIn(tmp, dir, name, sha256hex); err != nil {
-		c.d.Remove(tmp)
-		if errors.Is(err, ErrMismatch) {
+// objects lists the objects of the cache, in one read of its directory.
+func (c *Cache) objects() (map[string]bool, error) {
+	f, err := c.d.Open(".")
+	if err != nil {
+		return nil, fmt.Errorf("object cache: %w", err)
+	}
+	defer f.Close()
+	entries, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, fmt.Errorf("object cache: list: %w", err)
+	}
+	have := make(map[string]bool, len(entries))
+	for _, ent := range entries {
+		if ent.Type().IsRegular() && validHash(ent.Name()) {
+			have[ent.Name()] = true
+		}
+	}
+	return have, nil
+}
+
+// batch is files of one directory to add, by name, with their sha256.
+type batch struct {
+	dir   string
+	names []string
+	sums  []string
+}
+
+// batchSize bounds a batch, so that a release of one large directory is
+// still copied one batch per CPU at a time.
+const batchSize = 64
+
+// batches groups the paths of todo (sha256 → path) by directory, in
+// batches of at most batchSize, in path order.
+func batches(todo map[string]string) []batch {
+	sumOf := make(map[string]string, len(todo))
+	paths := make([]string, 0, len(todo))
+	for sum, p := range todo {
+		sumOf[p] = sum
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	var out []batch
+	for _, p := range paths {
+		d, name := path.Split(p)
+		if n := len(out); n == 0 || out[n-1].dir != d || len(out[n-1].names) == batchSize {
+			out = append(out, batch{dir: d})
+		}
+		b := &out[len(out)-1]
+		b.names = append(b.names, name)
+		b.sums = append(b.sums, sumOf[p])
+	}
+	return out
+}
+
+// adder is one Add in progress: the cache's directories, held open for
+// every copy.
+type adder struct {
+	c          *Cache
+	objects    *os.File // the cache directory
+	partial    *os.File // its partial/
+	mu         sync.Mutex
+	mismatched []string // guarded by mu
+	spares     []string // guarded by mu: objects Replace drops, to reuse
+}
+
+func (c *Cache) newAdder() (*adder, error) {
+	objects, err := c.d.Open(".")
+	if err != nil {
+		return nil, fmt.Errorf("object cache: %w", err)
+	}
+	partial, err := c.d.Open(partialDir)
+	if err != nil {
+		objects.Close()
+		return nil, fmt.Errorf("object cache: %w", err)
+	}
+	return &adder{c: c, objects: objects, partial: partial}, nil
+}
+
+func (a *adder) close() {
+	a.objects.Close()
+	a.partial.Close()
+}
+
+// addBatch copies the files of b, found in dir, into the cache.
+func (a *adder) addBatch(ctx context.Context, dir *os.Root, b batch) error {
+	d, err := dir.Open(path.Clean(b.dir))
+	if err != nil {
+		return fmt.Errorf("add %s to the object cache: %w", b.dir, err)
+	}
+	defer d.Close()
+	for i, name := range b.names {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		return fmt.Errorf("add %s to the object cache: %w", name, err)
-	}
-	if err := c.enter(tmp, sha256hex); err != nil {
-		c.d.Remove(tmp)
-		return err
+		err := a.addOne(d, name, b.sums[i])
+		if errors.Is(err, ErrMismatch) {
+			a.mu.Lock()
+			a.mismatched = append(a.mismatched, path.Join(b.dir, name))
+			a.mu.Unlock()
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("add %s to the object cache: %w", path.Join(b.dir, name), err)
+		}
 	}
 	return nil
 }
 
-// copyIn writes a copy of dir/name, a regular file, with its mode to the
-// new file tmp of the cache, and checks that the copy has sha256hex.
-func (c *Cache) copyIn(tmp string, dir *os.Root, name, sha256hex string) error {
-	src, err := openRegular(dir, name)
+// addOne copies the file name of the directory d, whose content has
+// sha256hex, into the cache: to a temp file of partial/, checked, then
+// renamed to its hash.
+func (a *adder) addOne(d *os.File, name, sha256hex string) error {
+	dst, tmp, err := a.newTemp(sha256hex)
+	if err != nil {
+		return err
+	}
+	err = a.c.copyIn(dst, d, name, sha256hex)
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = renameAt(a.partial, tmp, a.objects, sha256hex)
+	}
+	if err != nil {
+		safefs.Control(a.partial, func(pfd int) error { return unix.Unlinkat(pfd, tmp, 0) })
+	}
+	return err
+}
+
+// copyIn copies the regular file name of the directory d, with its mode,
+// to the new, empty file dst, and checks that the copy has sha256hex.
+func (c *Cache) copyIn(dst, d *os.File, name, sha256hex string) error {
+	// O_NOFOLLOW: a symlink fails; O_NONBLOCK: a fifo does not hang.
+	src, err := safefs.OpenAt(d, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK)
 	if err != nil {
 		return err
 	}
@@ -137,30 +269,21 @@ func (c *Cache) copyIn(tmp string, dir *os.Root, name, sha256hex string) error {
 	if err != nil {
 		return err
 	}
-	mode := fi.Mode().Perm()
-	dst, err := c.d.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: %w (%s)", name, safefs.ErrNotRegular, fi.Mode().Type())
 	}
-	defer dst.Close()
 	if err := c.copyData(dst, src); err != nil {
 		return err
 	}
 	// The copy is hashed, not the source: what is cached is what was checked.
 	h := sha256.New()
-	if _, err := dst.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	if _, err := iobuf.Copy(h, dst); err != nil {
+	if _, err := iobuf.Copy(h, io.NewSectionReader(dst, 0, fi.Size()+1)); err != nil {
 		return err
 	}
 	if hex.EncodeToString(h.Sum(nil)) != sha256hex {
 		return ErrMismatch
 	}
-	if err := dst.Chmod(mode); err != nil {
-		return err
-	}
-	return dst.Close()
+	return dst.Chmod(fi.Mode().Perm())
 }
 
 // openRegular opens dir/name if it is a regular file, checked on the open
@@ -198,5 +321,5 @@ func (c *Cache) enter(from, sha256hex string) error {
 // unique to this process (not random: reading 8 random bytes per file was
 // a sixth of copying a release in); Open removes the leftovers of others.
 func (c *Cache) tempName(sha256hex string) string {
-	return path.Join(partialDir, safefs.TempPrefix+sha256hex+"-"+strconv.Itoa(os.Getpid())+"-"+strconv.FormatUint(c.seq.Add(1), 10))
+	return safefs.TempPrefix + sha256hex + "-" + c.pid + "-" + strconv.FormatUint(c.seq.Add(1), 10)
 }

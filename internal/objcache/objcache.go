@@ -15,7 +15,9 @@
 // Trust: an object is put here only after its content was checked (Adopt:
 // the downloader hashed it while streaming; Add hashes its copy), and only
 // root writes here, so Has trusts the name and does not hash. An object
-// gets its name only once complete, so kill -9 cannot tear one; neither a
+// gets its name only once complete, so kill -9 cannot tear one (Replace
+// reuses the inode of an object it drops for a copy, but only after that
+// object left its name and only if no other name links it); neither a
 // download (Adopt) nor a copy (Add says why) is flushed, nor any placed or
 // linked file (the caller flushes its whole tree at once). Every tree
 // staged from the cache is verified against its signed manifest anyway
@@ -40,6 +42,7 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -66,6 +69,7 @@ type Cache struct {
 	dir     string   // relative to the app root
 	d       *os.Root // the cache directory
 	noClone atomic.Bool
+	pid     string        // this process's, in temp names
 	seq     atomic.Uint64 // numbers temp names
 }
 
@@ -91,7 +95,7 @@ func Open(root *os.Root, dir string) (*Cache, error) {
 		d.Close()
 		return nil, fmt.Errorf("object cache: %w", err)
 	}
-	return &Cache{dir: dir, d: d}, nil
+	return &Cache{dir: dir, d: d, pid: strconv.Itoa(os.Getpid())}, nil
 }
 
 // Close closes the cache directory.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -319,5 +320,136 @@ func TestOpenKeepsPartialsAndSweepsTemps(t *testing.T) {
 	}
 	if c2.Has(h) {
 		t.Error("a partial download counts as cached")
+	}
+}
+
+// TestReplace fills the cache with a release of more files than one batch
+// in one directory, and a few more in others, while it drops the objects
+// of the release before; a file changed since it was verified is left
+// out, and the rest still happens.
+func TestReplace(t *testing.T) {
+	ctx := context.Background()
+	dir, root, c := setup(t)
+	old := download(t, dir, c, "only in the old release")
+	shared := download(t, dir, c, "in both")
+	stale := filepath.Join(dir, c.PartialPath(sum("torn")))
+	if err := os.WriteFile(stale, []byte("to"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"rel/shared": shared}
+	write := func(p, data string, mode fs.FileMode) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), []byte(data), mode); err != nil {
+			t.Fatal(err)
+		}
+		files[p] = sum(data)
+	}
+	write("rel/shared", "in both", 0o644)
+	for i := range 150 {
+		write("rel/big/f"+strconv.Itoa(i), "big "+strconv.Itoa(i), 0o644)
+	}
+	write("rel/tool", "#!/bin/sh", 0o755)
+	write("top", "at the root", 0o600)
+	write("rel/changed", "as verified", 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "rel/changed"), []byte("written since"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	err := c.Replace(ctx, root, files)
+	if !errors.Is(err, objcache.ErrMismatch) || !strings.Contains(err.Error(), "rel/changed") {
+		t.Errorf("Replace with a changed file: %v, want ErrMismatch naming it", err)
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, cacheDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for p, h := range files {
+		if p != "rel/changed" {
+			want[h] = true
+		}
+	}
+	for _, ent := range entries {
+		if ent.Name() == "partial" {
+			continue
+		}
+		if !want[ent.Name()] {
+			t.Errorf("cache holds %s, not in the release", ent.Name()[:12])
+		}
+		delete(want, ent.Name())
+	}
+	if len(want) != 0 || c.Has(old) || c.Has(sum("as verified")) {
+		t.Errorf("after Replace: %d objects missing, old kept %v, changed file cached %v", len(want), c.Has(old), c.Has(sum("as verified")))
+	}
+	if fi, err := os.Stat(filepath.Join(dir, cacheDir, files["rel/tool"])); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("object of rel/tool: %v, %v; want mode 0755", fi, err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, cacheDir, files["rel/big/f149"])); string(got) != "big 149" {
+		t.Errorf("object of rel/big/f149 holds %q", got)
+	}
+	if leftovers, _ := os.ReadDir(filepath.Join(dir, cacheDir, "partial")); len(leftovers) != 0 {
+		t.Errorf("Replace left %d entries in partial/", len(leftovers))
+	}
+}
+
+// TestReplaceReusesOnlyUnlinkedObjects checks that Replace copies into the
+// inodes of objects it drops, but never into one that another name links
+// (a staging tree's, say): that tree's file keeps its content.
+func TestReplaceReusesOnlyUnlinkedObjects(t *testing.T) {
+	ctx := context.Background()
+	dir, root, c := setup(t)
+	spare := download(t, dir, c, "old, cache only")
+	linked := download(t, dir, c, "old, also staged")
+	d, err := os.Open(filepath.Join(dir, "rel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := c.Link(ctx, linked, d, "staged", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inode := func(p string) uint64 {
+		t.Helper()
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	spareIno, linkedIno := inode(filepath.Join(dir, cacheDir, spare)), inode(filepath.Join(dir, "rel", "staged"))
+	files := map[string]string{}
+	for _, name := range []string{"a", "b", "c"} {
+		if err := os.WriteFile(filepath.Join(dir, "rel", name), []byte("new "+name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files["rel/"+name] = sum("new " + name)
+	}
+	if err := c.Replace(ctx, root, files); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "rel", "staged")); err != nil || string(got) != "old, also staged" {
+		t.Errorf("staged link to a dropped object: %q, %v", got, err)
+	}
+	if c.Has(spare) || c.Has(linked) {
+		t.Errorf("dropped objects still named: %v %v", c.Has(spare), c.Has(linked))
+	}
+	reused := 0
+	for p, h := range files {
+		obj := filepath.Join(dir, cacheDir, h)
+		if got, err := os.ReadFile(obj); err != nil || string(got) != "new "+path.Base(p) {
+			t.Errorf("object of %s: %q, %v", p, got, err)
+		}
+		switch inode(obj) {
+		case spareIno:
+			reused++
+		case linkedIno:
+			t.Errorf("object of %s shares the inode of a staged file", p)
+		}
+	}
+	if reused != 1 {
+		t.Errorf("%d new objects reuse the dropped, unlinked object's inode; want 1", reused)
 	}
 }
