@@ -18,7 +18,6 @@ import (
 	"github.com/hoist-dev/hoist/internal/objfetch"
 	releasepkg "github.com/hoist-dev/hoist/internal/release"
 	"github.com/hoist-dev/hoist/internal/safefs"
-	"github.com/hoist-dev/hoist/internal/tarball"
 	"github.com/hoist-dev/hoist/internal/tufclient"
 	"github.com/hoist-dev/hoist/internal/tufrepo"
 )
@@ -36,13 +35,20 @@ type stager struct {
 	repo  *tufclient.Client
 	cache *objcache.Cache
 	fetch *objfetch.Client
+	// held and total are the bytes downloaded and to download, for the
+	// progress.
+	held, total atomic.Int64
 }
 
 // stageStatic is clone for a static repository: it refreshes the TUF
 // metadata, fetches release tg's manifest and signature (length and
 // sha256 from TUF), checks the signature, then builds the staging dir file
 // by file from the object cache, downloading into it only the objects it
-// lacks. The tree then goes through the same verification as a git clone.
+// lacks. When the cache lacks most of the release (a fresh install, an
+// update that changes most bytes) and the release has a tarball, or the
+// repository serves no objects, the tree is extracted from the tarball
+// instead: one request, and no copy through the cache (static_tarball.go).
+// The tree then goes through the same verification as a git clone.
 func (e *Engine) stageStatic(ctx context.Context, tg, staging string, progress io.Writer) error {
 	token, err := e.cfg.Token()
 	if err != nil {
@@ -64,14 +70,13 @@ func (e *Engine) stageStatic(ctx context.Context, tg, staging string, progress i
 	}
 	defer cache.Close()
 	s := &stager{e: e, repo: repo, cache: cache}
-	var held, total atomic.Int64
 	s.fetch = objfetch.New(objfetch.Options{
 		HTTP:  tufclient.NewHTTPClient(0), // no overall timeout: StallTimeout bounds each wait
 		Token: token, Retries: e.cfg.FetchRetries(), StallTimeout: e.cfg.FetchStallTimeout(), Log: e.log,
 		Progress: func(delta int64) {
-			if t := total.Load(); t > 0 && progress != nil {
+			if t := s.total.Load(); t > 0 && progress != nil {
 				// git's progress line, so that downloadProgress reads both
-				fmt.Fprintf(progress, "Receiving objects: %d%%\r", min(100, 100*held.Add(delta)/t))
+				fmt.Fprintf(progress, "Receiving objects: %d%%\r", min(100, 100*s.held.Add(delta)/t))
 			}
 		},
 	})
@@ -79,19 +84,20 @@ func (e *Engine) stageStatic(ctx context.Context, tg, staging string, progress i
 	if err != nil {
 		return err
 	}
-	objs, size, err := s.missing(ctx, tg, m)
+	objs, size, release, err := s.missing(ctx, tg, m)
 	if err != nil {
 		return err
 	}
-	total.Store(size)
+	tb, hasTarball := s.tarball(tg, m)
+	if hasTarball && 2*size > release {
+		return s.extract(ctx, tg, staging, m, tb)
+	}
+	s.total.Store(size)
 	err = s.fetch.GetAll(ctx, objs, 0, func(o objfetch.Object) error { return cache.Adopt(o.SHA256) })
 	var status *objfetch.StatusError
-	if errors.As(err, &status) && status.Code == http.StatusNotFound {
-		if tb, terr := repo.Target(tufrepo.Target(tg, tufrepo.TarballName(m.App))); terr == nil {
-			e.log.WithError(err).Info("the repository serves no objects; extracting the release's tarball")
-			err = s.extract(ctx, tg, staging, m, tb)
-		}
-		return err
+	if hasTarball && errors.As(err, &status) && status.Code == http.StatusNotFound {
+		e.log.WithError(err).Info("the repository serves no objects; extracting the release's tarball")
+		return s.extract(ctx, tg, staging, m, tb)
 	}
 	if errors.Is(err, objfetch.ErrMismatch) {
 		return rejectf("%s rejected: %v", tg, err)
@@ -127,19 +133,18 @@ func (s *stager) manifest(ctx context.Context, tg string) (*manifest.Manifest, m
 	return m, map[string][]byte{approot.ManifestFile: data, approot.SignatureFile: sig}, nil
 }
 
-// missing lists the objects of m the cache lacks, and their total size,
-// refusing a release over max_release_bytes before any is requested.
-func (s *stager) missing(ctx context.Context, tg string, m *manifest.Manifest) ([]objfetch.Object, int64, error) {
+// missing lists the objects of m the cache lacks, their total size and
+// that of the release's objects, refusing a release over max_release_bytes
+// before any is requested.
+func (s *stager) missing(ctx context.Context, tg string, m *manifest.Manifest) (objs []objfetch.Object, download, release int64, err error) {
 	data, err := s.small(ctx, tg, tufrepo.ObjectsName, maxSizesTarget)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	var sizes tufrepo.Sizes
 	if err := json.Unmarshal(data, &sizes); err != nil {
-		return nil, 0, rejectf("%s rejected: %s: %v", tg, tufrepo.ObjectsName, err)
+		return nil, 0, 0, rejectf("%s rejected: %s: %v", tg, tufrepo.ObjectsName, err)
 	}
-	var objs []objfetch.Object
-	var release, download int64
 	seen := map[string]bool{}
 	for _, f := range m.Files {
 		if f.IsLink() || seen[f.SHA256] {
@@ -148,10 +153,10 @@ func (s *stager) missing(ctx context.Context, tg string, m *manifest.Manifest) (
 		seen[f.SHA256] = true
 		size, ok := sizes[f.SHA256]
 		if !ok || size < 0 {
-			return nil, 0, rejectf("%s rejected: %s lists no size for %s", tg, tufrepo.ObjectsName, f.Path)
+			return nil, 0, 0, rejectf("%s rejected: %s lists no size for %s", tg, tufrepo.ObjectsName, f.Path)
 		}
 		if release += size; release > s.limit() {
-			return nil, 0, rejectf("%s rejected: release exceeds max_release_bytes (%d)", tg, s.limit())
+			return nil, 0, 0, rejectf("%s rejected: release exceeds max_release_bytes (%d)", tg, s.limit())
 		}
 		if !s.cache.Has(f.SHA256) {
 			download += size
@@ -161,42 +166,7 @@ func (s *stager) missing(ctx context.Context, tg string, m *manifest.Manifest) (
 			})
 		}
 	}
-	return objs, download, nil
-}
-
-// extract stages the release from its tarball target t, every entry
-// checked against the signed manifest m as it is written.
-func (s *stager) extract(ctx context.Context, tg, staging string, m *manifest.Manifest, t tufclient.Target) error {
-	partial := s.cache.PartialPath(t.SHA256)
-	err := s.fetch.Get(ctx, t.URL, t.Length, t.SHA256, filepath.Join(s.e.dir, partial))
-	if errors.Is(err, objfetch.ErrMismatch) {
-		return rejectf("%s rejected: %v", tg, err)
-	}
-	if err != nil {
-		return err
-	}
-	defer s.e.root.Remove(partial)
-	f, err := s.e.root.Open(partial)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := s.e.root.MkdirAll(staging, 0o755); err != nil {
-		return err
-	}
-	dir, err := s.e.root.OpenRoot(staging)
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	err = tarball.Extract(ctx, f, s.limit(), dir, m)
-	if errors.Is(err, tarball.ErrInvalid) || errors.Is(err, tarball.ErrTooLarge) {
-		return rejectf("%s rejected: %v", tg, err)
-	}
-	if err != nil {
-		return err
-	}
-	return safefs.SyncFS(dir)
+	return objs, download, release, nil
 }
 
 // limit is max_release_bytes, or the default.

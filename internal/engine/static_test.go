@@ -89,46 +89,6 @@ func initStatic(t *testing.T, site *staticSite) *fixture {
 	return f
 }
 
-// TestStaticTarball: a repository published with --tarball whose objects
-// are not served installs from the tarball target; a tampered one is
-// refused before anything is staged.
-func TestStaticTarball(t *testing.T) {
-	site := newStaticSite(t, []string{"--tarball"}, releaserepo.DefaultReleases()[:2]...)
-	if err := os.RemoveAll(filepath.Join(site.dir, "objects")); err != nil {
-		t.Fatal(err)
-	}
-	f := initStatic(t, site)
-	before := f.snap(".hoist/cache", ".hoist/tuf")
-	tb := filepath.Join(site.dir, "targets/v1.1.0/demo.tar.gz")
-	data, err := os.ReadFile(tb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[len(data)/2] ^= 1
-	if err := os.WriteFile(tb, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if r := f.hoist("apply", "--to", "v1.1.0"); r.Code != exitcode.Rejected || !strings.Contains(r.Stderr, "does not match") {
-		t.Fatalf("apply of a tampered tarball: %s", r)
-	}
-	treesnap.Same(t, "the root", f.snap(".hoist/cache", ".hoist/tuf"), before)
-
-	n := len(site.srv.Requests())
-	f.must("apply", "--to", "v1.0.0")
-	if got := f.read("app/config.yml"); got != "version: 1.0.0\n" {
-		t.Errorf("app/config.yml %q", got)
-	}
-	var got []string
-	for _, r := range site.srv.Requests()[n:] {
-		if r.Status == 200 && strings.HasPrefix(r.URI, "/targets/") {
-			got = append(got, r.URI)
-		}
-	}
-	if !slices.Contains(got, "/targets/v1.0.0/demo.tar.gz") {
-		t.Errorf("the tarball was not fetched; targets fetched: %v", got)
-	}
-}
-
 // TestStaticUpdateFetchesOnlyChangedObjects: v1.0.0 → v1.1.0 from nginx
 // requests exactly the objects whose content v1.0.0 lacks.
 func TestStaticUpdateFetchesOnlyChangedObjects(t *testing.T) {

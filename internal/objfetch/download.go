@@ -22,6 +22,7 @@ type download struct {
 	size int64
 	want []byte
 	f    *os.File
+	tee  io.Writer // if not nil, gets each byte the file gets (Stream)
 
 	h hash.Hash // sha256 of the file's first n bytes
 	n int64
@@ -52,7 +53,11 @@ func (d *download) resume() error {
 	if fi.Size() > d.size {
 		return d.truncate()
 	}
-	n, err := iobuf.Copy(d.h, d.f)
+	var w io.Writer = d.h
+	if d.tee != nil {
+		w = io.MultiWriter(d.h, teeWriter{d.tee})
+	}
+	n, err := iobuf.Copy(w, d.f)
 	if err != nil {
 		return permanent{fmt.Errorf("read partial file: %w", err)}
 	}
@@ -64,8 +69,12 @@ func (d *download) resume() error {
 	return nil
 }
 
-// truncate empties the file, to download the object from its first byte.
+// truncate empties the file, to download the object from its first byte;
+// under Stream, only while the writer has got nothing.
 func (d *download) truncate() error {
+	if d.tee != nil && d.n > 0 {
+		return permanent{ErrRewound}
+	}
 	if err := d.f.Truncate(0); err != nil {
 		return permanent{err}
 	}
@@ -193,6 +202,21 @@ func (s sink) Write(p []byte) (int, error) {
 	d.c.progress(int64(n))
 	if err != nil {
 		return n, permanent{fmt.Errorf("write partial file: %w", err)}
+	}
+	if d.tee != nil {
+		return teeWriter{d.tee}.Write(p)
+	}
+	return n, nil
+}
+
+// teeWriter marks the errors of Stream's writer as final: its consumer
+// gave up, and no retry can change that.
+type teeWriter struct{ w io.Writer }
+
+func (t teeWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	if err != nil {
+		return n, permanent{fmt.Errorf("stream: %w", err)}
 	}
 	return n, nil
 }

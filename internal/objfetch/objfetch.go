@@ -57,6 +57,10 @@ var (
 	ErrMismatch = errors.New("download does not match its signed length and sha256")
 	// ErrStalled means no byte arrived for the stall timeout.
 	ErrStalled = errors.New("download stalled")
+	// ErrRewound means Stream had to start the download again from its
+	// first byte after its writer got some: the writer's bytes are not the
+	// object's. The partial file is kept for Get to finish.
+	ErrRewound = errors.New("download restarted from its first byte while streaming")
 )
 
 // Options configure a Client. The zero value is usable.
@@ -138,13 +142,29 @@ func New(o Options) *Client {
 // comment); flushing and renaming it into place are the caller's job. On ErrMismatch the file is removed; after any other error
 // it is kept for the next run to resume.
 func (c *Client) Get(ctx context.Context, url string, size int64, sha256hex string, partial string) error {
-	if err := c.get(ctx, url, size, sha256hex, partial); err != nil {
+	return c.get(ctx, url, size, sha256hex, partial, nil)
+}
+
+// Stream is Get that also writes the object's bytes, in order from the
+// first, to w as they reach the partial file, those of a partial file
+// left by an earlier run first: a consumer (an archive extraction) works
+// while the object downloads, and an interrupted run still resumes. Stream
+// returns nil only after the whole object has its length and sha256, so w
+// must not take its bytes for the object's before then. A write error of w
+// ends the download (the partial file is kept); a download that must start
+// again from its first byte after w got some fails with ErrRewound.
+func (c *Client) Stream(ctx context.Context, url string, size int64, sha256hex string, partial string, w io.Writer) error {
+	return c.get(ctx, url, size, sha256hex, partial, w)
+}
+
+func (c *Client) get(ctx context.Context, url string, size int64, sha256hex string, partial string, tee io.Writer) error {
+	if err := c.download(ctx, url, size, sha256hex, partial, tee); err != nil {
 		return fmt.Errorf("download %s: %w", redact.URL(url), err)
 	}
 	return nil
 }
 
-func (c *Client) get(ctx context.Context, url string, size int64, sha256hex string, partial string) error {
+func (c *Client) download(ctx context.Context, url string, size int64, sha256hex string, partial string, tee io.Writer) error {
 	want, err := hex.DecodeString(sha256hex)
 	if err != nil || len(want) != 32 || size < 0 {
 		return fmt.Errorf("invalid request: size %d, sha256 %q", size, sha256hex)
@@ -155,7 +175,7 @@ func (c *Client) get(ctx context.Context, url string, size int64, sha256hex stri
 	if err != nil {
 		return err
 	}
-	d := &download{c: c, url: url, size: size, want: want, f: f}
+	d := &download{c: c, url: url, size: size, want: want, f: f, tee: tee}
 	err = d.run(ctx)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = cerr

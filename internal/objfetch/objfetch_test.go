@@ -25,14 +25,7 @@ func TestMisbehavingServers(t *testing.T) {
 	tampered[len(tampered)-1] ^= 1
 	longer := append(append([]byte(nil), o.data...), "more"...)
 
-	tests := []struct {
-		name     string
-		handlers []handler
-		partial  []byte // left by an earlier run
-		wantErr  error  // nil: the object arrives
-		wantMsg  string // in the error
-		want     []logged
-	}{{
+	tests := []misbehaviour{{
 		name:     "whole object",
 		handlers: []handler{serve(o)},
 		want:     []logged{{"", 200, o.size()}},
@@ -51,22 +44,26 @@ func TestMisbehavingServers(t *testing.T) {
 		partial:  o.data,
 	}, {
 		name:     "server without Range support: the object restarts from byte 0",
+		rewinds:  true,
 		handlers: []handler{serveBody(o.data)},
 		partial:  o.data[:half],
 		want:     []logged{{fmt.Sprintf("bytes=%d-", half), 200, o.size()}},
 	}, {
 		name:     "dropped twice without Range support",
+		rewinds:  true,
 		handlers: []handler{dropAfter(o, half), dropAfter(o, half/2), serveBody(o.data)},
 		want: []logged{{"", 200, int64(half)}, {fmt.Sprintf("bytes=%d-", half), 200, int64(half / 2)},
 			{fmt.Sprintf("bytes=%d-", half/2), 200, o.size()}},
 	}, {
 		name:     "torn partial file: a hash mismatch after a resume earns one download from byte 0",
+		rewinds:  true,
 		handlers: []handler{serve(o)},
 		partial:  tampered[len(tampered)-half:], // right length, wrong bytes
 		want: []logged{{fmt.Sprintf("bytes=%d-", half), 206, o.size() - int64(half)},
 			{"", 200, o.size()}},
 	}, {
 		name:     "complete but torn partial file is downloaded again",
+		rewinds:  true,
 		handlers: []handler{serve(o)},
 		partial:  tampered,
 		want:     []logged{{"", 200, o.size()}},
@@ -90,6 +87,7 @@ func TestMisbehavingServers(t *testing.T) {
 		want:     []logged{{"", 200, o.size()}},
 	}, {
 		name:     "tampered bytes after a resume",
+		rewinds:  true,
 		handlers: []handler{dropAfter(o, half), serve(object{data: tampered})},
 		wantErr:  ErrMismatch,
 		want: []logged{{"", 200, int64(half)}, {fmt.Sprintf("bytes=%d-", half), 206, o.size() - int64(half)},
@@ -126,51 +124,92 @@ func TestMisbehavingServers(t *testing.T) {
 		want:     []logged{{"", 500, 0}, {"", 500, 0}, {"", 500, 0}, {"", 500, 0}},
 	}}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := newServer(t, tt.handlers...)
-			partial := partialPath(t)
-			if tt.partial != nil {
-				if err := os.WriteFile(partial, tt.partial, 0o600); err != nil {
-					t.Fatal(err)
-				}
+		for _, stream := range []bool{false, true} {
+			name := tt.name
+			if stream {
+				name += " (Stream)"
 			}
-			var held atomic.Int64
-			c := fastClient(Options{Retries: 3, Progress: func(d int64) { held.Add(d) }})
-			err := c.Get(context.Background(), s.URL+"/obj", o.size(), o.sha, partial)
+			t.Run(name, func(t *testing.T) {
+				tt.run(t, o, stream)
+			})
+		}
+	}
+}
 
-			if tt.wantErr == nil {
-				if err != nil {
-					t.Fatal(err)
-				}
-				assertFile(t, partial, o.data)
-				if held.Load() != o.size() {
-					t.Errorf("progress adds up to %d, want %d", held.Load(), o.size())
-				}
-			} else {
-				var se *StatusError
-				if want, ok := tt.wantErr.(*StatusError); ok {
-					if !errors.As(err, &se) || se.Code != want.Code {
-						t.Fatalf("Get: %v, want status %d", err, want.Code)
-					}
-				} else if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("Get: %v, want %v", err, tt.wantErr)
-				}
-				if errors.Is(err, ErrMismatch) {
-					assertGone(t, partial)
-					if held.Load() != 0 {
-						t.Errorf("progress adds up to %d after a mismatch, want 0", held.Load())
-					}
-				}
+// misbehaviour is a case of TestMisbehavingServers.
+type misbehaviour struct {
+	name     string
+	handlers []handler
+	partial  []byte // left by an earlier run
+	wantErr  error  // nil: the object arrives
+	wantMsg  string // in the error
+	want     []logged
+	// rewinds: the download starts again from byte 0 after bytes were
+	// written, which Stream refuses with ErrRewound.
+	rewinds bool
+}
+
+// run downloads o with Get, or Stream if stream, and checks the outcome:
+// Stream's writer must get exactly the object's bytes, or fail with
+// ErrRewound if the case rewinds.
+func (tt misbehaviour) run(t *testing.T, o object, stream bool) {
+	s := newServer(t, tt.handlers...)
+	partial := partialPath(t)
+	if tt.partial != nil {
+		if err := os.WriteFile(partial, tt.partial, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var held atomic.Int64
+	c := fastClient(Options{Retries: 3, Progress: func(d int64) { held.Add(d) }})
+	var streamed bytes.Buffer
+	var err error
+	if stream {
+		err = c.Stream(context.Background(), s.URL+"/obj", o.size(), o.sha, partial, &streamed)
+		if tt.rewinds {
+			if !errors.Is(err, ErrRewound) {
+				t.Fatalf("Stream: %v, want %v", err, ErrRewound)
 			}
-			if tt.wantMsg != "" && !strings.Contains(err.Error(), tt.wantMsg) {
-				t.Errorf("Get: %v, want it to say %q", err, tt.wantMsg)
+			return
+		}
+	} else {
+		err = c.Get(context.Background(), s.URL+"/obj", o.size(), o.sha, partial)
+	}
+
+	if tt.wantErr == nil {
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertFile(t, partial, o.data)
+		if held.Load() != o.size() {
+			t.Errorf("progress adds up to %d, want %d", held.Load(), o.size())
+		}
+		if stream && !bytes.Equal(streamed.Bytes(), o.data) {
+			t.Errorf("Stream wrote %d bytes that differ from the object's %d", streamed.Len(), o.size())
+		}
+	} else {
+		var se *StatusError
+		if want, ok := tt.wantErr.(*StatusError); ok {
+			if !errors.As(err, &se) || se.Code != want.Code {
+				t.Fatalf("Get: %v, want status %d", err, want.Code)
 			}
-			if tt.want != nil || tt.wantErr == nil {
-				if got := s.requests(); fmt.Sprint(got) != fmt.Sprint(tt.want) {
-					t.Errorf("requests %v, want %v", got, tt.want)
-				}
+		} else if !errors.Is(err, tt.wantErr) {
+			t.Fatalf("Get: %v, want %v", err, tt.wantErr)
+		}
+		if errors.Is(err, ErrMismatch) {
+			assertGone(t, partial)
+			if held.Load() != 0 {
+				t.Errorf("progress adds up to %d after a mismatch, want 0", held.Load())
 			}
-		})
+		}
+	}
+	if tt.wantMsg != "" && !strings.Contains(err.Error(), tt.wantMsg) {
+		t.Errorf("Get: %v, want it to say %q", err, tt.wantMsg)
+	}
+	if tt.want != nil || tt.wantErr == nil {
+		if got := s.requests(); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("requests %v, want %v", got, tt.want)
+		}
 	}
 }
 
