@@ -101,12 +101,16 @@ func (r *rollbackRun) backup(ctx context.Context) error {
 }
 
 // restore puts the kept backup's paths back, and starts reading the
-// restored release for the check at the end.
+// restored release for its 01-run.sh and the check at the end.
 func (r *rollbackRun) restore(ctx context.Context, progress func(done, total int)) error {
 	if err := backup.Restore(ctx, r.e.root, r.kept.Dir, r.kept.Index, false, progress); err != nil {
 		return err
 	}
 	r.restored = r.e.installedLater()
+	r.listed = func() (*manifest.Manifest, error) {
+		rel, err := r.restored.wait()
+		return rel.manifest, err
+	}
 	return nil
 }
 

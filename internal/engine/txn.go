@@ -77,6 +77,10 @@ type txn struct {
 	run       history.Entry
 	runLog    *os.File
 	recovered bool // opened by recover, not begun by this process
+	// listed returns the manifest of the release whose update scripts the
+	// forward steps run, once they have it parsed; nil: each script's
+	// tree manifest is read and parsed again (11–14 ms for 2,000 files).
+	listed manifestOf
 }
 
 // beginTxn creates a new journal whose first record is begin.
