@@ -77,6 +77,7 @@ func (e *Engine) Apply(ctx context.Context, opts ApplyOptions) (string, error) {
 func (t *txn) apply(ctx context.Context, live release) (*manifest.Manifest, error) {
 	u := &update{txn: t, live: live, tag: "v" + t.begin.To}
 	defer u.closeStaging()
+	t.listed = func() (*manifest.Manifest, error) { return u.m, nil } // verified before any script runs
 	err := steps(ctx,
 		u.fetch,  // fetched
 		u.verify, // verified
