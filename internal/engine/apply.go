@@ -274,7 +274,7 @@ func (t *txn) capture(ctx context.Context, before []install.Node, compared time.
 	if err != nil {
 		return fmt.Errorf("back up: %w", err)
 	}
-	return t.log(record{Step: StepBackedUp, Index: sum})
+	return t.logSoon(record{Step: StepBackedUp, Index: sum})
 }
 
 // install returns the step that journals install, changes the live root
@@ -289,6 +289,6 @@ func (t *txn) install(b band, desc string, put func(context.Context, func(done, 
 		if err := put(ctx, t.st.count(b, desc)); err != nil {
 			return err
 		}
-		return t.step(phaseInstalled)
+		return t.done(phaseInstalled)
 	}
 }

@@ -27,7 +27,7 @@ func (t *txn) script(n int, dir string, s span) func(context.Context) error {
 		if err != nil {
 			return err
 		}
-		return t.step(scriptPhases[n][1])
+		return t.done(scriptPhases[n][1])
 	}
 }
 
