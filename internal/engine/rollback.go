@@ -52,6 +52,7 @@ func (e *Engine) Rollback(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("the newest backup (v%s) was taken when v%s was installed, but %s is installed; not rolling back",
 			b.Index.Version, b.Index.To, tag.Of(live.version))
 	}
+	restored := e.keptRelease(b)
 	tg := "v" + b.Index.Version
 	st := e.newReporter(tg)
 	t, err := e.beginTxn(record{Op: opRollback, From: live.version.String(), To: b.Index.Version, Backup: b.Dir}, st)
@@ -60,7 +61,7 @@ func (e *Engine) Rollback(ctx context.Context) (string, error) {
 	}
 	defer t.close()
 	st.enter(bandStart, "Rolling back to "+tg)
-	r := &rollbackRun{txn: t, kept: b}
+	r := &rollbackRun{txn: t, kept: b, restored: restored}
 	if err := r.run(ctx); err != nil {
 		return "", t.abort(ctx, err)
 	}
@@ -87,11 +88,11 @@ func (r *rollbackRun) run(ctx context.Context) error {
 }
 
 // rollbackRun is what the steps of a rollback share: the kept backup, and
-// the release it restored.
+// the release it restores.
 type rollbackRun struct {
 	*txn
 	kept     backup.Kept
-	restored *laterRelease // set once the files are back
+	restored *laterRelease // nil until the files are back, if keptRelease could not read it
 }
 
 // backup saves the live state of the paths the kept backup restores.
@@ -104,13 +105,15 @@ func (r *rollbackRun) backup(ctx context.Context) error {
 	return r.capture(ctx, before, time.Time{})
 }
 
-// restore puts the kept backup's paths back, and starts reading the
-// restored release for its 01-run.sh and the check at the end.
+// restore puts the kept backup's paths back; its 01-run.sh and the check
+// at the end look the restored release up in its manifest.
 func (r *rollbackRun) restore(ctx context.Context, progress func(done, total int)) error {
 	if err := backup.Restore(ctx, r.e.root, r.kept.Dir, r.kept.Index, false, progress); err != nil {
 		return err
 	}
-	r.restored = r.e.installedLater()
+	if r.restored == nil {
+		r.restored = r.e.installedLater()
+	}
 	r.listed = func() (*manifest.Manifest, error) {
 		rel, err := r.restored.wait()
 		return rel.manifest, err
@@ -133,13 +136,35 @@ type laterRelease struct {
 // manifest in the background. A read error leaves version nil; wait
 // returns it.
 func (e *Engine) installedLater() *laterRelease {
-	l := &laterRelease{done: make(chan struct{})}
 	v, data, err := e.readInstalled()
-	l.version, l.rel, l.err = v, release{version: v}, err
 	if err != nil || data == nil {
+		l := &laterRelease{version: v, done: make(chan struct{}), rel: release{version: v}, err: err}
 		close(l.done)
 		return l
 	}
+	return parseLater(v, data)
+}
+
+// keptRelease is the release the kept backup b restores, its manifest read
+// from the backup (checked to be the bytes Restore puts back) and parsed
+// in the background from now on: by the time 01-run.sh needs it, after
+// the restore, it is ready. nil when the backup does not save a manifest
+// it can give.
+func (e *Engine) keptRelease(b backup.Kept) *laterRelease {
+	v, err := tag.Parse("v" + b.Index.Version)
+	if err != nil {
+		return nil
+	}
+	data, err := backup.ReadSaved(e.root, b.Dir, b.Index, approot.ManifestFile, manifest.MaxSize)
+	if err != nil {
+		return nil
+	}
+	return parseLater(v, data)
+}
+
+// parseLater returns release v, whose manifest data a goroutine parses.
+func parseLater(v *version.Version, data []byte) *laterRelease {
+	l := &laterRelease{version: v, done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		l.rel, l.err = parseInstalled(v, data)
@@ -162,8 +187,9 @@ func (l *laterRelease) wait() (release, error) {
 // by from, the release rolled back from, and with an inode last changed
 // before the update compared them (idx.Compared) and found them as listed.
 func (e *Engine) checkRestored(ctx context.Context, idx backup.Index, from, to *laterRelease) {
-	live, err := to.wait()
-	if err != nil || live.manifest == nil || live.version.String() != idx.Version {
+	in, err := readInfo(e.root, approot.InfoFile)
+	live, perr := to.wait()
+	if err = cmp.Or(err, perr); err != nil || live.manifest == nil || in.Version != idx.Version {
 		e.log.WithError(err).Warnf("the restored release is not v%s as expected", idx.Version)
 		return
 	}
