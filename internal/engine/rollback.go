@@ -33,10 +33,12 @@ func (e *Engine) Rollback(ctx context.Context) (string, error) {
 	defer l.Release()
 	// Its manifest is read now, before the rollback replaces it, but only
 	// the check at the end uses it.
-	live := e.installedLater()
-	if live.version == nil {
-		_, err := live.wait() // why it could not be read, if it could not
-		return "", cmp.Or(err, errors.New("no release is installed"))
+	v, liveData, err := e.readInstalled()
+	if err != nil {
+		return "", err
+	}
+	if v == nil {
+		return "", errors.New("no release is installed")
 	}
 	kept, _, err := backup.List(e.root, approot.BackupsDir)
 	if err != nil {
@@ -46,16 +48,17 @@ func (e *Engine) Rollback(ctx context.Context) (string, error) {
 		return "", ErrNoBackup
 	}
 	b := kept[0]
-	if b.Index.To != live.version.String() {
+	if b.Index.To != v.String() {
 		// The backup holds the paths the update to b.Index.To changed;
 		// applied to another release it would make a mix.
 		return "", fmt.Errorf("the newest backup (v%s) was taken when v%s was installed, but %s is installed; not rolling back",
-			b.Index.Version, b.Index.To, tag.Of(live.version))
+			b.Index.Version, b.Index.To, tag.Of(v))
 	}
 	restored := e.keptRelease(b)
+	live := parseLater(v, liveData, restored) // 01-run.sh needs restored first
 	tg := "v" + b.Index.Version
 	st := e.newReporter(tg)
-	t, err := e.beginTxn(record{Op: opRollback, From: live.version.String(), To: b.Index.Version, Backup: b.Dir}, st)
+	t, err := e.beginTxn(record{Op: opRollback, From: v.String(), To: b.Index.Version, Backup: b.Dir}, st)
 	if err != nil {
 		return "", err
 	}
@@ -121,28 +124,26 @@ func (r *rollbackRun) restore(ctx context.Context, progress func(done, total int
 	return nil
 }
 
-// laterRelease is an installed release whose manifest is parsed by a
-// goroutine. A rollback needs manifests only for the check at its end, and
-// a parse of 2,000 entries (11–14 ms) would otherwise wait in line with
-// the fsyncs and the script, during which the other core is idle.
+// laterRelease is a release whose manifest is parsed by a goroutine. A
+// rollback needs manifests only for 01-run.sh and the check at its end,
+// and a parse of 2,000 entries (11–14 ms) would otherwise wait in line
+// with the fsyncs, during which the other core is idle.
 type laterRelease struct {
-	version *version.Version // nil: none installed
-	done    chan struct{}    // closed when rel and err are set
-	rel     release
-	err     error
+	done chan struct{} // closed when rel and err are set
+	rel  release
+	err  error
 }
 
 // installedLater reads the live release's files now and parses its
-// manifest in the background. A read error leaves version nil; wait
-// returns it.
+// manifest in the background; wait returns a read error.
 func (e *Engine) installedLater() *laterRelease {
 	v, data, err := e.readInstalled()
-	if err != nil || data == nil {
-		l := &laterRelease{version: v, done: make(chan struct{}), rel: release{version: v}, err: err}
+	if err != nil {
+		l := &laterRelease{done: make(chan struct{}), err: err}
 		close(l.done)
 		return l
 	}
-	return parseLater(v, data)
+	return parseLater(v, data, nil)
 }
 
 // keptRelease is the release the kept backup b restores, its manifest read
@@ -159,14 +160,23 @@ func (e *Engine) keptRelease(b backup.Kept) *laterRelease {
 	if err != nil {
 		return nil
 	}
-	return parseLater(v, data)
+	return parseLater(v, data, nil)
 }
 
-// parseLater returns release v, whose manifest data a goroutine parses.
-func parseLater(v *version.Version, data []byte) *laterRelease {
-	l := &laterRelease{version: v, done: make(chan struct{})}
+// parseLater returns release v, whose manifest data (nil: it has none) a
+// goroutine parses once after, if set, is parsed: one core parses, the
+// other keeps on with the rollback.
+func parseLater(v *version.Version, data []byte, after *laterRelease) *laterRelease {
+	l := &laterRelease{done: make(chan struct{}), rel: release{version: v}}
+	if data == nil {
+		close(l.done)
+		return l
+	}
 	go func() {
 		defer close(l.done)
+		if after != nil {
+			<-after.done
+		}
 		l.rel, l.err = parseInstalled(v, data)
 	}()
 	return l
