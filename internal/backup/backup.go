@@ -28,6 +28,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -107,6 +108,31 @@ func Capture(ctx context.Context, root *os.Root, dir string, idx Index) (string,
 func digest(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
+}
+
+// ReadSaved returns the content the backup in dir saved for the file p,
+// read through at most limit bytes and checked against idx: the bytes
+// Restore would put back. A path idx does not list as a file is
+// fs.ErrNotExist. The saved file is a hard link to what was live, so it
+// is read as the live root's files are, not with safefs.ReadFile.
+func ReadSaved(root *os.Root, dir string, idx Index, p string, limit int64) ([]byte, error) {
+	i := slices.IndexFunc(idx.Nodes, func(n install.Node) bool { return n.Path == p && n.Kind == install.File })
+	if i < 0 {
+		return nil, fmt.Errorf("%s does not save %s: %w", dir, p, fs.ErrNotExist)
+	}
+	f, err := root.Open(path.Join(dir, filesDir, p))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := safefs.ReadCapped(f, p, limit)
+	if err != nil {
+		return nil, err
+	}
+	if digest(data) != idx.Nodes[i].SHA256 {
+		return nil, fmt.Errorf("%w: %s: %s is not the content saved", ErrDamaged, dir, p)
+	}
+	return data, nil
 }
 
 // Load reads the index of the backup dir. If wantSHA is not empty the index

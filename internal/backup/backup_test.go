@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -103,6 +104,28 @@ func TestRestoreRefusesDamagedContent(t *testing.T) {
 	idx, _ := Load(root, "undo", "")
 	if err := Restore(context.Background(), root, "undo", idx, false, nil); !errors.Is(err, install.ErrSource) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestReadSaved: a saved file reads back as saved; one changed since, or
+// a path saved as something else or not at all, does not.
+func TestReadSaved(t *testing.T) {
+	dir, root := setup(t)
+	idx := Index{Version: "1.0.0", To: "1.1.0", Nodes: stat(t, root, paths...)}
+	if _, err := Capture(context.Background(), root, "undo", idx); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := ReadSaved(root, "undo", idx, "a/x", 1<<10); err != nil || string(data) != "x1" {
+		t.Errorf("a/x: %q, %v", data, err)
+	}
+	for _, p := range []string{"l", "new", "nowhere"} {
+		if _, err := ReadSaved(root, "undo", idx, p, 1<<10); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: err = %v, want fs.ErrNotExist", p, err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "b"), []byte("b2"), 0o644) // in place: the saved link sees it
+	if _, err := ReadSaved(root, "undo", idx, "b", 1<<10); !errors.Is(err, ErrDamaged) {
+		t.Errorf("changed b: err = %v, want ErrDamaged", err)
 	}
 }
 

@@ -77,6 +77,7 @@ func (e *Engine) Apply(ctx context.Context, opts ApplyOptions) (string, error) {
 func (t *txn) apply(ctx context.Context, live release) (*manifest.Manifest, error) {
 	u := &update{txn: t, live: live, tag: "v" + t.begin.To}
 	defer u.closeStaging()
+	t.listed = func() (*manifest.Manifest, error) { return u.m, nil } // verified before any script runs
 	err := steps(ctx,
 		u.fetch,  // fetched
 		u.verify, // verified
@@ -273,7 +274,7 @@ func (t *txn) capture(ctx context.Context, before []install.Node, compared time.
 	if err != nil {
 		return fmt.Errorf("back up: %w", err)
 	}
-	return t.log(record{Step: StepBackedUp, Index: sum})
+	return t.logSoon(record{Step: StepBackedUp, Index: sum})
 }
 
 // install returns the step that journals install, changes the live root
@@ -288,6 +289,6 @@ func (t *txn) install(b band, desc string, put func(context.Context, func(done, 
 		if err := put(ctx, t.st.count(b, desc)); err != nil {
 			return err
 		}
-		return t.step(phaseInstalled)
+		return t.done(phaseInstalled)
 	}
 }

@@ -60,6 +60,17 @@
 // script-01, script-01-done, commit, done, restoring the newest kept
 // backup instead of a clone.
 //
+// Each record costs an fdatasync, so records that follow each other with
+// nothing done between share one: begin is written with the journal
+// itself (journal.Create), and a record saying that work is done
+// (backed-up, installed, script-NN-done) is held back until the next
+// step's record, which goes to disk before that step changes anything
+// (txn.logSoon). A crash in between loses the held record, leaving the
+// journal as a crash just before it would have, a prefix recovery
+// handles; nothing was done that the held record announced. The final
+// step (script-03-done, script-01-done for a rollback) is never held: it
+// alone proves the transaction complete should the commit record fail.
+//
 // recover (and every apply or rollback, first thing under the lock) reads
 // the journal. A transaction that ends in done is closed. One whose undo
 // began continues the undo. One that journaled commit, or its final step

@@ -157,27 +157,41 @@ func readCapped(dir *os.Root, name string, limit int64) ([]byte, error) {
 
 // installed reads the live release from info.json and hoist-release.json.
 func (e *Engine) installed() (release, error) {
+	v, data, err := e.readInstalled()
+	if err != nil || data == nil {
+		return release{version: v}, err
+	}
+	return parseInstalled(v, data)
+}
+
+// readInstalled reads the live release's version and the bytes of its
+// manifest (nil when it has none); parseInstalled makes the release.
+func (e *Engine) readInstalled() (*version.Version, []byte, error) {
 	in, err := readInfo(e.root, approot.InfoFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return release{}, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return release{}, fmt.Errorf("installed release: %w", err)
+		return nil, nil, fmt.Errorf("installed release: %w", err)
 	}
 	v, err := tag.Parse("v" + in.Version)
 	if err != nil {
-		return release{}, fmt.Errorf("installed release: %s: %w", approot.InfoFile, err)
+		return nil, nil, fmt.Errorf("installed release: %s: %w", approot.InfoFile, err)
 	}
 	data, err := readCapped(e.root, approot.ManifestFile, manifest.MaxSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		// A root installed by another tool: nothing to remove, but every
 		// file the update replaces is still backed up.
 		e.log.Warnf("installed release %s has no %s", in.Version, approot.ManifestFile)
-		return release{version: v}, nil
+		return v, nil, nil
 	}
 	if err != nil {
-		return release{}, fmt.Errorf("installed release: %w", err)
+		return nil, nil, fmt.Errorf("installed release: %w", err)
 	}
+	return v, data, nil
+}
+
+func parseInstalled(v *version.Version, data []byte) (release, error) {
 	m, err := manifest.Parse(data)
 	if err != nil {
 		return release{}, fmt.Errorf("installed release: %w", err)

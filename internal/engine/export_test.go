@@ -10,5 +10,5 @@ var Plan = plan
 // root) as an update to tg would, for the external tests.
 func (e *Engine) RunScript(ctx context.Context, n int, dir, tg string) error {
 	t := &txn{e: e} // outside a transaction: no run log
-	return t.runScript(ctx, n, dir, tg, "", "", func(int, string) {})
+	return t.runScript(ctx, n, dir, nil, tg, "", "", func(int, string) {})
 }

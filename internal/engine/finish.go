@@ -134,7 +134,7 @@ func (t *txn) undo(ctx context.Context) (string, error) {
 			return "", err
 		}
 		tg := "v" + t.begin.From
-		if err := t.runScript(ctx, 1, "", tg, t.begin.To, "", t.st.still()); err != nil {
+		if err := t.runScript(ctx, 1, "", nil, tg, t.begin.To, "", t.st.still()); err != nil {
 			outcome += ", but its " + err.Error()
 		}
 	}

@@ -1,18 +1,21 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"time"
 
+	"github.com/hashicorp/go-version"
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/internal/approot"
 	"github.com/hoist-dev/hoist/internal/backup"
 	"github.com/hoist-dev/hoist/internal/install"
 	"github.com/hoist-dev/hoist/internal/manifest"
+	"github.com/hoist-dev/hoist/internal/tag"
 )
 
 // ErrNoBackup means there is no kept backup to roll back to.
@@ -28,11 +31,13 @@ func (e *Engine) Rollback(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer l.Release()
-	live, err := e.installed()
+	// Its manifest is read now, before the rollback replaces it, but only
+	// the check at the end uses it.
+	v, liveData, err := e.readInstalled()
 	if err != nil {
 		return "", err
 	}
-	if live.version == nil {
+	if v == nil {
 		return "", errors.New("no release is installed")
 	}
 	kept, _, err := backup.List(e.root, approot.BackupsDir)
@@ -43,47 +48,54 @@ func (e *Engine) Rollback(ctx context.Context) (string, error) {
 		return "", ErrNoBackup
 	}
 	b := kept[0]
-	if b.Index.To != live.version.String() {
+	if b.Index.To != v.String() {
 		// The backup holds the paths the update to b.Index.To changed;
 		// applied to another release it would make a mix.
 		return "", fmt.Errorf("the newest backup (v%s) was taken when v%s was installed, but %s is installed; not rolling back",
-			b.Index.Version, b.Index.To, live.tag())
+			b.Index.Version, b.Index.To, tag.Of(v))
 	}
+	restored := e.keptRelease(b)
+	live := parseLater(v, liveData, restored) // 01-run.sh needs restored first
 	tg := "v" + b.Index.Version
 	st := e.newReporter(tg)
-	t, err := e.beginTxn(record{Op: opRollback, From: live.version.String(), To: b.Index.Version, Backup: b.Dir}, st)
+	t, err := e.beginTxn(record{Op: opRollback, From: v.String(), To: b.Index.Version, Backup: b.Dir}, st)
 	if err != nil {
 		return "", err
 	}
 	defer t.close()
 	st.enter(bandStart, "Rolling back to "+tg)
-	if err := t.rollback(ctx, b); err != nil {
+	r := &rollbackRun{txn: t, kept: b, restored: restored}
+	if err := r.run(ctx); err != nil {
 		return "", t.abort(ctx, err)
 	}
+	// The check only logs: it runs while the commit waits for the disk
+	// (it reads no file the commit changes), and the status says success
+	// without waiting for it.
+	checked := make(chan struct{})
+	go func() {
+		defer close(checked)
+		e.checkRestored(ctx, b.Index, live, r.restored)
+	}()
 	desc, err := t.commit("")
-	if err == nil {
-		// It only logs, so it waits until the status says success and
-		// the journal is closed.
-		e.checkRestored(ctx, b.Index, live.manifest)
-	}
+	<-checked
 	return desc, err
 }
 
-// rollback runs the steps of a rollback after begin; each journals its
-// steps.
-func (t *txn) rollback(ctx context.Context, b backup.Kept) error {
-	r := &rollbackRun{txn: t, kept: b}
+// run runs the steps of a rollback after begin; each journals its steps.
+func (r *rollbackRun) run(ctx context.Context) error {
 	return steps(ctx,
 		r.backup, // backup, backed-up
-		t.install(bandInstall, "Restoring the files of v"+t.begin.To, r.restore), // install, installed
-		t.script(1, "", bandScript01.through(bandScript03)),
+		r.install(bandInstall, "Restoring the files of v"+r.begin.To, r.restore), // install, installed
+		r.script(1, "", bandScript01.through(bandScript03)),
 	)
 }
 
-// rollbackRun is what the steps of a rollback share: the kept backup.
+// rollbackRun is what the steps of a rollback share: the kept backup, and
+// the release it restores.
 type rollbackRun struct {
 	*txn
-	kept backup.Kept
+	kept     backup.Kept
+	restored *laterRelease // nil until the files are back, if keptRelease could not read it
 }
 
 // backup saves the live state of the paths the kept backup restores.
@@ -96,9 +108,84 @@ func (r *rollbackRun) backup(ctx context.Context) error {
 	return r.capture(ctx, before, time.Time{})
 }
 
-// restore puts the kept backup's paths back.
+// restore puts the kept backup's paths back; its 01-run.sh and the check
+// at the end look the restored release up in its manifest.
 func (r *rollbackRun) restore(ctx context.Context, progress func(done, total int)) error {
-	return backup.Restore(ctx, r.e.root, r.kept.Dir, r.kept.Index, false, progress)
+	if err := backup.Restore(ctx, r.e.root, r.kept.Dir, r.kept.Index, false, progress); err != nil {
+		return err
+	}
+	if r.restored == nil {
+		r.restored = r.e.installedLater()
+	}
+	r.listed = func() (*manifest.Manifest, error) {
+		rel, err := r.restored.wait()
+		return rel.manifest, err
+	}
+	return nil
+}
+
+// laterRelease is a release whose manifest is parsed by a goroutine. A
+// rollback needs manifests only for 01-run.sh and the check at its end,
+// and a parse of 2,000 entries (11–14 ms) would otherwise wait in line
+// with the fsyncs, during which the other core is idle.
+type laterRelease struct {
+	done chan struct{} // closed when rel and err are set
+	rel  release
+	err  error
+}
+
+// installedLater reads the live release's files now and parses its
+// manifest in the background; wait returns a read error.
+func (e *Engine) installedLater() *laterRelease {
+	v, data, err := e.readInstalled()
+	if err != nil {
+		l := &laterRelease{done: make(chan struct{}), err: err}
+		close(l.done)
+		return l
+	}
+	return parseLater(v, data, nil)
+}
+
+// keptRelease is the release the kept backup b restores, its manifest read
+// from the backup (checked to be the bytes Restore puts back) and parsed
+// in the background from now on: by the time 01-run.sh needs it, after
+// the restore, it is ready. nil when the backup does not save a manifest
+// it can give.
+func (e *Engine) keptRelease(b backup.Kept) *laterRelease {
+	v, err := tag.Parse("v" + b.Index.Version)
+	if err != nil {
+		return nil
+	}
+	data, err := backup.ReadSaved(e.root, b.Dir, b.Index, approot.ManifestFile, manifest.MaxSize)
+	if err != nil {
+		return nil
+	}
+	return parseLater(v, data, nil)
+}
+
+// parseLater returns release v, whose manifest data (nil: it has none) a
+// goroutine parses once after, if set, is parsed: one core parses, the
+// other keeps on with the rollback.
+func parseLater(v *version.Version, data []byte, after *laterRelease) *laterRelease {
+	l := &laterRelease{done: make(chan struct{}), rel: release{version: v}}
+	if data == nil {
+		close(l.done)
+		return l
+	}
+	go func() {
+		defer close(l.done)
+		if after != nil {
+			<-after.done
+		}
+		l.rel, l.err = parseInstalled(v, data)
+	}()
+	return l
+}
+
+// wait returns the release once its manifest is parsed.
+func (l *laterRelease) wait() (release, error) {
+	<-l.done
+	return l.rel, l.err
 }
 
 // checkRestored logs the files of the restored release that differ from
@@ -107,12 +194,12 @@ func (r *rollbackRun) restore(ctx context.Context, progress func(done, total int
 // alone: a difference there was already on disk when the update saved
 // them. The files the update never touched are hashed, as someone may
 // have changed them since, except those provably unchanged: listed alike
-// by prev, the manifest of the release rolled back from, and with an
-// inode last changed before the update compared them (idx.Compared) and
-// found them as listed.
-func (e *Engine) checkRestored(ctx context.Context, idx backup.Index, prev *manifest.Manifest) {
-	live, err := e.installed()
-	if err != nil || live.manifest == nil || live.version.String() != idx.Version {
+// by from, the release rolled back from, and with an inode last changed
+// before the update compared them (idx.Compared) and found them as listed.
+func (e *Engine) checkRestored(ctx context.Context, idx backup.Index, from, to *laterRelease) {
+	in, err := readInfo(e.root, approot.InfoFile)
+	live, perr := to.wait()
+	if err = cmp.Or(err, perr); err != nil || live.manifest == nil || in.Version != idx.Version {
 		e.log.WithError(err).Warnf("the restored release is not v%s as expected", idx.Version)
 		return
 	}
@@ -120,6 +207,7 @@ func (e *Engine) checkRestored(ctx context.Context, idx backup.Index, prev *mani
 	for _, n := range idx.Nodes {
 		restored[n.Path] = n
 	}
+	prev, _ := from.wait() // no manifest: every untouched file is hashed
 	untouched := &manifest.Manifest{Version: live.manifest.Version}
 	var problems []manifest.Problem
 	tree := install.NewTree(e.root)
@@ -127,7 +215,7 @@ func (e *Engine) checkRestored(ctx context.Context, idx backup.Index, prev *mani
 	for _, f := range live.manifest.Files {
 		n, ok := restored[f.Path]
 		switch {
-		case !ok && !unchangedSince(tree, f, prev, idx.Compared):
+		case !ok && !unchangedSince(tree, f, prev.manifest, idx.Compared):
 			untouched.Files = append(untouched.Files, f)
 		case ok && !install.Same(n, nodeOf(f)):
 			problems = append(problems, manifest.Problem{Path: f.Path, Reason: "differed already before the update"})

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hoist-dev/hoist/internal/testutil/releaserepo"
+	"github.com/hoist-dev/hoist/internal/testutil/treesnap"
 )
 
 // TestRollbackReportsDrift: after a rollback, the files of the restored
@@ -35,5 +36,21 @@ func TestRollbackReportsDrift(t *testing.T) {
 	}
 	if got := f.read("app/config.yml"); got != "edited under v1.0.0\n" {
 		t.Errorf("app/config.yml is %q, not as v1.0.0 left it", got)
+	}
+}
+
+// TestRollbackFromDamagedManifest: the manifest of the release rolled back
+// from is read only for the check at the end, so a damaged one does not
+// stand in the way of going back; the check then hashes every file the
+// update never touched instead, and finds nothing to report.
+func TestRollbackFromDamagedManifest(t *testing.T) {
+	f, v100, _ := updated(t)
+	os.Remove(f.path("hoist-release.json")) // a new inode: live files are never written in place
+	os.WriteFile(f.path("hoist-release.json"), []byte("{not json"), 0o644)
+
+	r := f.must("rollback")
+	treesnap.Same(t, "after rollback", f.snap("data", ".app-*"), v100)
+	if strings.Contains(r.Stderr, "restored release differs") || strings.Contains(r.Stderr, "not v1.0.0 as expected") {
+		t.Errorf("the check warned:\n%s", r.Stderr)
 	}
 }

@@ -23,20 +23,21 @@ func (t *txn) script(n int, dir string, s span) func(context.Context) error {
 		if err := t.step(scriptPhases[n][0]); err != nil {
 			return err
 		}
-		err := t.runScript(ctx, n, dir, "v"+t.begin.To, t.begin.From, t.begin.Staging, t.st.within(s))
+		err := t.runScript(ctx, n, dir, t.listed, "v"+t.begin.To, t.begin.From, t.begin.Staging, t.st.within(s))
 		if err != nil {
 			return err
 		}
-		return t.step(scriptPhases[n][1])
+		return t.done(scriptPhases[n][1])
 	}
 }
 
 // runScript runs update script n found in dir for release tg, logging to
 // .hoist/logs/<tg>-<nn>-run.log and to the run's log. A script the
-// release does not list is not an error: there is nothing to run.
-func (t *txn) runScript(ctx context.Context, n int, dir, tg, from, staging string, progress func(int, string)) error {
+// release does not list (in listed, if set: see openScript) is not an
+// error: there is nothing to run.
+func (t *txn) runScript(ctx context.Context, n int, dir string, listed manifestOf, tg, from, staging string, progress func(int, string)) error {
 	e, name := t.e, proc.Names[n]
-	script, err := e.openScript(dir, name)
+	script, err := e.openScript(dir, name, listed)
 	if script == nil || err != nil {
 		return err
 	}

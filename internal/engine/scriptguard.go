@@ -46,21 +46,21 @@ func linkOnPath(m *manifest.Manifest, p string) string {
 // tree's directories are root's, so it is the release's word. nil, nil
 // means the release has no such script. proc.Open checks that the file
 // on disk is still the one listed, reached through real directories only.
-func (e *Engine) openScript(dir, name string) (*proc.Script, error) {
+// listed, if set, returns that manifest already parsed.
+func (e *Engine) openScript(dir, name string, listed manifestOf) (*proc.Script, error) {
 	rel := path.Join(proc.Dir, name)
-	data, err := readCapped(e.root, path.Join(dir, approot.ManifestFile), manifest.MaxSize)
-	var m *manifest.Manifest
-	if err == nil {
-		m, err = manifest.Parse(data)
+	if listed == nil {
+		listed = func() (*manifest.Manifest, error) { return e.treeManifest(dir) }
 	}
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		m = &manifest.Manifest{} // a root installed by another tool
-	case err != nil:
+	m, err := listed()
+	if err != nil {
 		return nil, proc.NotRun(name, err)
 	}
-	entry, listed := m.Lookup(rel)
-	if listed && !entry.IsLink() {
+	if m == nil {
+		m = &manifest.Manifest{} // a root installed by another tool
+	}
+	entry, ok := m.Lookup(rel)
+	if ok && !entry.IsLink() {
 		return proc.Open(e.root, path.Join(dir, rel), entry.SHA256)
 	}
 	if link := linkOnPath(m, rel); link != "" {
@@ -70,4 +70,19 @@ func (e *Engine) openScript(dir, name string) (*proc.Script, error) {
 		e.log.Warnf("not running %s: the release's manifest does not list it", path.Join(dir, rel))
 	}
 	return nil, nil
+}
+
+// manifestOf returns the manifest of a release tree, nil when it has none.
+type manifestOf func() (*manifest.Manifest, error)
+
+// treeManifest reads and parses the manifest of the tree in dir.
+func (e *Engine) treeManifest(dir string) (*manifest.Manifest, error) {
+	data, err := readCapped(e.root, path.Join(dir, approot.ManifestFile), manifest.MaxSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return manifest.Parse(data)
 }

@@ -97,12 +97,22 @@ func (r *reporter) finish(state statusfile.State, desc string) {
 
 // write writes the status. Only a final one may use the status reserve:
 // progress lost to a full disk costs nothing, while a status stuck at
-// installing blocks the manager.
+// installing blocks the manager. For the same reason only a final one is
+// made durable: progress lost to a crash is replaced by recover's status.
 func (r *reporter) write(final bool) {
+	if !final {
+		r.report(statusfile.WriteProgress(r.e.statuses, r.cur))
+		return
+	}
 	err := statusfile.Write(r.e.statuses, r.cur)
-	if final && err != nil && r.e.freeStatusRoom(err) {
+	if err != nil && r.e.freeStatusRoom(err) {
 		err = statusfile.Write(r.e.statuses, r.cur)
 	}
+	r.report(err)
+}
+
+// report notes the status write that returned err.
+func (r *reporter) report(err error) {
 	r.written = r.now() // after the write: a slow disk does not eat the interval
 	if err != nil {
 		r.e.log.WithError(err).Warn("could not write the status file")

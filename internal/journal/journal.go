@@ -11,9 +11,10 @@
 //   - Append returns only after the record is on disk (fdatasync), so a
 //     caller that journals a step before doing it knows the record survives
 //     whatever happens next.
-//   - A record is written with one write(2), so a crash tears at most the
-//     last record. Replay stops at the first record whose length or CRC is
-//     wrong and reports where the valid prefix ends; Open truncates the rest.
+//   - The records of one Append are written with one write(2), so a crash
+//     tears at most the last of them. Replay stops at the first record
+//     whose length or CRC is wrong and reports where the valid prefix
+//     ends; Open truncates the rest.
 //     Disk data never makes the reader panic or allocate more than MaxRecord.
 //   - The CRC chain starts from the header, so a record only validates after
 //     the exact records that preceded it when it was written.
@@ -95,6 +96,19 @@ func Replay(data []byte) (records [][]byte, valid int, err error) {
 	return records, off, nil
 }
 
+// encodeAll encodes payloads as the records following the one whose CRC
+// is prev, and returns them and the last one's CRC.
+func encodeAll(prev uint32, payloads [][]byte) ([]byte, uint32, error) {
+	var buf []byte
+	for _, p := range payloads {
+		if len(p) == 0 || len(p) > MaxRecord {
+			return nil, 0, fmt.Errorf("%w: %d bytes", ErrRecordSize, len(p))
+		}
+		buf, prev = encode(buf, prev, p)
+	}
+	return buf, prev, nil
+}
+
 // encode appends the record for payload, chained to prev, to dst and
 // returns it with the record's CRC.
 func encode(dst []byte, prev uint32, payload []byte) ([]byte, uint32) {
@@ -118,9 +132,15 @@ type Journal struct {
 	Truncated int64
 }
 
-// Create atomically replaces dir/name with an empty journal and opens it.
-func Create(dir *os.Root, name string) (*Journal, error) {
-	if err := safefs.WriteFile(dir, name, []byte(magic), 0o600); err != nil {
+// Create atomically replaces dir/name with a journal holding records (none:
+// an empty one) and opens it: the first records cost no fdatasync of their
+// own.
+func Create(dir *os.Root, name string, records ...[]byte) (*Journal, error) {
+	buf, _, err := encodeAll(crc32.Checksum([]byte(magic), table), records)
+	if err != nil {
+		return nil, err
+	}
+	if err := safefs.WriteFile(dir, name, append([]byte(magic), buf...), 0o600); err != nil {
 		return nil, fmt.Errorf("create journal: %w", err)
 	}
 	j, _, err := Open(dir, name)
@@ -172,12 +192,14 @@ func open(f *os.File) (*Journal, [][]byte, error) {
 	return j, records, nil
 }
 
-// Append writes payload as the next record and returns once it is durable.
-func (j *Journal) Append(payload []byte) error {
-	if len(payload) == 0 || len(payload) > MaxRecord {
-		return fmt.Errorf("%w: %d bytes", ErrRecordSize, len(payload))
+// Append writes payloads as the next records, with one write(2) and one
+// fdatasync, and returns once they are durable. A crash may keep any
+// prefix of them.
+func (j *Journal) Append(payloads ...[]byte) error {
+	buf, crc, err := encodeAll(j.crc, payloads)
+	if err != nil {
+		return err
 	}
-	buf, crc := encode(nil, j.crc, payload)
 	if _, err := j.f.WriteAt(buf, j.end); err != nil {
 		// Cut off whatever part got written, so the next append follows
 		// the last valid record instead of a torn one.

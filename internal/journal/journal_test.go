@@ -89,6 +89,42 @@ func TestAppendAndReopen(t *testing.T) {
 	}
 }
 
+// TestBatches: records given to Create and to one Append read back in
+// order, after those of earlier appends, and a batch cut anywhere inside
+// its last record keeps the ones before.
+func TestBatches(t *testing.T) {
+	root, dir := openRoot(t)
+	ps := payloads(6)
+	j, err := Create(root, "journal", ps[:2]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(ps[2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(ps[3:]...); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if _, recs := reopen(t, root); !equal(recs, ps) {
+		t.Fatalf("records = %q, want %q", recs, ps)
+	}
+	path := filepath.Join(dir, "journal")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data[:len(data)-1], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, recs := reopen(t, root); !equal(recs, ps[:5]) {
+		t.Fatalf("torn batch: records = %q, want the first 5", recs)
+	}
+	if _, err := Create(root, "journal", ps[0], nil); !errors.Is(err, ErrRecordSize) {
+		t.Errorf("Create with an empty record: %v", err)
+	}
+}
+
 func TestCreateReplacesOldJournal(t *testing.T) {
 	root, dir := openRoot(t)
 	write(t, root, dir, payloads(4))

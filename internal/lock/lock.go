@@ -102,18 +102,18 @@ func readOwner(path string) Owner {
 }
 
 // writeOwner rewrites the record in place: the flock belongs to the inode, so
-// the file must not be replaced.
+// the file must not be replaced. It is not fsynced: Acquire decides by the
+// record only while a process of this boot holds the flock, when the page
+// cache has it; a crash of the machine drops every flock, and after one the
+// record (lost or not) only names who held the lock, for the log.
 func writeOwner(path string, o Owner) error {
 	data, _ := json.Marshal(o)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	return f.Sync()
+	_, err = f.Write(data)
+	return errors.Join(err, f.Close())
 }
 
 // BootID identifies the current boot; empty where the kernel does not say.

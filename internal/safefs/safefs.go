@@ -156,9 +156,25 @@ func WriteFileKeepOwner(dir *os.Root, name string, data []byte, perm fs.FileMode
 	return write(dir, name, bytes.NewReader(data), perm, owner{uid, gid}, time.Time{})
 }
 
+// WriteFileNoDirSync is WriteFile without the fsync of the directory after
+// the rename, for a file a later write supersedes anyway: the new content
+// is on disk before it takes the name, so no reader ever sees a partial
+// file, but a crash may bring back the file it replaced.
+func WriteFileNoDirSync(dir *os.Root, name string, data []byte, perm fs.FileMode) error {
+	return replace(dir, name, bytes.NewReader(data), perm, owner{-1, -1}, time.Time{})
+}
+
 // write is Write with the new file chowned to o and, unless mtime is zero,
 // given that modification time.
 func write(dir *os.Root, name string, r io.Reader, perm fs.FileMode, o owner, mtime time.Time) error {
+	if err := replace(dir, name, r, perm, o, mtime); err != nil {
+		return err
+	}
+	return SyncDir(dir, path.Dir(name))
+}
+
+// replace is write up to the rename: the name may not be durable yet.
+func replace(dir *os.Root, name string, r io.Reader, perm fs.FileMode, o owner, mtime time.Time) error {
 	tmp, err := tempName(name)
 	if err != nil {
 		return err
@@ -188,7 +204,7 @@ func write(dir *os.Root, name string, r io.Reader, perm fs.FileMode, o owner, mt
 		dir.Remove(tmp)
 		return fmt.Errorf("rename into %s: %w", name, err)
 	}
-	return SyncDir(dir, path.Dir(name))
+	return nil
 }
 
 // Fill writes r to the new file f with perm (set explicitly, so the umask

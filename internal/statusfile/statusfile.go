@@ -116,7 +116,17 @@ func ReadRaw(dir *os.Root) ([]byte, error) {
 // over-long description is shortened, not refused: a status must always be
 // writable. The file is public, so URLs in the description lose their
 // credentials, whoever wrote the text.
-func Write(dir *os.Root, s Status) error {
+func Write(dir *os.Root, s Status) error { return write(dir, s, safefs.WriteFile) }
+
+// WriteProgress is Write for a status that a later one supersedes, an
+// update's progress: the rename is not made durable (no directory fsync),
+// so a crash may bring back the status it replaced, never a partial one;
+// the update's final status, or recover's, is written with Write.
+func WriteProgress(dir *os.Root, s Status) error {
+	return write(dir, s, safefs.WriteFileNoDirSync)
+}
+
+func write(dir *os.Root, s Status, writeFile func(*os.Root, string, []byte, fs.FileMode) error) error {
 	s.Description = clip.To(redact.String(s.Description), maxDescription)
 	if err := s.Validate(); err != nil {
 		return err
@@ -125,7 +135,7 @@ func Write(dir *os.Root, s Status) error {
 	if err != nil {
 		return fmt.Errorf("encode status: %w", err)
 	}
-	if err := safefs.WriteFile(dir, Name, append(data, '\n'), 0o644); err != nil {
+	if err := writeFile(dir, Name, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write status file: %w", err)
 	}
 	return nil

@@ -43,33 +43,43 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestReadWrite: what either writer writes reads back (shortened), an
+// invalid status is refused, and garbage does not parse.
 func TestReadWrite(t *testing.T) {
-	dir := t.TempDir()
-	r, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if s, err := Read(r); err != nil || s != Default() {
-		t.Fatalf("missing file: %+v, %v", s, err)
-	}
-	want := Status{Failed, 35, strings.Repeat("é", 2000), "v2.0.0"}
-	if err := Write(r, want); err != nil {
-		t.Fatal(err)
-	}
-	got, err := Read(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.State != Failed || got.Progress != 35 || len(got.Description) > maxDescription+len("…") {
-		t.Errorf("got %+v", got)
-	}
-	if err := Write(r, Status{State: "nope"}); err == nil {
-		t.Error("invalid status written")
-	}
-	os.WriteFile(filepath.Join(dir, Name), []byte("garbage"), 0o644)
-	if _, err := Read(r); !errors.Is(err, ErrInvalid) {
-		t.Errorf("garbage: err = %v", err)
+	writers := []struct {
+		name  string
+		write func(*os.Root, Status) error
+	}{{"Write", Write}, {"WriteProgress", WriteProgress}}
+	for _, w := range writers {
+		t.Run(w.name, func(t *testing.T) {
+			dir := t.TempDir()
+			r, err := os.OpenRoot(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if s, err := Read(r); err != nil || s != Default() {
+				t.Fatalf("missing file: %+v, %v", s, err)
+			}
+			want := Status{Failed, 35, strings.Repeat("é", 2000), "v2.0.0"}
+			if err := w.write(r, want); err != nil {
+				t.Fatal(err)
+			}
+			got, err := Read(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State != Failed || got.Progress != 35 || len(got.Description) > maxDescription+len("…") {
+				t.Errorf("got %+v", got)
+			}
+			if err := w.write(r, Status{State: "nope"}); err == nil {
+				t.Error("invalid status written")
+			}
+			os.WriteFile(filepath.Join(dir, Name), []byte("garbage"), 0o644)
+			if _, err := Read(r); !errors.Is(err, ErrInvalid) {
+				t.Errorf("garbage: err = %v", err)
+			}
+		})
 	}
 }
 
