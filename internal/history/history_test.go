@@ -269,3 +269,50 @@ func TestOpenLogRefusesBadIDs(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRun is one run's history work (NextID, two Records) on a
+// history just under compaction, as a node that has updated for years has.
+func BenchmarkRun(b *testing.B) {
+	dir := b.TempDir()
+	for _, d := range []string{".hoist", "statuses"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var old strings.Builder
+	for i := 0; old.Len() < compactSize-4096; i++ {
+		line, _ := json.Marshal(Entry{ID: fmt.Sprintf("20261205T120102Z-%d", i+1), Action: Apply, From: "1.0.0", To: "1.1.0", Started: t0, Finished: t0, Result: Success})
+		old.Write(append(line, '\n'))
+	}
+	file := filepath.Join(dir, File)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer root.Close()
+	statuses, err := root.OpenRoot("statuses")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer statuses.Close()
+	for b.Loop() {
+		b.StopTimer()
+		if err := os.WriteFile(file, []byte(old.String()), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		s := NewStore(root, statuses)
+		b.StartTimer()
+		id, err := s.NextID(t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e := Entry{ID: id, Action: Rollback, From: "1.1.0", To: "1.0.0", Started: t0}
+		if err := s.Record(e); err != nil {
+			b.Fatal(err)
+		}
+		e.Finished, e.Result = t0, Success
+		if err := s.Record(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

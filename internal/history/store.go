@@ -33,10 +33,37 @@ const (
 )
 
 // Store is the history of one app root. Only the engine, holding the
-// root's lock, changes it.
+// root's lock, changes it; so a Store reads File once and then keeps what
+// it holds in memory (a run calls NextID and Record three times or more).
 type Store struct {
 	root     *os.Root // the app root
 	statuses *os.Root // statuses/, writable by the manager
+	loaded   *runs    // File's entries, once read
+	valid    int64    // File's length up to its last complete line
+}
+
+// runs are entries merged by id, in the order their ids first appear.
+type runs struct {
+	list []Entry
+	at   map[string]int // id → index in list
+}
+
+// put replaces the entry with e's id by e, or appends e.
+func (r *runs) put(e Entry) {
+	if i, ok := r.at[e.ID]; ok {
+		r.list[i] = e
+		return
+	}
+	r.at[e.ID] = len(r.list)
+	r.list = append(r.list, e)
+}
+
+func newRuns(entries []Entry) *runs {
+	r := &runs{at: make(map[string]int, len(entries))}
+	for _, e := range entries {
+		r.put(e)
+	}
+	return r
 }
 
 // NewStore returns the history of the app root root, whose statuses/ is
@@ -46,12 +73,12 @@ func NewStore(root, statuses *os.Root) *Store { return &Store{root: root, status
 // NextID returns the id of a run starting at start: one sequence number
 // above every id recorded.
 func (s *Store) NextID(start time.Time) (string, error) {
-	entries, _, err := s.read()
+	r, err := s.read()
 	if err != nil {
 		return "", err
 	}
 	n := 0
-	for _, e := range entries {
+	for _, e := range r.list {
 		n = max(n, seq(e.ID))
 	}
 	return newID(start, n+1), nil
@@ -67,11 +94,11 @@ func (s *Store) Record(e Entry) error {
 	if err := e.validate(); err != nil {
 		return err
 	}
-	entries, valid, err := s.read()
+	r, err := s.read()
 	if err != nil {
 		return err
 	}
-	changed := append(abandoned(entries, e), e)
+	changed := append(abandoned(r.list, e), e)
 	var lines []byte
 	for _, c := range changed {
 		line, err := json.Marshal(c)
@@ -79,17 +106,26 @@ func (s *Store) Record(e Entry) error {
 			return err
 		}
 		lines = append(append(lines, line...), '\n')
-		entries = merge(entries, c)
 	}
+	// What File holds is only known after the write: a failed one makes
+	// the next call read it again.
+	s.loaded = nil
+	next := newRuns(r.list)
+	for _, c := range changed {
+		next.put(c)
+	}
+	valid := s.valid
 	if valid > compactSize {
-		err = s.rewrite(entries[max(len(entries)-Keep, 0):])
+		next = newRuns(next.list[max(len(next.list)-Keep, 0):])
+		valid, err = s.rewrite(next.list)
 	} else {
-		err = s.append(valid, lines)
+		valid, err = s.append(valid, lines)
 	}
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	return s.publish(entries)
+	s.loaded, s.valid = next, valid
+	return s.publish(next.list)
 }
 
 // abandoned returns, when e ends a run, the other runs still marked as
@@ -112,17 +148,34 @@ func abandoned(entries []Entry, e Entry) []Entry {
 
 // Entries returns every entry of File, oldest first.
 func (s *Store) Entries() ([]Entry, error) {
-	entries, _, err := s.read()
-	return entries, err
+	r, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	return r.list, nil
 }
 
-// read parses File: its entries, merged by id, in the order their ids
-// first appear, and the length of its valid part (up to the last newline:
-// what follows is a torn append).
-func (s *Store) read() ([]Entry, int64, error) {
+// read returns File's entries, parsed on the first call, and sets s.valid
+// to the length of its valid part (up to the last newline: what follows
+// is a torn append).
+func (s *Store) read() (*runs, error) {
+	if s.loaded != nil {
+		return s.loaded, nil
+	}
+	r, valid, err := s.parse()
+	if err != nil {
+		return nil, err
+	}
+	s.loaded, s.valid = r, valid
+	return r, nil
+}
+
+// parse reads File.
+func (s *Store) parse() (*runs, int64, error) {
+	r := newRuns(nil)
 	f, err := s.root.Open(File)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, nil
+		return r, 0, nil
 	}
 	if err != nil {
 		return nil, 0, err
@@ -137,57 +190,45 @@ func (s *Store) read() ([]Entry, int64, error) {
 	if start > 0 { // cut mid-line
 		_, data, _ = bytes.Cut(data, []byte("\n"))
 	}
-	var entries []Entry
 	for line := range bytes.Lines(data) {
 		var e Entry
 		// A line that does not parse cannot be mended; the others still
 		// count.
 		if json.Unmarshal(line, &e) == nil && e.validate() == nil {
-			entries = merge(entries, e)
+			r.put(e)
 		}
 	}
-	return entries, start + int64(valid), nil
-}
-
-// merge replaces the entry with e's id by e, or appends e.
-func merge(entries []Entry, e Entry) []Entry {
-	for i := len(entries) - 1; i >= 0; i-- {
-		if entries[i].ID == e.ID {
-			entries[i] = e
-			return entries
-		}
-	}
-	return append(entries, e)
+	return r, start + int64(valid), nil
 }
 
 // append cuts File to its valid part (dropping a torn line) and appends
-// line, fsynced.
-func (s *Store) append(valid int64, line []byte) error {
+// lines, fsynced; it returns File's new length.
+func (s *Store) append(valid int64, lines []byte) (int64, error) {
 	f, err := s.root.OpenFile(File, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer f.Close()
 	if err := f.Truncate(valid); err != nil {
-		return err
+		return 0, err
 	}
-	if _, err := f.WriteAt(line, valid); err != nil {
-		return err
+	if _, err := f.WriteAt(lines, valid); err != nil {
+		return 0, err
 	}
-	return f.Sync()
+	return valid + int64(len(lines)), f.Sync()
 }
 
-// rewrite replaces File with entries, atomically.
-func (s *Store) rewrite(entries []Entry) error {
+// rewrite replaces File with entries, atomically, and returns its length.
+func (s *Store) rewrite(entries []Entry) (int64, error) {
 	var b bytes.Buffer
 	for _, e := range entries {
 		line, err := json.Marshal(e)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		b.Write(append(line, '\n'))
 	}
-	return safefs.WriteFile(s.root, File, b.Bytes(), 0o600)
+	return int64(b.Len()), safefs.WriteFile(s.root, File, b.Bytes(), 0o600)
 }
 
 // publish writes the newest Keep entries, newest first, to
