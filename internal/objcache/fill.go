@@ -56,9 +56,9 @@ func (c *Cache) Adopt(sha256hex string) error {
 // maps each file's path in dir to its sha256. Each copy is hashed, and one
 // that does not have its sha256 (the file was changed since it was
 // verified: live files may be written in place) is left out, and reported
-// with ErrMismatch once the others are in. Each object is copied under a
-// temp name and renamed to its hash when complete, one directory's files
-// per CPU at a time. Like Place it never links. After any error, the
+// with ErrMismatch once the others are in. Each object is copied to a file
+// that gets its hash as its name only when complete (see adder.create),
+// one directory's files per CPU at a time. Like Place it never links. After any error, the
 // objects already named stay: each is complete.
 //
 // The work is system calls, mostly creating the copies: what the cache
@@ -236,22 +236,69 @@ func (a *adder) addBatch(ctx context.Context, dir *os.Root, b batch) error {
 }
 
 // addOne copies the file name of the directory d, whose content has
-// sha256hex, into the cache: to a temp file of partial/, checked, then
-// renamed to its hash.
+// sha256hex, into the cache: to a temp file, checked, then named by its
+// hash.
 func (a *adder) addOne(d *os.File, name, sha256hex string) error {
 	dst, tmp, err := a.newTemp(sha256hex)
 	if err != nil {
 		return err
 	}
 	err = a.c.copyIn(dst, d, name, sha256hex)
+	if err == nil && tmp == "" {
+		err = a.name(dst, sha256hex)
+		if linkUnsupported(err) {
+			// No /proc, or a filesystem that will not link the file:
+			// copy it again the other way, and from now on.
+			a.c.noTmpfile.Store(true)
+			dst.Close()
+			return a.addOne(d, name, sha256hex)
+		}
+	}
 	if cerr := dst.Close(); err == nil {
 		err = cerr
+	}
+	if tmp == "" {
+		return err // an unnamed file vanishes with its descriptor
 	}
 	if err == nil {
 		err = renameAt(a.partial, tmp, a.objects, sha256hex)
 	}
 	if err != nil {
 		safefs.Control(a.partial, func(pfd int) error { return unix.Unlinkat(pfd, tmp, 0) })
+	}
+	return err
+}
+
+// create returns a new, empty file for a copy: an unnamed one in the cache
+// directory (O_TMPFILE) where the filesystem has them, named once complete
+// by name, which costs one directory entry where a temp name of partial/
+// and its rename cost three: the bulk of filling the cache with a whole
+// release. Else it is the file tmp of partial/, returned with its name.
+func (a *adder) create(tmp string) (*os.File, string, error) {
+	if !a.c.noTmpfile.Load() {
+		f, err := safefs.OpenAt(a.objects, ".", unix.O_RDWR|unix.O_TMPFILE)
+		if err == nil {
+			return f, "", nil
+		}
+		if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EINVAL) {
+			return nil, "", err
+		}
+		a.c.noTmpfile.Store(true)
+	}
+	f, err := safefs.OpenAt(a.partial, tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW)
+	return f, tmp, err
+}
+
+// name links the complete, unnamed file f into the cache as the object
+// sha256hex; an object already there has the same content.
+func (a *adder) name(f *os.File, sha256hex string) error {
+	err := safefs.Control(f, func(fd int) error {
+		return safefs.Control(a.objects, func(dfd int) error {
+			return unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), dfd, sha256hex, unix.AT_SYMLINK_FOLLOW)
+		})
+	})
+	if errors.Is(err, unix.EEXIST) {
+		return nil
 	}
 	return err
 }

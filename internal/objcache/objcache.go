@@ -69,8 +69,11 @@ type Cache struct {
 	dir     string   // relative to the app root
 	d       *os.Root // the cache directory
 	noClone atomic.Bool
-	pid     string        // this process's, in temp names
-	seq     atomic.Uint64 // numbers temp names
+	// noTmpfile: the cache's filesystem has no O_TMPFILE or will not
+	// link one (see adder.create).
+	noTmpfile atomic.Bool
+	pid       string        // this process's, in temp names
+	seq       atomic.Uint64 // numbers temp names
 }
 
 // Open opens the cache at dir of root (a path relative to it), creating it

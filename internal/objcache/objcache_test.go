@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
@@ -195,8 +196,19 @@ func TestLinkSharesOnlyWithTheSameMode(t *testing.T) {
 }
 
 func TestAddCopiesNeverLinks(t *testing.T) {
+	for _, tmpfile := range []bool{true, false} {
+		t.Run(fmt.Sprintf("tmpfile=%v", tmpfile), func(t *testing.T) { testAddCopiesNeverLinks(t, tmpfile) })
+	}
+}
+
+// testAddCopiesNeverLinks creates the copies as unnamed files (O_TMPFILE)
+// or under temp names of partial/.
+func testAddCopiesNeverLinks(t *testing.T, tmpfile bool) {
 	ctx := context.Background()
 	dir, _, c := setup(t)
+	if !tmpfile {
+		objcache.WithoutTmpfile(c)
+	}
 	live := filepath.Join(dir, "rel", "app.conf")
 	if err := os.WriteFile(live, []byte("v1"), 0o755); err != nil {
 		t.Fatal(err)

@@ -26,9 +26,9 @@ func (c *Cache) Replace(ctx context.Context, dir *os.Root, files map[string]stri
 	return errors.Join(c.add(ctx, dir, files, true), c.Keep(ctx, keep))
 }
 
-// newTemp returns an empty temp file of partial/ for a copy of sha256hex,
-// and its name: a spare object, moved there and emptied, if one is left,
-// else a new file.
+// newTemp returns an empty temp file for a copy of sha256hex, and its
+// name in partial/: a spare object, moved there and emptied, if one is
+// left, else a new file (see create).
 func (a *adder) newTemp(sha256hex string) (*os.File, string, error) {
 	for {
 		tmp := a.c.tempName(sha256hex)
@@ -40,8 +40,7 @@ func (a *adder) newTemp(sha256hex string) (*os.File, string, error) {
 		}
 		a.mu.Unlock()
 		if n == 0 {
-			f, err := safefs.OpenAt(a.partial, tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW)
-			return f, tmp, err
+			return a.create(tmp)
 		}
 		if f, err := a.reuse(spare, tmp); err == nil {
 			return f, tmp, nil
