@@ -44,10 +44,7 @@ func readAsMetadata(p string) bool {
 // the copy to the install (see cache.go), which flushes each copy on its
 // own.
 func (s *stager) place(ctx context.Context, staging string, m *manifest.Manifest, files map[string][]byte, keep func(manifest.Entry) bool) error {
-	if err := s.e.root.MkdirAll(staging, 0o755); err != nil {
-		return err
-	}
-	dir, err := s.e.root.OpenRoot(staging)
+	dir, err := s.openStaging(staging)
 	if err != nil {
 		return err
 	}
@@ -87,6 +84,14 @@ func (s *stager) place(ctx context.Context, staging string, m *manifest.Manifest
 		return err
 	}
 	return safefs.SyncFS(dir)
+}
+
+// openStaging creates the staging tree's top directory and opens it.
+func (s *stager) openStaging(staging string) (*os.Root, error) {
+	if err := s.e.root.MkdirAll(staging, 0o755); err != nil {
+		return nil, err
+	}
+	return s.e.root.OpenRoot(staging)
 }
 
 // openDir is a directory of the staging tree, open once for all the files

@@ -38,10 +38,7 @@ func (s *stager) tarball(tg string, m *manifest.Manifest) (tufclient.Target, boo
 func (s *stager) extract(ctx context.Context, tg, staging string, m *manifest.Manifest, t tufclient.Target) error {
 	s.held.Store(0)
 	s.total.Store(t.Length)
-	if err := s.e.root.MkdirAll(staging, 0o755); err != nil {
-		return err
-	}
-	dir, err := s.e.root.OpenRoot(staging)
+	dir, err := s.openStaging(staging)
 	if err != nil {
 		return err
 	}
