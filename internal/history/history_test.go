@@ -13,7 +13,7 @@ import (
 )
 
 // newStore is a Store on a fresh app root laid out as hoist init does.
-func newStore(t *testing.T) (*Store, string) {
+func newStore(t testing.TB) (*Store, string) {
 	t.Helper()
 	dir := t.TempDir()
 	for _, d := range []string{".hoist", "statuses"} {
@@ -273,34 +273,19 @@ func TestOpenLogRefusesBadIDs(t *testing.T) {
 // BenchmarkRun is one run's history work (NextID, two Records) on a
 // history just under compaction, as a node that has updated for years has.
 func BenchmarkRun(b *testing.B) {
-	dir := b.TempDir()
-	for _, d := range []string{".hoist", "statuses"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
-			b.Fatal(err)
-		}
-	}
+	first, dir := newStore(b)
 	var old strings.Builder
 	for i := 0; old.Len() < compactSize-4096; i++ {
 		line, _ := json.Marshal(Entry{ID: fmt.Sprintf("20261205T120102Z-%d", i+1), Action: Apply, From: "1.0.0", To: "1.1.0", Started: t0, Finished: t0, Result: Success})
 		old.Write(append(line, '\n'))
 	}
 	file := filepath.Join(dir, File)
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer root.Close()
-	statuses, err := root.OpenRoot("statuses")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer statuses.Close()
 	for b.Loop() {
 		b.StopTimer()
 		if err := os.WriteFile(file, []byte(old.String()), 0o600); err != nil {
 			b.Fatal(err)
 		}
-		s := NewStore(root, statuses)
+		s := NewStore(first.root, first.statuses)
 		b.StartTimer()
 		id, err := s.NextID(t0)
 		if err != nil {
