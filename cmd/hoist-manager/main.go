@@ -17,6 +17,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -78,7 +79,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	src, err := discovery.Detect(*releases, releasesToken, httpcache.NewMemory())
+	src, err := discovery.Detect(*releases, releasesToken, httpcache.NewMemory(), discovery.PublishedRoot(filepath.Join(dir, approot.StatusesDir)))
 	if err != nil {
 		return fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -77,11 +78,25 @@ func runInit(ctx context.Context, s streams, args []string) error {
 			return err
 		}
 	}
+	if err := publishRoot(root); err != nil {
+		return err
+	}
 	if err := config.Save(root, cfg); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.out, "initialised app root %s (releases from %s)\n", dir, redact.URL(*repo))
 	return nil
+}
+
+// publishRoot gives the manager the trusted root just pinned (or removes
+// the copy of an earlier init for a static repository).
+func publishRoot(root *os.Root) error {
+	statuses, err := root.OpenRoot(approot.StatusesDir)
+	if err != nil {
+		return err
+	}
+	defer statuses.Close()
+	return tufclient.PublishRoot(root, statuses)
 }
 
 // detectStatic sets cfg.Kind: static when cfg.Repo serves TUF metadata,

@@ -49,7 +49,7 @@ func TestReleaseRolloutStatic(t *testing.T) {
 	// read as the manager reads the repository.
 	held := func() float64 {
 		t.Helper()
-		src, err := discovery.Detect(url, "", httpcache.NewMemory())
+		src, err := discovery.Detect(url, "", httpcache.NewMemory(), discovery.PublishedRoot(filepath.Join(node, "statuses")))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,9 @@ package discovery
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/hashicorp/go-version"
 
 	"github.com/hoist-dev/hoist/internal/httpcache"
+	"github.com/hoist-dev/hoist/internal/redact"
 	"github.com/hoist-dev/hoist/internal/tufclient"
 	"github.com/hoist-dev/hoist/internal/tufrepo"
 )
@@ -37,17 +40,32 @@ func OpenStatic(opts tufclient.Options, store httpcache.Store) Source {
 }
 
 // Detect opens rawURL as OpenStore does, unless it serves TUF metadata:
-// then as a static repository, trusting the root it serves. That is for
-// advisory readers (the manager's --releases): the engine verifies what it
-// installs against the root `hoist init` pinned. Which kind rawURL is gets
-// settled by the first read that reaches the server, so a manager started
-// before its network is up does not take a static repository for git.
-func Detect(rawURL, token string, store httpcache.Store) (Source, error) {
+// then as a static repository, whose metadata is verified from the root
+// pinned returns (the manager's: the copy of the engine's trusted root,
+// tufclient.PublishedRoot), never from the root the server sends. Without
+// a pinned root a static repository is an error, asked again at the next
+// read. Which kind rawURL is gets settled by the first read that reaches
+// the server, so a manager started before its network is up does not
+// take a static repository for git.
+func Detect(rawURL, token string, store httpcache.Store, pinned func() ([]byte, error)) (Source, error) {
 	src, err := OpenStore(rawURL, token, store)
 	if err != nil || strings.Contains(rawURL, "{ref}") {
 		return src, err
 	}
-	return &detecting{url: rawURL, token: token, store: store, other: src}, nil
+	return &detecting{url: rawURL, token: token, store: store, pinned: pinned, other: src}, nil
+}
+
+// PublishedRoot returns the pinned root of Detect read from the statuses
+// directory statuses (tufclient.PublishedRoot), as the manager sees it.
+func PublishedRoot(statuses string) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		d, err := os.OpenRoot(statuses)
+		if err != nil {
+			return nil, err
+		}
+		defer d.Close()
+		return tufclient.ReadPublishedRoot(d)
+	}
 }
 
 // detecting is a Source that probes, until it has an answer, whether its
@@ -55,6 +73,7 @@ func Detect(rawURL, token string, store httpcache.Store) (Source, error) {
 type detecting struct {
 	url, token string
 	store      httpcache.Store
+	pinned     func() ([]byte, error)
 	other      Source
 
 	mu  sync.Mutex
@@ -67,14 +86,20 @@ func (d *detecting) source(ctx context.Context) (Source, error) {
 	if d.src != nil {
 		return d.src, nil
 	}
-	root, static, err := tufclient.Detect(ctx, d.url, d.token)
+	_, static, err := tufclient.Detect(ctx, d.url, d.token)
 	if err != nil {
 		return nil, fetchError("the release repository", err)
 	}
-	d.src = d.other
-	if static {
-		d.src = OpenStatic(tufclient.Options{URL: d.url, Root: root, Token: d.token, Retries: 2}, d.store)
+	if !static {
+		d.src = d.other
+		return d.src, nil
 	}
+	root, err := d.pinned()
+	if err != nil {
+		return nil, fmt.Errorf("%s is a static release repository, but its trusted root (statuses/%s, written by hoist init and every hoist apply) is unreadable: %w",
+			redact.URL(d.url), tufclient.PublishedRoot, err)
+	}
+	d.src = OpenStatic(tufclient.Options{URL: d.url, Root: root, Token: d.token, Retries: 2}, d.store)
 	return d.src, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,25 +21,11 @@ import (
 // TestStaticSource discovers releases from a static repository's targets
 // metadata, and a check that finds nothing new costs one request.
 func TestStaticSource(t *testing.T) {
-	dir := t.TempDir()
-	key := filepath.Join(dir, "k")
-	if err := release.GenerateKey(key, ""); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "repo")
-	for _, info := range []string{
+	out := publishSite(t,
 		`{"version":"1.0.0","app":"demo","name":"Demo"}`,
 		`{"version":"1.1.0","app":"demo","requires":">=1.0.0","rollout":{"percent":50}}`,
 		`{"version":"2.0.0","app":"demo","requires":">=1.1.0"}`,
-	} {
-		src := t.TempDir()
-		if err := os.WriteFile(filepath.Join(src, "info.json"), []byte(info), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tufrepo.Publish(context.Background(), src, out, tufrepo.Options{Keys: tufrepo.Keys{Key: key + ".key"}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	)
 	var requests atomic.Int64
 	var down atomic.Bool // the server answers 503 to everything
 	down.Store(true)
@@ -54,7 +41,7 @@ func TestStaticSource(t *testing.T) {
 	defer srv.Close()
 
 	ctx := context.Background()
-	src, err := Detect(srv.URL, "", httpcache.NewMemory())
+	src, err := Detect(srv.URL, "", httpcache.NewMemory(), firstRoot(out))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,5 +89,70 @@ func TestStaticSource(t *testing.T) {
 	}
 	if n := requests.Load() - before; n != 1 {
 		t.Errorf("a check with nothing new made %d requests, want 1", n)
+	}
+}
+
+// publishSite publishes a release of each info.json into a new static
+// repository, signed with a new key, and returns its directory.
+func publishSite(t *testing.T, infos ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "k")
+	if err := release.GenerateKey(key, ""); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "repo")
+	for _, info := range infos {
+		src := t.TempDir()
+		if err := os.WriteFile(filepath.Join(src, "info.json"), []byte(info), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tufrepo.Publish(context.Background(), src, out, tufrepo.Options{Keys: tufrepo.Keys{Key: key + ".key"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// firstRoot is the pinned root of Detect for the repository site: its
+// first root, as hoist init pinned it.
+func firstRoot(site string) func() ([]byte, error) {
+	return func() ([]byte, error) { return os.ReadFile(filepath.Join(site, "metadata", "1.root.json")) }
+}
+
+// Detect verifies a static repository from the pinned root only: a server
+// serving another publisher's repository (its own root.json) is refused,
+// and without a pinned root nothing is trusted, and nothing settled.
+func TestDetectTrustsOnlyThePinnedRoot(t *testing.T) {
+	ours := publishSite(t, `{"version":"1.0.0","app":"demo"}`)
+	theirs := publishSite(t, `{"version":"1.0.0","app":"demo"}`, `{"version":"9.0.0","app":"demo"}`)
+	srv := httptest.NewServer(http.FileServer(http.Dir(theirs)))
+	defer srv.Close()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		pinned func() ([]byte, error)
+		want   string
+	}{
+		{"another root", firstRoot(ours), "refused"},
+		{"no pinned root", PublishedRoot(t.TempDir()), "trusted root"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := Detect(srv.URL, "", httpcache.NewMemory(), tc.pinned)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tags, err := src.Tags(ctx)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("tags %v, err %v; want an error saying %q", tags, err, tc.want)
+			}
+		})
+	}
+	src, err := Detect(srv.URL, "", httpcache.NewMemory(), firstRoot(theirs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tags, err := src.Tags(ctx); err != nil || len(tags) != 2 {
+		t.Fatalf("with their own root pinned: tags %v, %v", tags, err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/manifest"
 	"github.com/hoist-dev/hoist/internal/safefs"
 	"github.com/hoist-dev/hoist/internal/tag"
+	"github.com/hoist-dev/hoist/internal/tufclient"
 )
 
 // Paths of the engine's own state, relative to the root.
@@ -199,9 +200,15 @@ func parseInstalled(v *version.Version, data []byte) (release, error) {
 	return release{version: v, manifest: m}, nil
 }
 
-// publishInfo writes statuses/info.json, the copy of the live info.json the
-// manager reads (it sees nothing else of the root), or removes it when no
-// release is installed.
+// publishLive writes the copies of the live root the manager reads (it
+// sees nothing else of the root): statuses/info.json and the trusted TUF
+// root its discovery of a static repository starts from.
+func (e *Engine) publishLive() error {
+	return errors.Join(e.publishInfo(), tufclient.PublishRoot(e.root, e.statuses))
+}
+
+// publishInfo writes statuses/info.json, the copy of the live info.json,
+// or removes it when no release is installed.
 func (e *Engine) publishInfo() error {
 	data, err := readCapped(e.root, approot.InfoFile, infofile.MaxSize)
 	name := path.Base(approot.StatusInfoCopy)

@@ -73,7 +73,7 @@ func (t *txn) commit(note string) (string, error) {
 	case opRollback:
 		errs = append(errs, e.discard(t.begin.Backup), e.discard(undoDir))
 	}
-	errs = append(errs, e.publishInfo(), e.publishRollback(t.noteOutcome(true)))
+	errs = append(errs, e.publishLive(), e.publishRollback(t.noteOutcome(true)))
 	if note != "" {
 		desc = note + "; " + strings.ToLower(desc[:1]) + desc[1:]
 	}
@@ -172,7 +172,7 @@ func (t *txn) finishAbort(outcome string) error {
 	if t.fail.Script != "" {
 		keep = t.begin.Staging
 	}
-	errs := []error{e.discard(undoDir), e.removeClones(keep), t.writeReport(outcome), e.publishInfo(),
+	errs := []error{e.discard(undoDir), e.removeClones(keep), t.writeReport(outcome), e.publishLive(),
 		e.publishRollback(t.noteOutcome(false))}
 	return t.settle(statusfile.Failed, t.fail.Reason+"; "+outcome, errs)
 }

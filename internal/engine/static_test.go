@@ -370,3 +370,36 @@ func TestStaticStagesCopiesOfWhatItInstalls(t *testing.T) {
 		t.Errorf("v1.1.0 installed app/config.yml %q", got)
 	}
 }
+
+// The manager's discovery starts from the engine's trusted root: init and
+// every apply copy it to statuses/, replacing whatever the manager put
+// there (here a symlink to a file outside the root, which stays as it was).
+func TestStaticPublishesTrustedRoot(t *testing.T) {
+	site := newStaticSite(t, nil, releaserepo.DefaultReleases()[:1]...)
+	f := initStatic(t, site)
+	trusted := f.read(".hoist/tuf/root.json")
+	if got := f.read("statuses/tuf-root.json"); got != trusted || !strings.Contains(got, `"_type"`) {
+		t.Fatalf("after init statuses/tuf-root.json = %.80q, want the trusted root %.80q", got, trusted)
+	}
+	published := filepath.Join(f.root, "statuses", "tuf-root.json")
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(published); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, published); err != nil {
+		t.Fatal(err)
+	}
+	f.must("apply", "--to", "v1.0.0")
+	if fi, err := os.Lstat(published); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("statuses/tuf-root.json after apply: %v, %v; want a regular file", fi, err)
+	}
+	if got := f.read("statuses/tuf-root.json"); got != f.read(".hoist/tuf/root.json") {
+		t.Errorf("after apply statuses/tuf-root.json = %.80q, want the trusted root", got)
+	}
+	if got, err := os.ReadFile(victim); err != nil || string(got) != "keep" {
+		t.Errorf("the engine wrote through the manager's symlink: %q, %v", got, err)
+	}
+}

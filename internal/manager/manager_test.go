@@ -66,7 +66,7 @@ func newServer(t testing.TB, root, releases string) *Server {
 
 func newServerOpt(t testing.TB, root, releases string, opt options) (*Server, *syncbuf.Buffer) {
 	t.Helper()
-	src, err := discovery.Detect(releases, "", httpcache.NewMemory())
+	src, err := discovery.Detect(releases, "", httpcache.NewMemory(), discovery.PublishedRoot(filepath.Join(root, "statuses")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,8 @@ func TestRulesUseServedMetrics(t *testing.T) {
 		managertest.WriteStatus(t, root, statusfile.Status{State: statusfile.Failed, Description: "boom"})
 		scrape(root, phasedRepo(t).FileURL())
 	}
-	scrape(managertest.NewRoot(t, "1.0.0"), staticSite(t))
+	staticRoot := managertest.NewRoot(t, "1.0.0")
+	scrape(staticRoot, staticSite(t, staticRoot))
 	used := regexp.MustCompile(`\bhoist_manager_[a-z_]+`)
 	for _, name := range []string{"hoist-rules.yml", "grafana-dashboard.json"} {
 		data, err := os.ReadFile(filepath.Join(promDir, name))
