@@ -14,14 +14,12 @@ import (
 	"github.com/hashicorp/go-version"
 
 	"github.com/hoist-dev/hoist/internal/httpcache"
-	"github.com/hoist-dev/hoist/internal/release"
-	"github.com/hoist-dev/hoist/internal/tufrepo"
 )
 
 // TestStaticSource discovers releases from a static repository's targets
 // metadata, and a check that finds nothing new costs one request.
 func TestStaticSource(t *testing.T) {
-	out := publishSite(t,
+	out, _, _ := staticRepo(t,
 		`{"version":"1.0.0","app":"demo","name":"Demo"}`,
 		`{"version":"1.1.0","app":"demo","requires":">=1.0.0","rollout":{"percent":50}}`,
 		`{"version":"2.0.0","app":"demo","requires":">=1.1.0"}`,
@@ -92,28 +90,6 @@ func TestStaticSource(t *testing.T) {
 	}
 }
 
-// publishSite publishes a release of each info.json into a new static
-// repository, signed with a new key, and returns its directory.
-func publishSite(t *testing.T, infos ...string) string {
-	t.Helper()
-	dir := t.TempDir()
-	key := filepath.Join(dir, "k")
-	if err := release.GenerateKey(key, ""); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "repo")
-	for _, info := range infos {
-		src := t.TempDir()
-		if err := os.WriteFile(filepath.Join(src, "info.json"), []byte(info), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tufrepo.Publish(context.Background(), src, out, tufrepo.Options{Keys: tufrepo.Keys{Key: key + ".key"}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
-}
-
 // firstRoot is the pinned root of Detect for the repository site: its
 // first root, as hoist init pinned it.
 func firstRoot(site string) func() ([]byte, error) {
@@ -124,10 +100,8 @@ func firstRoot(site string) func() ([]byte, error) {
 // serving another publisher's repository (its own root.json) is refused,
 // and without a pinned root nothing is trusted, and nothing settled.
 func TestDetectTrustsOnlyThePinnedRoot(t *testing.T) {
-	ours := publishSite(t, `{"version":"1.0.0","app":"demo"}`)
-	theirs := publishSite(t, `{"version":"1.0.0","app":"demo"}`, `{"version":"9.0.0","app":"demo"}`)
-	srv := httptest.NewServer(http.FileServer(http.Dir(theirs)))
-	defer srv.Close()
+	ours, _, _ := staticRepo(t, `{"version":"1.0.0","app":"demo"}`)
+	theirs, _, url := staticRepo(t, `{"version":"1.0.0","app":"demo"}`, `{"version":"9.0.0","app":"demo"}`)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name   string
@@ -138,7 +112,7 @@ func TestDetectTrustsOnlyThePinnedRoot(t *testing.T) {
 		{"no pinned root", PublishedRoot(t.TempDir()), "trusted root"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src, err := Detect(srv.URL, "", httpcache.NewMemory(), tc.pinned)
+			src, err := Detect(url, "", httpcache.NewMemory(), tc.pinned)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,7 +122,7 @@ func TestDetectTrustsOnlyThePinnedRoot(t *testing.T) {
 			}
 		})
 	}
-	src, err := Detect(srv.URL, "", httpcache.NewMemory(), firstRoot(theirs))
+	src, err := Detect(url, "", httpcache.NewMemory(), firstRoot(theirs))
 	if err != nil {
 		t.Fatal(err)
 	}
