@@ -274,19 +274,23 @@ func TestKillAtEveryJournalStep(t *testing.T) {
 // TestKillAtRandomMoments kills `hoist apply` and `hoist rollback` with
 // SIGKILL at random moments (between journal steps too), cuts the power
 // and recovers; and kills an apply of 400 more files on an ordinary disk,
-// where most kills land in the middle of the install. A few runs each; 100
+// where most kills land in the middle of the install, from git and from a
+// static repository (where they land in the tarball's download and
+// extraction too). A few runs each; 100
 // each with HOIST_TEST_LONG.
 func TestKillAtRandomMoments(t *testing.T) {
 	cases := []struct {
 		name    string
 		rolling bool
+		static  bool // from a static repository, through its tarball
 		lazy    bool // on lazyfs, with a power cut after each kill
 		sh      shape
 		runs    int
 	}{
-		{"apply", false, true, onLazyfs(), 3},
-		{"rollback", true, true, onLazyfs(), 3},
-		{"apply on an ordinary disk", false, false, shape{many: 400, big: slim.big}, 8},
+		{"apply", false, false, true, onLazyfs(), 3},
+		{"rollback", true, false, true, onLazyfs(), 3},
+		{"apply on an ordinary disk", false, false, false, shape{many: 400, big: slim.big}, 8},
+		{"static apply on an ordinary disk", false, true, false, shape{many: 400, big: slim.big}, 8},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -295,6 +299,9 @@ func TestKillAtRandomMoments(t *testing.T) {
 				d = mountDisk(t, lazyfs.Options{GlobalCommit: true})
 			}
 			s := siteFor(t, c.rolling, c.sh)
+			if c.static {
+				s = newStaticSite(t, c.sh)
+			}
 			// How long an undisturbed run takes on this disk.
 			start := time.Now()
 			root := d.place(s, "timing")

@@ -161,11 +161,35 @@ func newRollbackSite(t *testing.T, sh shape) *site {
 	return s
 }
 
+// newStaticSite is newSite with the releases published, each with its
+// tarball, to a static release repository (a file:// URL).
+func newStaticSite(t *testing.T, sh shape) *site {
+	t.Helper()
+	repo := releaserepo.New(t)
+	dir := filepath.Join(t.TempDir(), "site")
+	for _, rel := range releases(sh.many) {
+		repo.Add(t, rel)
+		if r := hoist(t, nil, "release", "publish", "--tarball", "--key", repo.KeyFile, "--out", dir, repo.Dir); r.Code != 0 {
+			t.Fatalf("hoist release publish: %s", r)
+		}
+	}
+	s := newBaseOn(t, repo, "file://"+dir, sh)
+	s.seal([]string{"apply", "--to", "v1.1.0"}, "v1.0.0", "v1.1.0")
+	return s
+}
+
 // newBase makes the base root: v1.0.0 and the protected data.
 func newBase(t *testing.T, sh shape) *site {
 	t.Helper()
-	s := &site{t: t, repo: releaserepo.New(t, releases(sh.many)...), base: filepath.Join(t.TempDir(), "app")}
-	s.must("init", s.base, "--repo", s.repo.FileURL(), "--pub", s.repo.PubFile)
+	repo := releaserepo.New(t, releases(sh.many)...)
+	return newBaseOn(t, repo, repo.FileURL(), sh)
+}
+
+// newBaseOn is newBase with the releases of repo read from url.
+func newBaseOn(t *testing.T, repo *releaserepo.Repo, url string, sh shape) *site {
+	t.Helper()
+	s := &site{t: t, repo: repo, base: filepath.Join(t.TempDir(), "app")}
+	s.must("init", s.base, "--repo", url, "--pub", s.repo.PubFile)
 	s.mustAt(s.base, "apply", "--to", "v1.0.0")
 	for _, name := range recorders {
 		p := filepath.Join(s.base, "triggers", name)
