@@ -22,27 +22,36 @@ const (
 	writeGrace = 10 * time.Second
 )
 
-// hub fans the watched status out to the event streams.
+// hub fans the watched status out to the event streams and to the
+// manager's own watchers (the notifier).
 type hub struct {
-	mu   sync.Mutex // guards subs
-	subs map[chan statusfile.Status]struct{}
+	mu      sync.Mutex // guards subs and streams
+	subs    map[chan statusfile.Status]struct{}
+	streams int // the subscriptions that are event streams
 }
 
 func newHub() *hub { return &hub{subs: map[chan statusfile.Status]struct{}{}} }
 
-// subscribe returns a channel of status changes and its cancel function,
-// or false when maxStreams streams are open.
-func (h *hub) subscribe() (<-chan statusfile.Status, func(), bool) {
+// subscribe returns a channel of status changes and its cancel function.
+// An event stream (stream true) gets one only while fewer than maxStreams
+// are open; the manager's own watchers are not clients and do not count.
+func (h *hub) subscribe(stream bool) (<-chan statusfile.Status, func(), bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.subs) >= maxStreams {
+	if stream && h.streams >= maxStreams {
 		return nil, nil, false
 	}
 	ch := make(chan statusfile.Status, streamBuffer)
 	h.subs[ch] = struct{}{}
+	if stream {
+		h.streams++
+	}
 	return ch, func() {
 		h.mu.Lock()
 		delete(h.subs, ch)
+		if stream {
+			h.streams--
+		}
 		h.mu.Unlock()
 	}, true
 }
@@ -72,7 +81,7 @@ func (h *hub) publish(st statusfile.Status) {
 // first, then one "status" event per change.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	// Subscribe before reading, so no change falls between the two.
-	ch, cancel, ok := s.status.hub.subscribe()
+	ch, cancel, ok := s.status.hub.subscribe(true)
 	if !ok {
 		return httpErrorf(http.StatusServiceUnavailable, "too many event streams open")
 	}

@@ -751,3 +751,15 @@ func TestAutoUpdate(t *testing.T) {
 		t.Errorf("log does not say why:\n%s", s.logs.String())
 	}
 }
+
+// Clients get maxStreams event streams, all of them: the manager's own
+// watcher (the notifier) takes none. One more is refused with 503.
+func TestEventStreamsAllForClients(t *testing.T) {
+	s := start(t, managertest.NewRoot(t, "1.0.0"), releaserepo.New(t, managertest.WalkReleases()...).FileURL(), options{})
+	for range maxStreams {
+		events(t, s.url)()
+	}
+	if code, _, body := call(t, "GET", s.url+"/v1/system/events", testToken, ""); code != http.StatusServiceUnavailable {
+		t.Errorf("stream %d: %d %s, want 503", maxStreams+1, code, body)
+	}
+}

@@ -56,13 +56,10 @@ func (s *Server) notifyTargets() []string {
 const maxReportHead = 16 << 10
 
 // watchNotify starts reporting every status change and automatic check to
-// the notifier until ctx ends. It takes one of the hub's subscriptions,
-// before any client can.
-func (s *Server) watchNotify(ctx context.Context, wg *sync.WaitGroup) error {
-	ch, cancel, ok := s.status.hub.subscribe()
-	if !ok {
-		return errors.New("notifications: cannot watch the status")
-	}
+// the notifier until ctx ends, through a subscription to the hub that
+// leaves every event stream to the clients.
+func (s *Server) watchNotify(ctx context.Context, wg *sync.WaitGroup) {
+	ch, cancel, _ := s.status.hub.subscribe(false) // always granted
 	wg.Go(func() {
 		defer cancel()
 		// After subscribing, so no change falls between the two.
@@ -80,7 +77,6 @@ func (s *Server) watchNotify(ctx context.Context, wg *sync.WaitGroup) error {
 			}
 		}
 	})
-	return nil
 }
 
 // observe reports status st and the installed version, and for a failure

@@ -243,9 +243,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { s.watchStatus(ctx) })
 	wg.Go(func() { s.checkLoop(ctx) })
 	wg.Go(func() { s.notify.Run(ctx) })
-	if err := s.watchNotify(ctx, &wg); err != nil {
-		return err
-	}
+	s.watchNotify(ctx, &wg)
 
 	errLog := s.log.WriterLevel(logrus.WarnLevel)
 	defer errLog.Close()
