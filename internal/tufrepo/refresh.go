@@ -14,17 +14,19 @@ import (
 var errNoRepo = errors.New("no static release repository here (no metadata/root.json)")
 
 // openExisting is openRepo for the commands that change a repository a
-// publish made: without its root.json there is nothing to change.
-func openExisting(out string, now time.Time) (*repo, error) {
+// publish made: without its root.json there is nothing to change. It
+// opens it at opts' time and returns opts' timestamp lifetime.
+func openExisting(out string, opts Options) (*repo, time.Duration, error) {
+	now, expires := opts.times()
 	r, err := openRepo(out, now)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if r.root == nil {
 		r.Close()
-		return nil, fmt.Errorf("%s: %w", out, errNoRepo)
+		return nil, 0, fmt.Errorf("%s: %w", out, errNoRepo)
 	}
-	return r, nil
+	return r, expires, nil
 }
 
 // Refresh re-signs the timestamp of the repository in out, so that nodes
@@ -37,9 +39,7 @@ func Refresh(out string, keys Keys, now time.Time, expires time.Duration) error 
 	if err != nil {
 		return err
 	}
-	opts := Options{Now: now, Expires: expires}
-	now, expires = opts.times()
-	r, err := openExisting(out, now)
+	r, expires, err := openExisting(out, Options{Now: now, Expires: expires})
 	if err != nil {
 		return err
 	}
@@ -67,9 +67,7 @@ func RotateRoot(out string, oldRootKey string, newKeys Keys, now time.Time, expi
 	if err != nil {
 		return err
 	}
-	opts := Options{Now: now, Expires: expires}
-	now, expires = opts.times()
-	r, err := openExisting(out, now)
+	r, expires, err := openExisting(out, Options{Now: now, Expires: expires})
 	if err != nil {
 		return err
 	}

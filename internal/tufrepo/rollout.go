@@ -21,8 +21,7 @@ func SetRollout(out, tag string, rollout json.RawMessage, opts Options) error {
 	if err != nil {
 		return err
 	}
-	now, expires := opts.times()
-	r, err := openExisting(out, now)
+	r, expires, err := openExisting(out, opts)
 	if err != nil {
 		return err
 	}
