@@ -3,6 +3,8 @@ package fleetsim
 import (
 	"context"
 	"time"
+
+	"github.com/hoist-dev/hoist/internal/checkloop"
 )
 
 // Clock is a compressed clock: Factor simulated seconds pass per second.
@@ -34,14 +36,7 @@ func (c *Clock) Real(d time.Duration) time.Duration {
 
 // Sleep waits the simulated d.
 func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(c.Real(d))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return checkloop.System{}.Sleep(ctx, c.Real(d))
 }
 
 // SleepUntil waits until the simulated time at.
